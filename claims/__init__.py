@@ -1,0 +1,1 @@
+"""Outcomes, payment-by-results claims, the audit workbook and its verification, forecasts."""

@@ -1,0 +1,29 @@
+"""The one exception type a user ever sees.
+
+Every problem with the user's input (a project file, an extract, a rule set, a workbook) is
+raised as :class:`FamilyMatchError` carrying one clear sentence that names the file, key or
+row (never the personal data in it). The CLI prints the sentence and exits non-zero.
+"""
+
+from __future__ import annotations
+
+
+class FamilyMatchError(Exception):
+    """A problem with the user's input, explained in one sentence."""
+
+    exit_code = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(FamilyMatchError):
+    """A project file, rule set, framework or other TOML configuration is invalid."""
+
+
+class InputFileError(FamilyMatchError):
+    """A source extract cannot be used at all (missing, unreadable, wrong sheet, column absent)."""
