@@ -25,10 +25,10 @@ test: lint
 	$(BIN)/pytest -n 2
 
 test-slow: $(BIN)/familymatch
-	$(BIN)/pytest -m slow
+	$(BIN)/pytest -m slow || [ $$? -eq 5 ]
 
 test-postgres: $(BIN)/familymatch
-	$(BIN)/pytest -m postgres
+	$(BIN)/pytest -m postgres || [ $$? -eq 5 ]
 
 clean:
 	rm -rf $(VENV) work .pytest_cache .mypy_cache .ruff_cache
