@@ -70,16 +70,18 @@ ROW_FIELDS: dict[str, pl.DataType] = {
     "role": pl.String(),  # the person slot of a multi-person row ("claimant", "partner"), else null
 }
 
-CANONICAL_SCHEMA: dict[str, pl.DataType] = {**ROW_FIELDS, **PERSON_FIELDS, **FACT_FIELDS}
+CANONICAL_SCHEMA = pl.Schema({**ROW_FIELDS, **PERSON_FIELDS, **FACT_FIELDS})
 MAPPABLE_FIELDS: frozenset[str] = frozenset(PERSON_FIELDS) | frozenset(FACT_FIELDS)
 
 # The rejects file written beside each ingest: one row per rejected (row, column, reason).
-REJECT_SCHEMA: dict[str, pl.DataType] = {
-    "source": pl.String(),
-    "row": pl.Int64(),
-    "column": pl.String(),
-    "reason": pl.String(),
-}
+REJECT_SCHEMA = pl.Schema(
+    {
+        "source": pl.String(),
+        "row": pl.Int64(),
+        "column": pl.String(),
+        "reason": pl.String(),
+    }
+)
 
 
 def empty_canonical() -> pl.DataFrame:
