@@ -33,7 +33,9 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="rich",
 )
-fixtures_app = typer.Typer(help="The synthetic council used for demos and tests.", no_args_is_help=True)
+fixtures_app = typer.Typer(
+    help="The synthetic council used for demos and tests.", no_args_is_help=True
+)
 cohort_app = typer.Typer(help="Build, inspect and compare the cohort.", no_args_is_help=True)
 link_app = typer.Typer(help="Inspect and measure the linkage.", no_args_is_help=True)
 db_app = typer.Typer(help="The database: schema upgrades.", no_args_is_help=True)
@@ -80,7 +82,9 @@ def _parse_date(value: str | None, option: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise FamilyMatchError(f"{option}: '{value}' is not a date in the form YYYY-MM-DD.") from None
+        raise FamilyMatchError(
+            f"{option}: '{value}' is not a date in the form YYYY-MM-DD."
+        ) from None
 
 
 def _print_json(data: object) -> None:

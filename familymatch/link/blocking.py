@@ -1,0 +1,108 @@
+"""Blocking: candidate record pairs from polars joins on configurable key expressions.
+
+Each rule names the standardised columns whose values must all be equal. Before joining, the
+number of pairs each rule would create is estimated (sum over key groups of n(n-1)/2) and a rule
+over the configured limit stops the run, naming the rule, before any memory is spent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from familymatch.errors import ConfigError
+
+# derived blocking keys (beyond the standardised columns)
+DERIVED_KEYS: dict[str, pl.Expr] = {
+    "dob_year": pl.col("dob").dt.year().cast(pl.String),
+    # day and month sorted: a day/month transposition has the same key
+    "dob_unordered": pl.format(
+        "{}-{}-{}",
+        pl.col("dob").dt.year(),
+        pl.min_horizontal(pl.col("dob").dt.day(), pl.col("dob").dt.month()),
+        pl.max_horizontal(pl.col("dob").dt.day(), pl.col("dob").dt.month()),
+    ),
+    # forename and surname in either order: a swapped name has the same key
+    "name_unordered": pl.concat_str(
+        [pl.min_horizontal("fn_canon", "sn"), pl.max_horizontal("fn_canon", "sn")], separator="|"
+    ),
+    "fn_initial": pl.col("fn").str.slice(0, 1),
+    "sn_initial": pl.col("sn").str.slice(0, 1),
+}
+
+
+@dataclass(frozen=True)
+class BlockingRule:
+    name: str
+    keys: tuple[str, ...]
+
+
+DEFAULT_RULES: tuple[BlockingRule, ...] = (
+    BlockingRule("surname_sound+dob", ("sn_phon", "dob")),
+    BlockingRule("forename+surname", ("fn_canon", "sn")),
+    BlockingRule("dob+postcode", ("dob", "pc")),
+    BlockingRule("forename_sound+dob", ("fn_phon", "dob")),
+    BlockingRule("postcode+forename", ("pc", "fn_canon")),
+    BlockingRule("dob_unordered+surname_sound", ("dob_unordered", "sn_phon")),
+    BlockingRule("names_unordered+dob_year", ("name_unordered", "dob_year")),
+)
+
+
+def key_frame(std: pl.DataFrame, rules: tuple[BlockingRule, ...]) -> pl.DataFrame:
+    """Record index plus every column the rules block on (derived keys computed)."""
+    needed = sorted({k for r in rules for k in r.keys})
+    exprs = [pl.col("__i")]
+    for k in needed:
+        if k in DERIVED_KEYS:
+            exprs.append(DERIVED_KEYS[k].cast(pl.String).alias(k))
+        elif k in std.columns:
+            exprs.append(pl.col(k).cast(pl.String))
+        else:
+            raise ConfigError(f"blocking rule key '{k}' is not a standardised column.")
+    return std.select(exprs)
+
+
+def estimate_pairs(keys: pl.DataFrame, rule: BlockingRule) -> int:
+    """Pairs the rule would create: sum over key groups of n(n-1)/2 (nulls never block)."""
+    counts = (
+        keys.drop_nulls(list(rule.keys))
+        .group_by(list(rule.keys))
+        .len()
+        .select((pl.col("len").cast(pl.Int64) * (pl.col("len") - 1) // 2).sum())
+    )
+    return int(counts.item() or 0)
+
+
+def candidate_pairs(
+    std: pl.DataFrame,
+    rules: tuple[BlockingRule, ...] = DEFAULT_RULES,
+    max_pairs_per_rule: int = 50_000_000,
+) -> tuple[pl.DataFrame, dict[str, dict[str, int]]]:
+    """Distinct pairs (i < j, indices into ``std``'s ``__i``) with the first rule that found them."""
+    keys = key_frame(std, rules)
+    stats: dict[str, dict[str, int]] = {}
+    for rule in rules:
+        est = estimate_pairs(keys, rule)
+        stats[rule.name] = {"estimated": est}
+        if est > max_pairs_per_rule:
+            raise ConfigError(
+                f"blocking rule '{rule.name}' would create {est:,} candidate pairs, over the "
+                f"limit of {max_pairs_per_rule:,}; add a key to the rule or raise the limit."
+            )
+    parts = []
+    for order, rule in enumerate(rules):
+        k = keys.select("__i", *rule.keys).drop_nulls()
+        pairs = (
+            k.join(k, on=list(rule.keys), suffix="_r")
+            .filter(pl.col("__i") < pl.col("__i_r"))
+            .select(
+                pl.col("__i").alias("i"), pl.col("__i_r").alias("j"), pl.lit(order).alias("rule")
+            )
+        )
+        stats[rule.name]["pairs"] = pairs.height
+        parts.append(pairs)
+    if not parts:
+        return pl.DataFrame(schema={"i": pl.UInt32, "j": pl.UInt32, "rule": pl.Int32}), stats
+    allp = pl.concat(parts).group_by("i", "j").agg(pl.col("rule").min()).sort("i", "j")
+    return allp, stats

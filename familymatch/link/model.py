@@ -1,0 +1,204 @@
+"""A multi-level Fellegi-Sunter model: u from random pairs, m and lambda by EM, term
+frequencies for exact name agreement. Saved as JSON with a run and reusable on the next build.
+
+Match weight of a pair = log2(lambda / (1 - lambda)) + sum over fields of log2(m[level] / u[level]),
+where for an exact surname or forename agreement u is replaced by the value's frequency among
+distinct people (so "SMITH" agreeing counts for less than a rare name). A missing field (-1)
+contributes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from familymatch.link.compare import FIELDS
+
+EPS = 1e-6
+TF_FIELDS = {"sn": ("sn_value", 4), "fn": ("fn_value", 4)}
+
+
+@dataclass
+class FSModel:
+    """Fitted parameters: per field, m and u per level."""
+
+    lam: float
+    m: dict[str, list[float]]
+    u: dict[str, list[float]]
+    tf: dict[str, dict[str, float]] = field(default_factory=dict)
+    tf_floor: float = 1e-5
+    iterations: int = 0
+
+    # ------------------------------------------------------------------ persistence
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "version": 1,
+                "lambda": self.lam,
+                "fields": {f: {"m": self.m[f], "u": self.u[f]} for f in FIELDS},
+                "term_frequencies": self.tf,
+                "tf_floor": self.tf_floor,
+                "em_iterations": self.iterations,
+            },
+            indent=1,
+            sort_keys=True,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> FSModel:
+        d = json.loads(text)
+        return cls(
+            lam=float(d["lambda"]),
+            m={f: list(v["m"]) for f, v in d["fields"].items()},
+            u={f: list(v["u"]) for f, v in d["fields"].items()},
+            tf={k: dict(v) for k, v in d.get("term_frequencies", {}).items()},
+            tf_floor=float(d.get("tf_floor", 1e-5)),
+            iterations=int(d.get("em_iterations", 0)),
+        )
+
+    def save(self, path: Path) -> None:
+        path.write_text(self.to_json(), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> FSModel:
+        return cls.from_json(path.read_text(encoding="utf-8"))
+
+    # ------------------------------------------------------------------ scoring
+    def field_weights(self, levels: pl.DataFrame) -> pl.DataFrame:
+        """One log2 Bayes factor column per field (``w_<field>``), 0 where missing."""
+        cols = []
+        for f, k in FIELDS.items():
+            bf = [float(np.log2(max(self.m[f][i], EPS) / max(self.u[f][i], EPS))) for i in range(k)]
+            expr = (
+                pl.col(f)
+                .cast(pl.Int32)
+                .replace_strict(
+                    {i: bf[i] for i in range(k)} | {-1: 0.0}, default=0.0, return_dtype=pl.Float64
+                )
+            )
+            if f in TF_FIELDS and self.tf.get(f):
+                value_col, level = TF_FIELDS[f]
+                tf_u = (
+                    pl.col(value_col)
+                    .replace_strict(self.tf[f], default=None, return_dtype=pl.Float64)
+                    .fill_null(self.tf_floor)
+                    .clip(lower_bound=self.tf_floor)
+                )
+                m_exact = max(self.m[f][level], EPS)
+                expr = (
+                    pl.when((pl.col(f) == level) & pl.col(value_col).is_not_null())
+                    .then((pl.lit(m_exact) / tf_u).log(2))
+                    .otherwise(expr)
+                )
+            cols.append(expr.alias(f"w_{f}"))
+        return levels.with_columns(cols)
+
+    def score(self, levels: pl.DataFrame) -> pl.DataFrame:
+        """Adds w_<field>, match_weight and match_probability."""
+        prior = float(np.log2(self.lam / (1 - self.lam)))
+        out = self.field_weights(levels)
+        out = out.with_columns(
+            (pl.lit(prior) + pl.sum_horizontal([f"w_{f}" for f in FIELDS])).alias("match_weight")
+        )
+        return out.with_columns(
+            (1.0 / (1.0 + (2.0 ** (-pl.col("match_weight"))))).alias("match_probability")
+        )
+
+
+def estimate_u(random_levels: pl.DataFrame) -> dict[str, list[float]]:
+    """u[level] = share of random (almost all non-matching) pairs at each level."""
+    u: dict[str, list[float]] = {}
+    for f, k in FIELDS.items():
+        s = random_levels[f].to_numpy()
+        s = s[s >= 0]
+        counts = np.bincount(s.astype(np.int64), minlength=k)[:k].astype(np.float64) + 1.0
+        u[f] = (counts / counts.sum()).tolist()
+    return u
+
+
+def term_frequencies(std: pl.DataFrame, column: str, person_key: list[str]) -> dict[str, float]:
+    """Share of distinct people having each value (people approximated by ``person_key``)."""
+    cols = [column, *[k for k in person_key if k != column]]
+    distinct = std.select(cols).drop_nulls(column).unique()
+    total = max(distinct.height, 1)
+    freq = distinct.group_by(column).len()
+    return dict(zip(freq[column].to_list(), (freq["len"] / total).to_list(), strict=True))
+
+
+def initial_m() -> dict[str, list[float]]:
+    """Starting m: matches mostly agree."""
+    start = {
+        "fn": [0.02, 0.03, 0.05, 0.10, 0.80],
+        "sn": [0.03, 0.02, 0.05, 0.05, 0.85],
+        "dob": [0.02, 0.01, 0.03, 0.04, 0.90],
+        "loc": [0.05, 0.02, 0.03, 0.05, 0.15, 0.70],
+        "sex": [0.03, 0.97],
+        "mn": [0.1, 0.1, 0.8],
+    }
+    return {f: start[f] for f in FIELDS}
+
+
+def level_shares(levels: pl.DataFrame) -> dict[str, list[float]]:
+    """Share of pairs at each level per field (missing levels ignored, +1 smoothing)."""
+    return estimate_u(levels)
+
+
+def fit_em(
+    levels: pl.DataFrame,
+    u: dict[str, list[float]],
+    m_start: dict[str, list[float]] | None = None,
+    lam: float = 0.3,
+    max_iter: int = 100,
+    tol: float = 1e-5,
+) -> FSModel:
+    """EM over the candidate pairs' comparison patterns.
+
+    Both m and u are re-estimated inside EM (the candidate pairs' non-matches are not random
+    pairs), starting from ``m_start`` (e.g. the levels of identifier-confirmed pairs) and the
+    random-pair ``u``; the returned model keeps the fitted m and lambda and the random-pair u,
+    as Splink does, so that scoring is calibrated against the whole population.
+    """
+    fields = list(FIELDS)
+    patterns = levels.group_by(fields).len()
+    L = patterns.select(fields).to_numpy().astype(np.int64)
+    n = patterns["len"].to_numpy().astype(np.float64)
+    m = m_start or initial_m()
+    u_random = u
+    u = {f: list(v) for f, v in u.items()}
+    it = 0
+    for it in range(1, max_iter + 1):  # noqa: B007
+        log_m = np.zeros(len(n))
+        log_u = np.zeros(len(n))
+        for fi, f in enumerate(fields):
+            lv = L[:, fi]
+            ok = lv >= 0
+            mm = np.asarray(m[f])
+            uu = np.asarray(u[f])
+            log_m[ok] += np.log(np.maximum(mm[lv[ok]], EPS))
+            log_u[ok] += np.log(np.maximum(uu[lv[ok]], EPS))
+        a = np.log(lam) + log_m
+        b = np.log(1 - lam) + log_u
+        p = 1.0 / (1.0 + np.exp(np.clip(b - a, -700, 700)))
+        w = p * n
+        new_lam = float(w.sum() / n.sum())
+        wu = (1 - p) * n
+        new_m: dict[str, list[float]] = {}
+        for fi, f in enumerate(fields):
+            lv = L[:, fi]
+            ok = lv >= 0
+            k = FIELDS[f]
+            sums = np.bincount(lv[ok], weights=w[ok], minlength=k)[:k] + 1e-3
+            new_m[f] = (sums / sums.sum()).tolist()
+            usums = np.bincount(lv[ok], weights=wu[ok], minlength=k)[:k] + 1e-3
+            u[f] = (usums / usums.sum()).tolist()
+        delta = abs(new_lam - lam) + max(
+            float(np.max(np.abs(np.asarray(new_m[f]) - np.asarray(m[f])))) for f in fields
+        )
+        m, lam = new_m, min(max(new_lam, 1e-6), 1 - 1e-6)
+        if delta < tol:
+            break
+    return FSModel(lam=lam, m=m, u=u_random, iterations=it)
