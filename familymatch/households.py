@@ -1,0 +1,322 @@
+"""Households at the reference date, built explicitly from addresses and claims.
+
+1. Every record gets an address key: its UPRN, else postcode + house/flat number (so flats of
+   one building are different addresses), else postcode + normalised address. A record with a
+   number and street but no postcode takes the key of the one address in the city with that
+   number and street, when there is exactly one.
+2. Every person's address at the reference date is the key with the latest evidence on or before
+   it (event or claim start, end date, school term), then the most records; earlier keys are
+   their address history.
+3. People sharing an address at the reference date are one household.
+4. Benefit-claim groups (claimant, partner, dependants sharing a claim reference) join a person
+   whose only household is their own (a parent still at the old address on a claim, a dependant
+   with no address) to the group's main household, so a family that moved is one household. A
+   person who lives with others elsewhere stays where they live: a child living with a
+   grandparent is in the grandparent's household, whatever the parent's claim says.
+
+Household ids are ``H`` + a short hash of the household's smallest record id: deterministic
+for the same input; the store re-maps them to stable family references across runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date
+
+import polars as pl
+
+TERM_ENDS = {"autumn": (12, 20), "spring": (4, 1), "summer": (7, 20)}
+
+
+@dataclass
+class HouseholdResult:
+    membership: pl.DataFrame  # record_id, person_id, household_id
+    households: pl.DataFrame  # household_id, address, postcode, n_members, n_adults, n_children
+    household_links: pl.DataFrame  # household_id, person_id, reason
+    addresses: pl.DataFrame  # person_id, address_key, evidence_date, records, current
+
+
+def term_end(term: pl.Expr) -> pl.Expr:
+    """'2011/12-spring' -> 2012-04-01 (the approximate end of the term)."""
+    start_year = term.str.extract(r"^(\d{4})/", 1).cast(pl.Int32)
+    season = term.str.extract(r"-(autumn|spring|summer)$", 1)
+    year = pl.when(season == "autumn").then(start_year).otherwise(start_year + 1)
+    month = season.replace_strict({k: v[0] for k, v in TERM_ENDS.items()}, default=None)
+    day = season.replace_strict({k: v[1] for k, v in TERM_ENDS.items()}, default=None)
+    return pl.date(year, month.cast(pl.Int8), day.cast(pl.Int8))
+
+
+def street_signature(addr: pl.Expr) -> pl.Expr:
+    """The address without flat and house numbers: 'FLAT 3 12 DRAKE ROAD' -> 'DRAKE ROAD'."""
+    return (
+        addr.str.replace_all(r"\bFLAT [0-9]+[A-Z]?\b", "")
+        .str.replace_all(r"\b[0-9]+[A-Z]?\b", "")
+        .str.replace_all(r"\s+", " ")
+        .str.strip_chars()
+    )
+
+
+def address_keys(std: pl.DataFrame) -> pl.DataFrame:
+    """record_id, address_key (null when the record has no usable address)."""
+    pc_key = pl.when(pl.col("pc_valid") & pl.col("addr_num").is_not_null()).then(
+        pl.format("{}|{}", pl.col("pc"), pl.col("addr_num"))
+    )
+    addr_key = pl.when(pl.col("pc_valid") & pl.col("addr").is_not_null()).then(
+        pl.format("{}|{}", pl.col("pc"), pl.col("addr"))
+    )
+    keyed = std.select(
+        "record_id",
+        pl.coalesce(
+            pl.when(pl.col("uprn").is_not_null()).then(pl.format("U:{}", pl.col("uprn"))),
+            pc_key,
+            addr_key,
+        ).alias("address_key"),
+        pl.when(pl.col("addr_num").is_not_null())
+        .then(pl.format("{}|{}", street_signature(pl.col("addr")), pl.col("addr_num")))
+        .alias("street_key"),
+    )
+    # records without a postcode: the unique keyed address with the same street and number
+    known = (
+        keyed.drop_nulls(["address_key", "street_key"]).select("street_key", "address_key").unique()
+    )
+    unique_street = (
+        known.group_by("street_key")
+        .agg(pl.col("address_key").first(), pl.len().alias("n"))
+        .filter(pl.col("n") == 1)
+        .select("street_key", pl.col("address_key").alias("by_street"))
+    )
+    return (
+        keyed.join(unique_street, on="street_key", how="left")
+        .with_columns(pl.coalesce("address_key", "by_street").alias("address_key"))
+        .select("record_id", "address_key")
+    )
+
+
+def _household_id(first_record: pl.Expr) -> pl.Expr:
+    return first_record.map_batches(
+        lambda s: pl.Series(
+            [
+                "H" + hashlib.sha256(v.encode()).hexdigest()[:10].upper()
+                for v in s.cast(pl.String).to_list()
+            ],
+            dtype=pl.String,
+        ),
+        return_dtype=pl.String,
+    )
+
+
+def _components(edges: list[tuple[str, str]], nodes: list[str]) -> dict[str, str]:
+    parent = {n: n for n in nodes}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in edges:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            if rb < ra:
+                ra, rb = rb, ra
+            parent[rb] = ra
+    return {n: find(n) for n in nodes}
+
+
+def build_households(
+    std: pl.DataFrame, persons: pl.DataFrame, reference_date: date
+) -> HouseholdResult:
+    """Group persons into households at ``reference_date``."""
+    recs = std.select(
+        "record_id",
+        "kind",
+        "group_ref",
+        "relationship",
+        "dob",
+        pl.coalesce(
+            pl.when(pl.col("end_date") <= reference_date).then(pl.col("end_date")),
+            pl.when(pl.col("event_date") <= reference_date).then(pl.col("event_date")),
+            pl.when(term_end(pl.col("term")) <= reference_date).then(term_end(pl.col("term"))),
+            pl.when(pl.col("term").is_not_null()).then(pl.lit(reference_date)),
+        ).alias("evidence_date"),
+    ).join(persons.select("record_id", "person_id"), on="record_id")
+    recs = recs.join(address_keys(std), on="record_id", how="left")
+
+    history = (
+        recs.drop_nulls("address_key")
+        .group_by("person_id", "address_key")
+        .agg(
+            pl.col("evidence_date").max().alias("evidence_date"),
+            pl.len().alias("records"),
+        )
+        .sort(
+            ["person_id", "evidence_date", "records", "address_key"],
+            descending=[False, True, True, False],
+            nulls_last=True,
+        )
+    )
+    current = history.group_by("person_id", maintain_order=True).first()
+    history = (
+        history.join(
+            current.select("person_id", pl.col("address_key").alias("cur")), on="person_id"
+        )
+        .with_columns((pl.col("address_key") == pl.col("cur")).alias("current"))
+        .drop("cur")
+    )
+
+    all_persons = persons.select("person_id").unique().sort("person_id")
+    person_addr = all_persons.join(
+        current.select("person_id", "address_key"), on="person_id", how="left"
+    )
+    # step 3: co-residence
+    by_address = person_addr.with_columns(
+        pl.coalesce(pl.col("address_key"), pl.format("alone|{}", pl.col("person_id"))).alias("unit")
+    )
+    unit_size = by_address.group_by("unit").len().rename({"len": "unit_size"})
+    by_address = by_address.join(unit_size, on="unit")
+
+    # step 4: claim groups
+    groups = (
+        recs.filter(pl.col("group_ref").is_not_null())
+        .select("group_ref", "person_id", "evidence_date")
+        .unique(["group_ref", "person_id"])
+        .join(by_address.select("person_id", "unit", "unit_size"), on="person_id")
+    )
+    # the group's main unit: the one holding most of its members, then the most recent evidence
+    main_unit = (
+        groups.filter(~pl.col("unit").str.starts_with("alone|"))
+        .group_by("group_ref", "unit")
+        .agg(pl.len().alias("n"), pl.col("evidence_date").max().alias("latest"))
+        .sort(
+            ["group_ref", "n", "latest", "unit"],
+            descending=[False, True, True, False],
+            nulls_last=True,
+        )
+        .group_by("group_ref", maintain_order=True)
+        .first()
+        .select("group_ref", pl.col("unit").alias("main_unit"))
+    )
+    group_units = groups.select("group_ref", "unit").unique()
+    # a unit made only of this group's members (or a person alone) follows the group
+    unit_members = by_address.select("person_id", "unit")
+    outsiders = (
+        unit_members.join(groups.select("group_ref", "person_id"), on="person_id", how="left")
+        .group_by("unit")
+        .agg(
+            pl.col("group_ref").drop_nulls().unique().alias("groups"),
+            pl.col("group_ref").null_count().alias("not_in_group"),
+        )
+    )
+    movable = (
+        group_units.join(outsiders, on="unit")
+        .filter((pl.col("not_in_group") == 0) & (pl.col("groups").list.len() == 1))
+        .join(main_unit, on="group_ref")
+        .filter(pl.col("unit") != pl.col("main_unit"))
+    )
+    edges = list(movable.select("unit", "main_unit").iter_rows())
+    # a group with no member at a shared address still forms one household
+    lonely = group_units.join(main_unit, on="group_ref", how="anti")
+    first_unit = lonely.group_by("group_ref").agg(pl.col("unit").min().alias("u0"))
+    edges += list(lonely.join(first_unit, on="group_ref").select("unit", "u0").iter_rows())
+    units = by_address["unit"].unique().sort().to_list()
+    comp = _components(edges, units)
+    unit_comp = pl.DataFrame({"unit": list(comp), "component": list(comp.values())})
+    person_household = by_address.join(unit_comp, on="unit")
+
+    membership_p = persons.select("record_id", "person_id").join(
+        person_household.select("person_id", "component"), on="person_id"
+    )
+    first_rec = membership_p.group_by("component").agg(pl.col("record_id").min().alias("first"))
+    first_rec = first_rec.with_columns(_household_id(pl.col("first")).alias("household_id"))
+    membership = membership_p.join(first_rec.select("component", "household_id"), on="component")
+    person_hh = person_household.join(first_rec.select("component", "household_id"), on="component")
+
+    ages = (
+        recs.drop_nulls("dob")
+        .group_by("person_id", "dob")
+        .len()
+        .sort(["person_id", "len", "dob"], descending=[False, True, False])
+        .group_by("person_id", maintain_order=True)
+        .first()
+        .select(
+            "person_id",
+            (
+                pl.lit(reference_date).dt.year()
+                - pl.col("dob").dt.year()
+                - (
+                    (pl.lit(reference_date).dt.month() < pl.col("dob").dt.month())
+                    | (
+                        (pl.lit(reference_date).dt.month() == pl.col("dob").dt.month())
+                        & (pl.lit(reference_date).dt.day() < pl.col("dob").dt.day())
+                    )
+                ).cast(pl.Int32)
+            ).alias("age"),
+        )
+    )
+    raw_addr = std.select("record_id", "address", "postcode").join(
+        recs.select("record_id", "person_id", "address_key"), on="record_id"
+    )
+    hh_addr = (
+        person_hh.select("person_id", "household_id", "address_key")
+        .drop_nulls("address_key")
+        .group_by("household_id", "address_key")
+        .len()
+        .sort(["household_id", "len", "address_key"], descending=[False, True, False])
+        .group_by("household_id", maintain_order=True)
+        .first()
+        .join(
+            raw_addr.drop_nulls("address")
+            .group_by("address_key")
+            .agg(pl.col("address").mode().first(), pl.col("postcode").drop_nulls().mode().first()),
+            on="address_key",
+            how="left",
+        )
+        .select("household_id", "address_key", "address", "postcode")
+    )
+    households = (
+        person_hh.join(ages, on="person_id", how="left")
+        .group_by("household_id")
+        .agg(
+            pl.len().alias("n_members"),
+            (pl.col("age") >= 18).sum().alias("n_adults"),
+            (pl.col("age") < 18).sum().alias("n_children"),
+        )
+        .join(hh_addr, on="household_id", how="left")
+        .sort("household_id")
+    )
+    links = (
+        pl.concat(
+            [
+                person_hh.filter(pl.col("address_key").is_not_null()).select(
+                    "household_id",
+                    "person_id",
+                    pl.format("address:{}", pl.col("address_key")).alias("reason"),
+                ),
+                groups.join(person_hh.select("person_id", "household_id"), on="person_id").select(
+                    "household_id",
+                    "person_id",
+                    pl.format("claim:{}", pl.col("group_ref")).alias("reason"),
+                ),
+            ]
+        )
+        .unique()
+        .sort("household_id", "person_id", "reason")
+    )
+    return HouseholdResult(
+        membership=membership.select("record_id", "person_id", "household_id").sort("record_id"),
+        households=households,
+        household_links=links,
+        addresses=history,
+    )
+
+
+def household_pairs_f1(membership: pl.DataFrame, truth: pl.DataFrame) -> dict[str, float]:
+    """Pairwise precision/recall/F1 of record pairs sharing a household (truth: record_id,
+    household_id)."""
+    from familymatch.link.evaluate import pairwise_scores
+
+    return pairwise_scores(
+        membership.select("record_id", pl.col("household_id").alias("predicted")),
+        truth.select("record_id", pl.col("household_id").alias("actual")),
+    )
