@@ -43,6 +43,10 @@ def names_close(a: Person, b: Person) -> bool:
     return JaroWinkler.normalized_similarity(fa, fb) >= 0.80
 
 
+def _one(value: str | None) -> set[str]:
+    return {value} if value else set()
+
+
 @dataclass
 class Guard:
     ninos: set[str]
@@ -64,11 +68,7 @@ class PersonClusters:
         n = len(fn)
         self.parent = list(range(n))
         self.guard: list[Guard | None] = [
-            Guard(
-                {nino[i]} if nino[i] else set(),
-                {upn[i]} if upn[i] else set(),
-                [(fn[i], sn[i], dob[i])],
-            )
+            Guard(_one(nino[i]), _one(upn[i]), [(fn[i], sn[i], dob[i])])
             for i in range(n)
         ]
         self.refused = [0] * n
