@@ -112,6 +112,402 @@ def fixtures_generate(
     console.print(f"wrote the synthetic council to {out} ({summary})")
 
 
+# --------------------------------------------------------------------------- cohort
+
+
+def _project_store(project: Path) -> tuple[Any, Any]:
+    from familymatch.project import load_project
+    from familymatch.store import open_store
+
+    proj = load_project(project)
+    return proj, open_store(proj.database_url)
+
+
+def _run_or_latest(store: Any, run: int | None) -> int:
+    from familymatch.store import latest_run
+
+    if run is not None:
+        return run
+    found = latest_run(store)
+    if found is None:
+        raise FamilyMatchError(
+            f"no complete build in {store.label}; run `familymatch cohort build` first."
+        )
+    return int(found)
+
+
+def print_summary(summary: dict[str, Any], seconds: dict[str, float] | None = None) -> None:
+    from rich.table import Table
+
+    cohort = summary["cohort"]
+    table = Table(title=f"Cohort (run {summary['run_id']})", show_lines=False)
+    table.add_column("criteria met")
+    table.add_column("households", justify="right")
+    for combo, n in cohort["by_combination"].items():
+        table.add_row(combo, f"{n:,}")
+    table.add_row("[bold]total[/]", f"[bold]{cohort['total']:,}[/]")
+    console.print(f"households assessed: {summary['households_assessed']:,}")
+    console.print(table)
+    if seconds:
+        console.print(
+            "stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items()), highlight=False
+        )
+
+
+@cohort_app.command("build")
+@handles_errors
+def cohort_build(
+    project: ProjectOpt = Path("familymatch.toml"),
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Reference date YYYY-MM-DD (default: the project's)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Ingest, link, group into households and apply the rule set; record the run.
+
+    Example:  familymatch cohort build -p work/demo/familymatch.toml --as-of 2012-06-01 --json
+    """
+    from rules.build import build_cohort
+
+    reference = _parse_date(as_of, "--as-of")
+    if as_json:
+        result = build_cohort(project, reference)
+        _print_json(result.summary)
+        return
+    with console.status("building the cohort") as status:
+        result = build_cohort(
+            project, reference, progress=lambda st: status.update(f"building: {st}")
+        )
+    for st in result.linked.ingest.stats:
+        console.print(
+            f"  {st.source:<22} {st.records:>8,} records  {st.rows_rejected:>5,} rows rejected",
+            highlight=False,
+        )
+    print_summary(result.summary, result.seconds)
+    for msg in result.evaluation.unknown_codes:
+        console.print(f"[yellow]note:[/] {msg}", highlight=False)
+
+
+@cohort_app.command("show")
+@handles_errors
+def cohort_show(
+    household: Annotated[str, typer.Argument(help="A household id from the build.")],
+    project: ProjectOpt = Path("familymatch.toml"),
+    run: Annotated[int | None, typer.Option(help="Run id (default: the latest build).")] = None,
+) -> None:
+    """One family: its members, the criteria it meets, and the rows that prove each.
+
+    Example:  familymatch cohort show H3F2A9C01B7 -p work/demo/familymatch.toml
+    """
+    import polars as pl
+    from rich.table import Table
+
+    from familymatch.store import read_table
+    from familymatch.store import schema as s
+
+    _, store = _project_store(project)
+    run_id = _run_or_latest(store, run)
+    members = read_table(store, s.membership, run_id, household_id=household)
+    if members.height == 0:
+        raise FamilyMatchError(f"household {household} is not in run {run_id}.")
+    records = read_table(store, s.records, run_id).join(members, on="record_id")
+    cohort = read_table(store, s.cohort, run_id, household_id=household)
+    results = read_table(store, s.indicator_results, run_id, household_id=household)
+    evidence = read_table(store, s.evidence, run_id, household_id=household)
+    row = cohort.row(0, named=True)
+    console.print(
+        f"[bold]{household}[/] (run {run_id}): criteria met: {row['combination'] or 'none'}; "
+        f"in cohort: {'yes' if row['in_cohort'] else 'no'}"
+    )
+    people = (
+        records.group_by("person_id")
+        .agg(
+            pl.col("forename").drop_nulls().mode().first(),
+            pl.col("surname").drop_nulls().mode().first(),
+            pl.col("dob").drop_nulls().mode().first(),
+            pl.col("source").unique().sort().str.join(", ").alias("sources"),
+        )
+        .sort("dob", nulls_last=True)
+    )
+    t = Table(title="members")
+    for c in ("person", "forename", "surname", "date of birth", "sources"):
+        t.add_column(c)
+    for p in people.iter_rows(named=True):
+        t.add_row(
+            p["person_id"],
+            p["forename"] or "",
+            p["surname"] or "",
+            str(p["dob"] or ""),
+            p["sources"],
+        )
+    console.print(t)
+    t = Table(title="indicators")
+    for c in ("criterion", "indicator", "met", "value", "note"):
+        t.add_column(c)
+    for r in results.iter_rows(named=True):
+        t.add_row(
+            r["criterion"],
+            r["indicator"],
+            "yes" if r["met"] else "no",
+            f"{r['value']:g}" if r["value"] is not None else "",
+            r["note"] or "",
+        )
+    console.print(t)
+    t = Table(title="evidence")
+    for c in ("criterion", "indicator", "source", "row", "person", "date", "value"):
+        t.add_column(c)
+    for r in evidence.iter_rows(named=True):
+        t.add_row(
+            r["criterion"],
+            r["indicator"],
+            r["source"],
+            str(r["row"]),
+            r["person_id"],
+            str(r["date"] or ""),
+            r["value"] or "",
+        )
+    console.print(t)
+
+
+@cohort_app.command("report")
+@handles_errors
+def cohort_report(
+    run: Annotated[int | None, typer.Argument(help="Run id (default: the latest build).")] = None,
+    project: ProjectOpt = Path("familymatch.toml"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """The cohort profile of a recorded build: households by number and combination of criteria.
+
+    Example:  familymatch cohort report 3 -p work/demo/familymatch.toml
+    """
+    from familymatch.store.runs import run_info
+
+    _, store = _project_store(project)
+    run_id = _run_or_latest(store, run)
+    info = run_info(store, run_id)
+    summary = json.loads(info["summary"])
+    if as_json:
+        _print_json(summary)
+        return
+    console.print(
+        f"run {run_id}: {info['project_name']}, rule set {info['rule_set']}, "
+        f"reference date {info['reference_date']}"
+    )
+    print_summary(summary)
+    cohort = summary["cohort"]
+    two = {k: v for k, v in cohort["by_combination"].items() if k.count("+") == 1}
+    total_two = sum(two.values())
+    for combo, n in two.items():
+        console.print(
+            f"  two criteria {combo}: {n:,} ({100 * n / total_two:.1f}%)", highlight=False
+        )
+
+
+# --------------------------------------------------------------------------- link
+
+
+@link_app.command("evaluate")
+@handles_errors
+def link_evaluate(
+    truth: Annotated[
+        Path,
+        typer.Option(
+            "--truth", help="Folder with records.parquet (record_id, person_id, household_id)."
+        ),
+    ],
+    project: ProjectOpt = Path("familymatch.toml"),
+    run: Annotated[int | None, typer.Option(help="Run id (default: the latest build).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Precision, recall and F1 of person links and household membership against a truth.
+
+    Example:  familymatch link evaluate --truth work/demo/truth -p work/demo/familymatch.toml
+    """
+    import polars as pl
+
+    from familymatch.link.evaluate import evaluate_links
+    from familymatch.store import read_table
+    from familymatch.store import schema as s
+
+    path = truth / "records.parquet" if truth.is_dir() else truth
+    if not path.is_file():
+        raise FamilyMatchError(f"--truth {truth}: no records.parquet there.")
+    try:
+        truth_frame = pl.read_parquet(path).select("record_id", "person_id", "household_id")
+    except Exception:
+        raise FamilyMatchError(
+            f"--truth {path}: needs columns record_id, person_id, household_id."
+        ) from None
+    _, store = _project_store(project)
+    run_id = _run_or_latest(store, run)
+    scores = evaluate_links(read_table(store, s.membership, run_id), truth_frame)
+    if as_json:
+        _print_json(scores)
+        return
+    for level, m in scores.items():
+        console.print(
+            f"{level:<10} precision {m['precision']:.4f}  recall {m['recall']:.4f}  F1 {m['f1']:.4f}"
+            f"  ({m['records']:,} records)",
+            highlight=False,
+        )
+
+
+@link_app.command("explain")
+@handles_errors
+def link_explain(
+    record_a: Annotated[str, typer.Argument(help="A record id, e.g. benefits:12:claimant")],
+    record_b: Annotated[str, typer.Argument(help="Another record id, e.g. school_census:7")],
+    project: ProjectOpt = Path("familymatch.toml"),
+    run: Annotated[int | None, typer.Option(help="Run id (default: the latest build).")] = None,
+) -> None:
+    """Why two records were (or were not) linked: comparison levels, weights, stage.
+
+    Example:  familymatch link explain benefits:12:claimant school_census:40 -p work/demo/familymatch.toml
+    """
+    from familymatch.link.explain import explain_pair
+    from familymatch.link.model import FSModel
+    from familymatch.store import read_table
+    from familymatch.store import schema as s
+
+    _, store = _project_store(project)
+    run_id = _run_or_latest(store, run)
+    model = FSModel.from_json(read_table(store, s.link_models, run_id)["model_json"][0])
+    recs = read_table(store, s.records, run_id)
+    persons = read_table(store, s.persons, run_id)
+    pairs = read_table(store, s.link_pairs, run_id)
+    out = explain_pair(model, recs, persons, pairs, record_a, record_b)
+    _print_json(out)
+
+
+@link_app.command("export")
+@handles_errors
+def link_export(
+    out: Annotated[Path, typer.Option("--out", "-o", help="CSV or Parquet file to write.")],
+    run: Annotated[int | None, typer.Argument(help="Run id (default: the latest build).")] = None,
+    project: ProjectOpt = Path("familymatch.toml"),
+) -> None:
+    """Per source row: its person id and household id (CSV or Parquet, owner-only).
+
+    Example:  familymatch link export 3 --out links.csv -p work/demo/familymatch.toml
+    """
+    from familymatch.outputs import write_owner_only
+    from familymatch.store import read_table
+    from familymatch.store import schema as s
+
+    _, store = _project_store(project)
+    run_id = _run_or_latest(store, run)
+    recs = read_table(store, s.records, run_id).select("record_id", "source", "row", "role")
+    frame = recs.join(read_table(store, s.membership, run_id), on="record_id").sort(
+        "source", "row", "role"
+    )
+    if out.suffix.lower() == ".parquet":
+        write_owner_only(out, lambda tmp: frame.write_parquet(tmp))
+    elif out.suffix.lower() == ".csv":
+        write_owner_only(out, lambda tmp: frame.write_csv(tmp))
+    else:
+        raise FamilyMatchError(f"--out {out}: use a .csv or .parquet file name.")
+    console.print(f"wrote {frame.height:,} rows to {out}")
+
+
+@app.command("audit-log")
+@handles_errors
+def audit_log(project: ProjectOpt = Path("familymatch.toml")) -> None:
+    """Who ran which command on which run and files.
+
+    Example:  familymatch audit-log -p work/demo/familymatch.toml
+    """
+    from rich.table import Table
+    from sqlalchemy import select
+
+    from familymatch.store import schema as s
+
+    _, store = _project_store(project)
+    t = Table()
+    for c in ("when", "user", "command", "run", "files"):
+        t.add_column(c)
+    with store.engine.connect() as conn:
+        for r in conn.execute(select(s.audit_log).order_by(s.audit_log.c.id)):
+            t.add_row(
+                str(r.at)[:19],
+                r.os_user or "",
+                r.command or "",
+                str(r.run_id or ""),
+                str(len(json.loads(r.files or "[]"))),
+            )
+    console.print(t)
+
+
+# --------------------------------------------------------------------------- demo
+
+
+@app.command("demo")
+@handles_errors
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Working folder.")] = Path("work/demo"),
+    scale: Annotated[
+        float, typer.Option(help="Size of the synthetic city (1.0 = 110,000 households).")
+    ] = 1.0,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+) -> None:
+    """Generate a synthetic council and run every step on it into a local SQLite file.
+
+    Example:  familymatch demo --scale 0.1
+    """
+    import polars as pl
+
+    from familymatch.link.evaluate import evaluate_links
+    from fixtures.generate import generate
+    from rules.build import build_cohort
+
+    console.rule("1. a synthetic council")
+    with console.status("generating extracts"):
+        summary = generate(out, scale=scale, seed=seed)
+    console.print(str(summary), highlight=False)
+    db = out / "familymatch.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(db) + suffix).unlink(missing_ok=True)
+
+    console.rule("2. cohort build (ingest, link, households, phase 1 rules)")
+    with console.status("building") as status:
+        result = build_cohort(
+            out / "familymatch.toml", progress=lambda st: status.update(f"building: {st}")
+        )
+    ingest = result.linked.ingest
+    console.print(
+        f"ingested {ingest.records.height:,} records from {len(ingest.stats)} sources; "
+        f"{ingest.rejects['row'].n_unique() if ingest.rejects.height else 0} rows rejected "
+        f"(listed with reasons in the run)",
+        highlight=False,
+    )
+    print_summary(result.summary, result.seconds)
+
+    console.rule("3. linkage quality against the synthetic truth")
+    truth = pl.read_parquet(out / "truth" / "records.parquet")
+    scores = evaluate_links(result.linked.membership, truth)
+    for level, m in scores.items():
+        console.print(
+            f"{level:<10} precision {m['precision']:.4f}  recall {m['recall']:.4f}  F1 {m['f1']:.4f}",
+            highlight=False,
+        )
+    expected = json.loads((out / "truth" / "expected.json").read_text())["phase1"][
+        "cohort_by_combination"
+    ]
+    got = result.summary["cohort"]["by_combination"]
+    console.print(
+        "planted vs found: " + ", ".join(f"{k} {v}/{got.get(k, 0)}" for k, v in expected.items()),
+        highlight=False,
+    )
+
+    console.rule("next")
+    console.print(
+        f"familymatch cohort report -p {out}/familymatch.toml\n"
+        f"familymatch cohort show <HOUSEHOLD> -p {out}/familymatch.toml\n"
+        f"familymatch link evaluate --truth {out}/truth -p {out}/familymatch.toml",
+        highlight=False,
+    )
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

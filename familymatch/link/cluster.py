@@ -68,8 +68,7 @@ class PersonClusters:
         n = len(fn)
         self.parent = list(range(n))
         self.guard: list[Guard | None] = [
-            Guard(_one(nino[i]), _one(upn[i]), [(fn[i], sn[i], dob[i])])
-            for i in range(n)
+            Guard(_one(nino[i]), _one(upn[i]), [(fn[i], sn[i], dob[i])]) for i in range(n)
         ]
         self.refused = [0] * n
 

@@ -1,0 +1,223 @@
+"""The database schema (SQLAlchemy 2 Core): one file for SQLite and PostgreSQL.
+
+Every row a build writes carries its ``run_id``; readers only look at runs whose status is
+``complete``, so a build that was killed part-way leaves nothing visible.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+from familymatch.canonical import CANONICAL_SCHEMA
+
+metadata = MetaData()
+SCHEMA_VERSION = 1
+
+
+def _run_fk() -> Column[int]:
+    return Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False)
+
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("status", String(16), nullable=False),  # running | complete | failed
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("project_name", String(200)),
+    Column("project_path", Text),
+    Column("reference_date", Date),
+    Column("rule_set", String(200)),
+    Column("rule_set_sha256", String(64)),
+    Column("software_version", String(32)),
+    Column("os_user", String(100)),
+    Column("parameters", Text),  # JSON
+    Column("summary", Text),  # JSON
+)
+
+schema_info = Table(
+    "schema_info",
+    metadata,
+    Column("version", Integer, primary_key=True),
+)
+
+locks = Table(
+    "locks",
+    metadata,
+    Column("name", String(50), primary_key=True),
+    Column("run_id", Integer),
+    Column("pid", Integer),
+    Column("host", String(200)),
+    Column("acquired_at", DateTime(timezone=True)),
+)
+
+source_files = Table(
+    "source_files",
+    metadata,
+    _run_fk(),
+    Column("source", String(100), nullable=False),
+    Column("kind", String(50), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("rows_read", Integer),
+    Column("records", Integer),
+    Column("rows_rejected", Integer),
+    Index("ix_source_files_sha", "sha256"),
+)
+
+rejects = Table(
+    "rejects",
+    metadata,
+    _run_fk(),
+    Column("source", String(100)),
+    Column("row", Integer),
+    Column("column", String(200)),
+    Column("reason", Text),
+)
+
+_SQL_TYPES = {"String": Text, "Date": Date, "Int64": Integer, "Float64": Float}
+records = Table(
+    "records",
+    metadata,
+    _run_fk(),
+    *[
+        Column(name, _SQL_TYPES[str(dtype).split("(")[0]]())
+        for name, dtype in CANONICAL_SCHEMA.items()
+    ],
+    Index("ix_records_run_record", "run_id", "record_id"),
+)
+
+persons = Table(
+    "persons",
+    metadata,
+    _run_fk(),
+    Column("record_id", Text, nullable=False),
+    Column("person_id", String(20), nullable=False),
+    Column("linkable", Boolean),
+)
+
+households = Table(
+    "households",
+    metadata,
+    _run_fk(),
+    Column("household_id", String(20), nullable=False),
+    Column("address", Text),
+    Column("postcode", String(16)),
+    Column("n_members", Integer),
+    Column("n_adults", Integer),
+    Column("n_children", Integer),
+    Index("ix_households_run", "run_id", "household_id"),
+)
+
+membership = Table(
+    "membership",
+    metadata,
+    _run_fk(),
+    Column("record_id", Text, nullable=False),
+    Column("person_id", String(20), nullable=False),
+    Column("household_id", String(20), nullable=False),
+    Index("ix_membership_run_hh", "run_id", "household_id"),
+)
+
+indicator_results = Table(
+    "indicator_results",
+    metadata,
+    _run_fk(),
+    Column("household_id", String(20), nullable=False),
+    Column("criterion", String(100)),
+    Column("indicator", String(100)),
+    Column("met", Boolean),
+    Column("value", Float),
+    Column("threshold", Float),
+    Column("note", Text),
+    Index("ix_results_run_hh", "run_id", "household_id"),
+)
+
+evidence = Table(
+    "evidence",
+    metadata,
+    _run_fk(),
+    Column("household_id", String(20), nullable=False),
+    Column("criterion", String(100)),
+    Column("indicator", String(100)),
+    Column("record_id", Text),
+    Column("source", String(100)),
+    Column("row", Integer),
+    Column("person_id", String(20)),
+    Column("date", Date),
+    Column("value", Text),
+    Index("ix_evidence_run_hh", "run_id", "household_id"),
+)
+
+cohort = Table(
+    "cohort",
+    metadata,
+    _run_fk(),
+    Column("household_id", String(20), nullable=False),
+    Column("n_criteria", Integer),
+    Column("combination", String(300)),
+    Column("local_filter", Boolean),
+    Column("in_cohort", Boolean),
+    Index("ix_cohort_run", "run_id", "household_id"),
+)
+
+link_pairs = Table(
+    "link_pairs",
+    metadata,
+    _run_fk(),
+    Column("record_id_l", Text),
+    Column("record_id_r", Text),
+    Column("stage", String(50)),
+    Column("match_weight", Float),
+    Column("match_probability", Float),
+    Column("linked", Boolean),
+    Index("ix_pairs_run_l", "run_id", "record_id_l"),
+)
+
+link_models = Table(
+    "link_models",
+    metadata,
+    _run_fk(),
+    Column("model_json", Text, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("os_user", String(100)),
+    Column("command", Text),
+    Column("run_id", Integer),
+    Column("files", Text),  # JSON: [{"path": ..., "sha256": ...}]
+)
+
+# the tables a build writes, in order
+RUN_TABLES = (
+    source_files,
+    rejects,
+    records,
+    persons,
+    households,
+    membership,
+    indicator_results,
+    evidence,
+    cohort,
+    link_pairs,
+    link_models,
+)
