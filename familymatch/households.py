@@ -179,9 +179,10 @@ def build_households(
     # step 4: claim groups
     groups = (
         recs.filter(pl.col("group_ref").is_not_null())
-        .select("group_ref", "person_id", "evidence_date")
+        .select("group_ref", "person_id")
         .unique(["group_ref", "person_id"])
         .join(by_address.select("person_id", "unit", "unit_size"), on="person_id")
+        .join(current.select("person_id", "evidence_date"), on="person_id", how="left")
     )
     # the group's main unit: the one holding most of its members, then the most recent evidence
     main_unit = (

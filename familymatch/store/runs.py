@@ -22,7 +22,17 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, Table, create_engine, delete, event, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    create_engine,
+    delete,
+    event,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -108,12 +118,34 @@ def open_store(url: str) -> Store:
     return Store(engine=engine, url=url)
 
 
-def _frame_rows(frame: pl.DataFrame, table: Table, run_id: int) -> Iterator[list[dict[str, Any]]]:
-    cols = [c.name for c in table.columns if c.name != "run_id"]
-    present = [c for c in cols if c in frame.columns]
-    sub = frame.select(present).with_columns(pl.lit(run_id).alias("run_id"))
-    for start in range(0, sub.height, CHUNK):
-        yield sub.slice(start, CHUNK).to_dicts()
+def bulk_insert(conn: Connection, table: Table, frame: pl.DataFrame, run_id: int) -> None:
+    """Insert a frame's rows through the driver's executemany (SQLite) or COPY (PostgreSQL),
+    not row-by-row ORM inserts. Columns the frame lacks are left null."""
+    cols = [c.name for c in table.columns if c.name == "run_id" or c.name in frame.columns]
+    sub = frame.with_columns(pl.lit(run_id).alias("run_id")).select(cols)
+    if sub.height == 0:
+        return
+    dialect = conn.dialect.name
+    quoted = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in cols)
+    name = conn.dialect.identifier_preparer.format_table(table)
+    if dialect == "postgresql":
+        raw = conn.connection.driver_connection
+        with raw.cursor() as cur, cur.copy(f"COPY {name} ({quoted}) FROM STDIN") as copy:  # type: ignore[union-attr]
+            for row in sub.iter_rows():
+                copy.write_row(row)
+        return
+    if dialect == "sqlite":
+        sub = sub.with_columns(
+            [pl.col(c).dt.strftime("%Y-%m-%d") for c, t in sub.schema.items() if t == pl.Date]
+        )
+    marks = ", ".join(["?" if dialect == "sqlite" else "%s"] * len(cols))
+    sql = f"INSERT INTO {name} ({quoted}) VALUES ({marks})"
+    cursor = conn.connection.cursor()
+    try:
+        for start in range(0, sub.height, CHUNK):
+            cursor.executemany(sql, sub.slice(start, CHUNK).rows())
+    finally:
+        cursor.close()
 
 
 def _pid_alive(pid: int) -> bool:
@@ -218,9 +250,7 @@ class RunWriter:
     def commit(self) -> None:
         with self.store.engine.begin() as conn:
             for table, frame in self.frames:
-                for chunk in _frame_rows(frame, table, self.run_id):
-                    if chunk:
-                        conn.execute(insert(table), chunk)
+                bulk_insert(conn, table, frame, self.run_id)
             conn.execute(
                 update(s.runs)
                 .where(s.runs.c.id == self.run_id)

@@ -1,0 +1,115 @@
+"""The command line end to end on a small synthetic council, and its failure modes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from cli import app
+from familymatch.errors import FamilyMatchError
+from familymatch.store import open_store, read_table
+from familymatch.store import schema as s
+from familymatch.store.runs import recording_run
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def built(small_council: tuple[Path, object], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    src, _ = small_council
+    out = tmp_path_factory.mktemp("built") / "council"
+    shutil.copytree(src, out)
+    result = runner.invoke(app, ["cohort", "build", "-p", str(out / "familymatch.toml"), "--json"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_build_json_shape_and_database_permissions(built: Path) -> None:
+    result = runner.invoke(app, ["cohort", "report", "-p", str(built / "familymatch.toml"), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["run_id"] == 1
+    assert set(summary) >= {"run_id", "households_assessed", "cohort"}
+    cohort = summary["cohort"]
+    assert cohort["total"] == sum(cohort["by_combination"].values()) == sum(cohort["by_count"].values())
+    expected = json.loads((built / "truth" / "expected.json").read_text())["phase1"]["cohort_by_combination"]
+    assert abs(cohort["total"] - sum(expected.values())) <= 1
+    assert os.stat(built / "familymatch.db").st_mode & 0o777 == 0o600
+
+
+def test_evaluate_show_explain_export(built: Path) -> None:
+    proj = str(built / "familymatch.toml")
+    result = runner.invoke(app, ["link", "evaluate", "--truth", str(built / "truth"), "-p", proj, "--json"])
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.output)
+    assert scores["persons"]["f1"] >= 0.98 and scores["households"]["f1"] >= 0.97
+
+    store = open_store(f"sqlite:///{built / 'familymatch.db'}")
+    cohort = read_table(store, s.cohort, 1).filter(pl.col("in_cohort")).sort("household_id")
+    household = cohort["household_id"][0]
+    shown = runner.invoke(app, ["cohort", "show", household, "-p", proj])
+    assert shown.exit_code == 0, shown.output
+    assert household in shown.output and "evidence" in shown.output
+
+    pairs = read_table(store, s.link_pairs, 1).filter(pl.col("stage") == "fs").sort("record_id_l")
+    a, b = pairs.row(0)[:2]
+    explained = runner.invoke(app, ["link", "explain", a, b, "-p", proj])
+    assert explained.exit_code == 0, explained.output
+    data = json.loads(explained.output)
+    assert set(data["fields"]) == {"fn", "sn", "dob", "loc", "sex", "mn"}
+    assert abs(data["prior_weight"] + sum(f["match_weight"] for f in data["fields"].values()) - data["match_weight"]) < 0.01
+
+    out = built / "links.csv"
+    exported = runner.invoke(app, ["link", "export", "--out", str(out), "-p", proj])
+    assert exported.exit_code == 0, exported.output
+    links = pl.read_csv(out)
+    assert links.columns[:3] == ["record_id", "source", "row"]
+    assert links.height == pl.read_parquet(built / "truth" / "records.parquet").height
+    assert os.stat(out).st_mode & 0o777 == 0o600
+
+
+def test_bad_project_file_exits_2_with_one_sentence(tmp_path: Path) -> None:
+    bad = tmp_path / "familymatch.toml"
+    bad.write_text('[project]\nreference_date = "2012-06-01"\ncolour = "red"\n[[sources]]\nname="a"\nkind="benefits"\npath="a.csv"\n')
+    result = runner.invoke(app, ["cohort", "build", "-p", str(bad)])
+    assert result.exit_code == 2
+    assert "project.colour: unknown key" in result.output
+    assert not (tmp_path / "familymatch.db").exists()
+
+
+def test_missing_extract_leaves_no_run(built: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "c"
+    shutil.copytree(built, copy)
+    (copy / "extracts" / "exclusions.csv").unlink()
+    result = runner.invoke(app, ["cohort", "build", "-p", str(copy / "familymatch.toml")])
+    assert result.exit_code == 2
+    assert "source 'exclusions' (exclusions.csv): the file does not exist." in result.output
+    store = open_store(f"sqlite:///{copy / 'familymatch.db'}")
+    with store.engine.connect() as conn:
+        statuses = [r.status for r in conn.execute(s.runs.select().order_by(s.runs.c.id))]
+        records = conn.execute(s.records.select().where(s.records.c.run_id == 2)).fetchall()
+    assert statuses == ["complete", "failed"]
+    assert records == []
+
+
+def test_second_build_while_one_runs_is_refused(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'x.db'}")
+    with recording_run(store, "build") as first:
+        with pytest.raises(FamilyMatchError, match=rf"another build \(run {first.run_id}\) is in progress"):
+            with recording_run(store, "build"):
+                pass
+    with recording_run(store, "build") as third:
+        assert third.run_id == first.run_id + 2 or third.run_id > first.run_id
+
+
+def test_demo_runs_every_step(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["demo", "--scale", "0.01", "--out", str(tmp_path / "demo")])
+    assert result.exit_code == 0, result.output
+    assert "planted vs found" in result.output
+    assert "persons    precision" in result.output

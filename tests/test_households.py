@@ -1,0 +1,143 @@
+"""Households at the reference date: flats, movers, claims, children living apart."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+
+from familymatch.canonical import conform
+from familymatch.households import build_households
+from familymatch.standardise import standardise
+
+R = date(2012, 6, 1)
+
+
+def frame(rows: list[dict[str, object]]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    recs = []
+    for i, r in enumerate(rows, start=1):
+        r = dict(r)
+        pid = r.pop("person")
+        recs.append(
+            {
+                "record_id": f"{r.get('source', 's')}:{i}",
+                "source": r.pop("source", "s"),
+                "kind": r.pop("kind", "population"),
+                "row": i,
+                "__person": pid,
+                **r,
+            }
+        )
+    df = pl.DataFrame(recs, infer_schema_length=None)
+    persons = df.select("record_id", pl.col("__person").alias("person_id"))
+    return standardise(conform(df.drop("__person"))), persons
+
+
+def households_of(rows: list[dict[str, object]]) -> dict[str, str]:
+    std, persons = frame(rows)
+    result = build_households(std, persons, R)
+    return dict(result.membership.select("person_id", "household_id").unique().iter_rows())
+
+
+def test_flats_of_one_building_are_different_households() -> None:
+    h = households_of(
+        [
+            {"person": "a", "address": "Flat 1, Drake House, 12 Hoe Road", "postcode": "PL1 2AB"},
+            {"person": "b", "address": "Flat 1, Drake House, 12 Hoe Rd", "postcode": "pl12ab"},
+            {"person": "c", "address": "Flat 2, Drake House, 12 Hoe Road", "postcode": "PL1 2AB"},
+        ]
+    )
+    assert h["a"] == h["b"]
+    assert h["c"] != h["a"]
+
+
+def test_family_that_moved_is_one_household() -> None:
+    # the parent's claim still shows the old address; the children's census the new one
+    h = households_of(
+        [
+            {
+                "person": "mum",
+                "kind": "benefits",
+                "group_ref": "HB1",
+                "event_date": date(2009, 1, 1),
+                "address": "4 Old Lane",
+                "postcode": "PL9 9ZZ",
+            },
+            {"person": "kid1", "kind": "population", "group_ref": "HB1"},
+            {
+                "person": "kid1",
+                "kind": "school_census",
+                "term": "2011/12-spring",
+                "address": "8 New Road",
+                "postcode": "PL2 1AA",
+            },
+            {
+                "person": "kid2",
+                "kind": "school_census",
+                "term": "2011/12-spring",
+                "address": "8 New Road",
+                "postcode": "PL2 1AA",
+            },
+        ]
+    )
+    assert h["mum"] == h["kid1"] == h["kid2"]
+
+
+def test_child_living_with_grandparent_stays_there() -> None:
+    h = households_of(
+        [
+            {
+                "person": "dad",
+                "kind": "benefits",
+                "group_ref": "HB2",
+                "event_date": date(2011, 1, 1),
+                "address": "1 Bay Road",
+                "postcode": "PL3 3CC",
+            },
+            {
+                "person": "dadspartner",
+                "kind": "benefits",
+                "group_ref": "HB2",
+                "event_date": date(2011, 1, 1),
+                "address": "1 Bay Road",
+                "postcode": "PL3 3CC",
+            },
+            {"person": "child", "kind": "population", "group_ref": "HB2"},
+            {
+                "person": "child",
+                "kind": "school_census",
+                "term": "2011/12-spring",
+                "address": "5 Cliff Road",
+                "postcode": "PL4 4DD",
+            },
+            {
+                "person": "gran",
+                "kind": "benefits",
+                "group_ref": "HB3",
+                "event_date": date(2010, 1, 1),
+                "address": "5 Cliff Road",
+                "postcode": "PL4 4DD",
+            },
+        ]
+    )
+    assert h["child"] == h["gran"]
+    assert h["dad"] == h["dadspartner"] != h["child"]
+
+
+def test_address_without_postcode_matches_the_one_address_with_that_street_and_number() -> None:
+    h = households_of(
+        [
+            {"person": "a", "address": "17 Mutley Close", "postcode": "PL4 2DJ"},
+            {"person": "b", "address": "17 Mutley Cl", "postcode": None},
+        ]
+    )
+    assert h["a"] == h["b"]
+
+
+def test_household_ids_are_deterministic() -> None:
+    rows = [
+        {"person": "a", "address": "3 Oak St", "postcode": "PL5 5EE"},
+        {"person": "b", "address": "9 Elm St", "postcode": "PL5 5EE"},
+    ]
+    assert households_of(rows) == households_of(rows)
+    assert all(v.startswith("H") and len(v) == 11 for v in households_of(rows).values())

@@ -1,0 +1,293 @@
+"""Rules: every boundary of the phase-1 criteria, the entry rule, validation, and the truth of a
+small synthetic council."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from familymatch.canonical import conform
+from familymatch.errors import ConfigError
+from rules.engine import evaluate, months_before, summarise
+from rules.ruleset import check_sources, load_rule_set
+from rules.terms import load_calendar
+
+R = date(2012, 6, 1)
+PHASE1 = load_rule_set("phase1")
+CHILD = date(2000, 1, 15)
+ADULT = date(1975, 5, 5)
+
+
+def records(rows: list[dict[str, object]]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    recs, members = [], []
+    for i, r in enumerate(rows, start=1):
+        r = dict(r)
+        hh, person = r.pop("hh", "H1"), r.pop("person")
+        rid = f"{r['kind']}:{i}"
+        recs.append({"record_id": rid, "source": r["kind"], "row": i, **r})
+        members.append({"record_id": rid, "person_id": person, "household_id": hh})
+    return conform(pl.DataFrame(recs, infer_schema_length=None)), pl.DataFrame(members)
+
+
+def criteria(
+    rows: list[dict[str, object]], rule_set: object = PHASE1, ref: date = R
+) -> dict[str, str]:
+    recs, members = records(rows)
+    ev = evaluate(rule_set, recs, members, ref)  # type: ignore[arg-type]
+    return dict(ev.cohort.select("household_id", "combination").iter_rows())
+
+
+def census(
+    person: str,
+    unauth: list[int],
+    possible: list[int],
+    terms: list[str] | None = None,
+    hh: str = "H1",
+) -> list[dict[str, object]]:
+    terms = terms or ["2010/11-summer", "2011/12-autumn", "2011/12-spring"]
+    return [
+        {
+            "kind": "school_census",
+            "person": person,
+            "hh": hh,
+            "dob": CHILD,
+            "term": t,
+            "sessions_possible": p,
+            "sessions_unauthorised": u,
+            "sessions_authorised": 0,
+        }
+        for t, u, p in zip(terms, unauth, possible, strict=True)
+    ]
+
+
+def test_absence_exactly_15_percent_meets_and_14_9_does_not() -> None:
+    assert (
+        criteria(census("k", [19, 19, 19], [127, 127, 126]))["H1"] == "education"
+    )  # 57/380 = 15.0%
+    recs, members = records(census("k", [19, 19, 20], [130, 130, 130]))  # 58/390 = 14.87%
+    ev = evaluate(PHASE1, recs, members, R)
+    assert ev.cohort["combination"].to_list() == [""]
+    note = ev.indicator_results.filter(pl.col("indicator") == "unauthorised_absence")["note"][0]
+    assert note == "unauthorised absence 14.9% over 3 terms, threshold 15%"
+
+
+def test_census_arrears_summer_term_only_counts_once_available() -> None:
+    rows = census(
+        "k",
+        [0, 0, 0, 60],
+        [130, 130, 130, 130],
+        ["2010/11-summer", "2011/12-autumn", "2011/12-spring", "2011/12-summer"],
+    )
+    assert criteria(rows)["H1"] == ""  # summer 2012 census data not yet available at 1 June 2012
+    assert (
+        criteria(rows, ref=date(2012, 10, 10))["H1"] == "education"
+    )  # 60/390 after the autumn census
+    cal = load_calendar()
+    assert cal.census_terms(R, 3) == ["2010/11-summer", "2011/12-autumn", "2011/12-spring"]
+
+
+def excl(n: int, when: date = date(2012, 1, 10), kind: str = "FIXED") -> list[dict[str, object]]:
+    return [
+        {"kind": "exclusions", "person": "k", "dob": CHILD, "event_type": kind, "event_date": when}
+        for _ in range(n)
+    ]
+
+
+def test_three_fixed_exclusions_meet_two_do_not_and_the_term_window() -> None:
+    assert criteria(excl(3))["H1"] == "education"
+    assert criteria(excl(2))["H1"] == ""
+    # the window opens on the first day of autumn 2011/12 (5 September 2011)
+    assert criteria(excl(3, date(2011, 9, 5)))["H1"] == "education"
+    assert criteria(excl(3, date(2011, 9, 4)))["H1"] == ""
+    assert criteria(excl(1, date(2011, 10, 1), "PERMANENT"))["H1"] == "education"
+
+
+def asb(when: date) -> list[dict[str, object]]:
+    return [
+        {
+            "kind": "asb_interventions",
+            "person": "a",
+            "dob": ADULT,
+            "event_type": "ASBO",
+            "event_date": when,
+        }
+    ]
+
+
+def test_twelve_month_window_opens_and_closes() -> None:
+    assert months_before(R, 12) == date(2011, 6, 1)
+    assert criteria(asb(date(2011, 6, 1)))["H1"] == ""  # R - 12 months: outside
+    assert criteria(asb(date(2011, 6, 2)))["H1"] == "crime"  # first day inside
+    assert criteria(asb(R))["H1"] == "crime"  # the reference date itself
+    assert criteria(asb(date(2012, 6, 2)))["H1"] == ""  # after the reference date
+    recs, members = records(asb(date(2011, 6, 1)))
+    note = evaluate(PHASE1, recs, members, R).indicator_results.filter(
+        pl.col("indicator") == "asb_intervention"
+    )["note"][0]
+    assert note == "falls 1 day(s) outside the 12-month window"
+
+
+def offence(dob: date, when: date) -> list[dict[str, object]]:
+    return [
+        {
+            "kind": "youth_offending",
+            "person": "y",
+            "dob": dob,
+            "event_type": "THEFT",
+            "event_date": when,
+        }
+    ]
+
+
+def test_offence_at_17_counts_at_18_does_not() -> None:
+    assert (
+        criteria(offence(date(1994, 3, 1), date(2012, 2, 28)))["H1"] == "crime"
+    )  # 17 the day before
+    assert criteria(offence(date(1994, 3, 1), date(2012, 3, 1)))["H1"] == ""  # 18th birthday
+
+
+def claim(start: date, end: date | None, benefit: str = "JSA") -> list[dict[str, object]]:
+    return [
+        {
+            "kind": "benefits",
+            "person": "a",
+            "dob": ADULT,
+            "event_type": benefit,
+            "event_date": start,
+            "end_date": end,
+        }
+    ]
+
+
+def test_benefit_open_at_reference_date() -> None:
+    assert criteria(claim(date(2010, 1, 1), None))["H1"] == "work"
+    assert criteria(claim(date(2010, 1, 1), R))["H1"] == "work"  # ends on R: still on it
+    assert criteria(claim(date(2010, 1, 1), date(2012, 5, 31)))["H1"] == ""  # ended the day before
+    assert criteria(claim(date(2010, 1, 1), None, "HB"))["H1"] == ""  # not an out-of-work benefit
+    assert criteria(claim(date(2012, 6, 2), None))["H1"] == ""  # starts after R
+
+
+def test_entry_two_criteria_and_local_filter_switch(tmp_path: Path) -> None:
+    rows = claim(date(2010, 1, 1), None) + excl(3)
+    recs, members = records(rows)
+    ev = evaluate(PHASE1, recs, members, R)
+    assert ev.cohort.select("combination", "in_cohort").rows() == [("education+work", True)]
+    strict = PHASE1.path.read_text().replace(
+        "take_all_at_least = true", "take_all_at_least = false"
+    )
+    path = tmp_path / "strict.toml"
+    path.write_text(strict)
+    strict_set = load_rule_set(path)
+    assert evaluate(strict_set, recs, members, R).cohort["in_cohort"].to_list() == [False]
+    with_filter = rows + [
+        {
+            "kind": "social_care",
+            "person": "k",
+            "dob": CHILD,
+            "event_type": "CPP",
+            "event_date": date(2011, 1, 1),
+        }
+    ]
+    recs2, members2 = records(with_filter)
+    assert evaluate(strict_set, recs2, members2, R).cohort.select(
+        "local_filter", "in_cohort"
+    ).rows() == [(True, True)]
+
+
+def test_evidence_rows_and_summary_shape() -> None:
+    rows = claim(date(2010, 1, 1), None) + excl(3) + asb(date(2012, 1, 1))
+    recs, members = records(rows)
+    ev = evaluate(PHASE1, recs, members, R)
+    assert ev.evidence.select("criterion", "indicator", "source", "row").rows() == [
+        ("crime", "asb_intervention", "asb_interventions", 5),
+        ("education", "fixed_exclusions", "exclusions", 2),
+        ("education", "fixed_exclusions", "exclusions", 3),
+        ("education", "fixed_exclusions", "exclusions", 4),
+        ("work", "out_of_work_benefit", "benefits", 1),
+    ]
+    assert summarise(ev, 7) == {
+        "run_id": 7,
+        "households_assessed": 1,
+        "cohort": {"total": 1, "by_count": {"3": 1}, "by_combination": {"crime+education+work": 1}},
+    }
+
+
+def test_unknown_codes_are_counted() -> None:
+    recs, members = records(claim(date(2010, 1, 1), None, "XYZ") * 1)
+    ev = evaluate(PHASE1, recs, members, R)
+    assert ev.unknown_codes == ["benefits: 1 row(s) with type 'XYZ' match no rule"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            ("window_months = 12\n\n[indicators.asb", "window_months = 0\n\n[indicators.asb"),
+            "indicators.youth_offence.window_months: must be at least 1 (got 0): an impossible window.",
+        ),
+        (
+            ("threshold_pct = 15", "threshold_pct = 150"),
+            "indicators.unauthorised_absence.threshold_pct: must be above 0 and at most 100",
+        ),
+        (("at_least = 2", "at_least = 5"), "entry.at_least: must be between 1 and 3"),
+        (
+            ('kind = "benefits"', 'kind = "benefit"'),
+            "indicators.out_of_work_benefit.kind: 'benefit' is not a source kind",
+        ),
+        (
+            ("min_count = 3", "min_count = 3\nminimum = 4"),
+            "indicators.fixed_exclusions.minimum: unknown key",
+        ),
+    ],
+)
+def test_rule_set_validation(tmp_path: Path, change: tuple[str, str], message: str) -> None:
+    text = PHASE1.path.read_text()
+    assert change[0] in text
+    path = tmp_path / "bad.toml"
+    path.write_text(text.replace(change[0], change[1], 1))
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_rule_set(path)
+
+
+def test_missing_source_kind_is_reported_by_criterion() -> None:
+    assert check_sources(PHASE1, {"benefits", "school_census", "exclusions"}) == [
+        "criterion 'crime' cannot be met: no source of kind asb_interventions, youth_offending."
+    ]
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 130), st.integers(0, 60))
+def test_unrelated_household_never_changes_a_result_and_threshold_is_monotone(
+    unauth: int, other: int
+) -> None:
+    mine = census("k", [unauth, 0, 0], [130, 130, 130])
+    alone = criteria(mine)["H1"]
+    together = criteria(mine + census("z", [other, 0, 0], [130, 130, 130], hh="H2"))["H1"]
+    assert alone == together
+    assert (alone == "education") == (unauth * 100 >= 390 * 15)
+
+
+def test_small_council_truth_reproduced_with_true_links(small_council: tuple[Path, object]) -> None:
+    from familymatch.ingest import ingest_project
+    from familymatch.project import load_project
+
+    out, _ = small_council
+    recs = ingest_project(load_project(out / "familymatch.toml")).records
+    truth = pl.read_parquet(out / "truth" / "records.parquet")
+    ev = evaluate(PHASE1, recs, truth.select("record_id", "person_id", "household_id"), R)
+    expected = json.loads((out / "truth" / "expected.json").read_text())["phase1"][
+        "cohort_by_combination"
+    ]
+    got = summarise(ev, 0)["cohort"]["by_combination"]  # type: ignore[index]
+    assert {k: got.get(k, 0) for k in expected} == expected
+    near = json.loads((out / "truth" / "expected.json").read_text())["near_misses"]
+    combos = dict(ev.cohort.select("household_id", "combination").iter_rows())
+    for n in near:
+        assert combos[n["household_id"]] == n["meets"], n["kind"]
