@@ -31,21 +31,31 @@ def built(small_council: tuple[Path, object], tmp_path_factory: pytest.TempPathF
 
 
 def test_build_json_shape_and_database_permissions(built: Path) -> None:
-    result = runner.invoke(app, ["cohort", "report", "-p", str(built / "familymatch.toml"), "--json"])
+    result = runner.invoke(
+        app, ["cohort", "report", "-p", str(built / "familymatch.toml"), "--json"]
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
     assert summary["run_id"] == 1
     assert set(summary) >= {"run_id", "households_assessed", "cohort"}
     cohort = summary["cohort"]
-    assert cohort["total"] == sum(cohort["by_combination"].values()) == sum(cohort["by_count"].values())
-    expected = json.loads((built / "truth" / "expected.json").read_text())["phase1"]["cohort_by_combination"]
+    assert (
+        cohort["total"]
+        == sum(cohort["by_combination"].values())
+        == sum(cohort["by_count"].values())
+    )
+    expected = json.loads((built / "truth" / "expected.json").read_text())["phase1"][
+        "cohort_by_combination"
+    ]
     assert abs(cohort["total"] - sum(expected.values())) <= 1
     assert os.stat(built / "familymatch.db").st_mode & 0o777 == 0o600
 
 
 def test_evaluate_show_explain_export(built: Path) -> None:
     proj = str(built / "familymatch.toml")
-    result = runner.invoke(app, ["link", "evaluate", "--truth", str(built / "truth"), "-p", proj, "--json"])
+    result = runner.invoke(
+        app, ["link", "evaluate", "--truth", str(built / "truth"), "-p", proj, "--json"]
+    )
     assert result.exit_code == 0, result.output
     scores = json.loads(result.output)
     assert scores["persons"]["f1"] >= 0.98 and scores["households"]["f1"] >= 0.97
@@ -63,7 +73,14 @@ def test_evaluate_show_explain_export(built: Path) -> None:
     assert explained.exit_code == 0, explained.output
     data = json.loads(explained.output)
     assert set(data["fields"]) == {"fn", "sn", "dob", "loc", "sex", "mn"}
-    assert abs(data["prior_weight"] + sum(f["match_weight"] for f in data["fields"].values()) - data["match_weight"]) < 0.01
+    assert (
+        abs(
+            data["prior_weight"]
+            + sum(f["match_weight"] for f in data["fields"].values())
+            - data["match_weight"]
+        )
+        < 0.01
+    )
 
     out = built / "links.csv"
     exported = runner.invoke(app, ["link", "export", "--out", str(out), "-p", proj])
@@ -76,7 +93,9 @@ def test_evaluate_show_explain_export(built: Path) -> None:
 
 def test_bad_project_file_exits_2_with_one_sentence(tmp_path: Path) -> None:
     bad = tmp_path / "familymatch.toml"
-    bad.write_text('[project]\nreference_date = "2012-06-01"\ncolour = "red"\n[[sources]]\nname="a"\nkind="benefits"\npath="a.csv"\n')
+    bad.write_text(
+        '[project]\nreference_date = "2012-06-01"\ncolour = "red"\n[[sources]]\nname="a"\nkind="benefits"\npath="a.csv"\n'
+    )
     result = runner.invoke(app, ["cohort", "build", "-p", str(bad)])
     assert result.exit_code == 2
     assert "project.colour: unknown key" in result.output
@@ -100,12 +119,18 @@ def test_missing_extract_leaves_no_run(built: Path, tmp_path: Path) -> None:
 
 def test_second_build_while_one_runs_is_refused(tmp_path: Path) -> None:
     store = open_store(f"sqlite:///{tmp_path / 'x.db'}")
-    with recording_run(store, "build") as first:
-        with pytest.raises(FamilyMatchError, match=rf"another build \(run {first.run_id}\) is in progress"):
-            with recording_run(store, "build"):
-                pass
+    refused = rf"another build \(run 1\) is in progress on sqlite:///{tmp_path}/x.db"
+    with recording_run(store, "build") as first, pytest.raises(FamilyMatchError, match=refused):
+        assert first.run_id == 1
+        with recording_run(store, "build"):
+            pass
     with recording_run(store, "build") as third:
-        assert third.run_id == first.run_id + 2 or third.run_id > first.run_id
+        assert third.run_id == 2  # the refused attempt left no run behind
+    with store.engine.connect() as conn:
+        rows = [(r.id, r.status) for r in conn.execute(s.runs.select().order_by(s.runs.c.id))]
+        locks = conn.execute(s.locks.select()).fetchall()
+    assert rows == [(1, "complete"), (2, "complete")]
+    assert locks == []
 
 
 def test_demo_runs_every_step(tmp_path: Path) -> None:

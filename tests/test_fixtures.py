@@ -50,7 +50,13 @@ def test_truth_project_file_and_permissions(small_council: tuple[Path, object]) 
         "crime+education": 2,
     }
     kinds = {n["kind"] for n in expected["near_misses"]}
-    assert kinds == {"absence_14.9", "two_fixed_exclusions", "asb_outside_window", "claim_ended", "offence_at_18"}
+    assert kinds == {
+        "absence_14.9",
+        "two_fixed_exclusions",
+        "asb_outside_window",
+        "claim_ended",
+        "offence_at_18",
+    }
     assert len(expected["rejected_rows"]) == 6
     for path in [out, *out.rglob("*")]:
         mode = os.stat(path).st_mode & 0o777
@@ -60,7 +66,11 @@ def test_truth_project_file_and_permissions(small_council: tuple[Path, object]) 
 def test_household_truth_matches_planted(small_council: tuple[Path, object]) -> None:
     out, _ = small_council
     households = pl.read_parquet(out / "truth" / "households.parquet")
-    planted = households.filter(pl.col("planted").is_in(["crime+education+work", "education+work", "crime+work", "crime+education"]))
+    planted = households.filter(
+        pl.col("planted").is_in(
+            ["crime+education+work", "education+work", "crime+work", "crime+education"]
+        )
+    )
     assert (planted["planted"] == planted["criteria"]).all()
     near = households.filter(pl.col("planted").str.starts_with("near_miss:"))
     assert near.height == 5 and (near["criteria"].str.count_matches(r"\+") == 0).all()

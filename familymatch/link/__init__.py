@@ -139,6 +139,9 @@ def link_records(
     father_son = (pl.col("fn") >= 3) & (pl.col("sn") >= 3) & (pl.col("dob_year_gap") >= 12)
     surname_differs = (pl.col("sn") == 0) & ~((pl.col("dob") >= 3) & (pl.col("loc") >= 2))
     forename_differs = (pl.col("fn") == 0) & (pl.col("dob") < 3)
+    # without a shared place, only an exact (or transposed) date of birth can confirm a person:
+    # common names with a near date of birth are different people in a city-sized population
+    unanchored = (pl.col("loc") <= 1) & (pl.col("dob") < 3)
     scored = scored.with_columns(
         pl.when(twins)
         .then(pl.lit("rule:twins"))
@@ -148,6 +151,8 @@ def link_records(
         .then(pl.lit("rule:surname_differs"))
         .when(forename_differs)
         .then(pl.lit("rule:forename_differs"))
+        .when(unanchored)
+        .then(pl.lit("rule:no_place_no_exact_dob"))
         .otherwise(pl.lit("fs"))
         .alias("stage"),
     ).with_columns(
