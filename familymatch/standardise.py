@@ -78,8 +78,10 @@ def clean_name(col: pl.Expr) -> pl.Expr:
 
 def surname_parts(clean: pl.Expr) -> pl.Expr:
     """The parts of a double-barrelled or multi-word surname."""
-    return clean.str.split("-").list.eval(
-        pl.element().str.split(" ").explode().filter(pl.element() != "")
+    return (
+        clean.str.replace_all("-", " ")
+        .str.split(" ")
+        .list.eval(pl.element().filter(pl.element() != ""))
     )
 
 

@@ -74,3 +74,9 @@ def test_household_truth_matches_planted(small_council: tuple[Path, object]) -> 
     assert (planted["planted"] == planted["criteria"]).all()
     near = households.filter(pl.col("planted").str.starts_with("near_miss:"))
     assert near.height == 5 and (near["criteria"].str.count_matches(r"\+") == 0).all()
+
+
+def test_committed_sample_is_what_the_generator_writes(tmp_path: Path) -> None:
+    sample = Path(__file__).resolve().parents[1] / "fixtures" / "sample"
+    generate(tmp_path / "s", scale=0.002, seed=2012)
+    assert digest(tmp_path / "s") == digest(sample)

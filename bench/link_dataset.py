@@ -1,0 +1,83 @@
+"""Link one data set of the shared benchmark harness (../shared/bench) with familymatch.
+
+    .venv/bin/python bench/link_dataset.py ../shared/bench/data/synth_100k OUT_DIR
+
+Reads the harness's manifest and source Parquet files (rec_id, source, forename, surname, dob,
+sex, address, postcode), maps them onto the canonical record, standardises, links, and writes
+OUT_DIR/clusters.parquet (rec_id, cluster_id) and OUT_DIR/stats.json (seconds per stage,
+candidate pairs, peak memory). Run by bench/run_familymatch.py, the harness adapter.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+
+from familymatch.canonical import conform
+from familymatch.link import link_records
+from familymatch.standardise import standardise
+
+
+def load(data_dir: Path) -> pl.DataFrame:
+    manifest = json.loads((data_dir / "manifest.json").read_text())
+    frames = []
+    for source in manifest["sources"]:
+        f = pl.read_parquet(data_dir / manifest["files"][source])
+        cols = {
+            c: pl.col(c).cast(pl.String)
+            for c in ("forename", "surname", "sex", "address", "postcode")
+            if c in f.columns
+        }
+        frames.append(
+            f.select(
+                pl.col("rec_id").cast(pl.String).alias("record_id"),
+                pl.lit(source).alias("source"),
+                pl.lit("population").alias("kind"),
+                pl.int_range(1, pl.len() + 1).alias("row"),
+                *[e.alias(c) for c, e in cols.items()],
+                pl.col("dob")
+                .cast(pl.String)
+                .str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+                .alias("dob"),
+            )
+        )
+    return conform(pl.concat(frames, how="diagonal_relaxed"))
+
+
+def main() -> None:
+    data_dir, out = Path(sys.argv[1]), Path(sys.argv[2])
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    records = load(data_dir)
+    t_load = time.perf_counter() - t0
+    t = time.perf_counter()
+    std = standardise(records)
+    t_std = time.perf_counter() - t
+    result = link_records(std)
+    total = time.perf_counter() - t0
+    result.persons.select(
+        pl.col("record_id").alias("rec_id"), pl.col("person_id").alias("cluster_id")
+    ).write_parquet(out / "clusters.parquet")
+    seconds = dict(result.stats["seconds"])  # type: ignore[arg-type]
+    stats = {
+        "seconds_total": round(total, 3),
+        "seconds_predict": round(seconds["compare"] + seconds["predict"] + seconds["cluster"], 3),
+        "stages": {
+            "load": round(t_load, 3),
+            "standardise": round(t_std, 3),
+            **{k: round(v, 3) for k, v in seconds.items() if k != "total"},
+        },
+        "candidate_pairs": result.stats["candidate_pairs"],
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
+        "n_records": records.height,
+    }
+    (out / "stats.json").write_text(json.dumps(stats))
+
+
+if __name__ == "__main__":
+    main()

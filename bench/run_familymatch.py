@@ -1,0 +1,73 @@
+"""familymatch adapter for the shared benchmark harness (../shared/bench, contract in its README).
+
+Copy or symlink this file into ../shared/bench and run it with the harness:
+
+    ln -sf "$PWD/bench/run_familymatch.py" ../shared/bench/run_familymatch.py
+    cd ../shared/bench && DATASETS="febrl3 febrl4 synth_10k synth_100k" ./compare.sh
+
+It runs familymatch in the project's own virtual environment (FAMILYMATCH_REPO, default: the
+repository this file lives in) as a child process (bench/link_dataset.py), then scores the
+clusters with the harness's evaluate_clusters. seconds_total is the child's own measure (load +
+standardise + block + compare + fit + predict + cluster, without interpreter start-up and
+imports); seconds_predict = compare + classify + cluster. Peak RSS includes the child.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path.cwd()))  # the harness runs adapters from its own folder
+from common import DATA_DIR, emit, evaluate_clusters, load_dataset, peak_rss_mb  # noqa: E402
+
+REPO = Path(os.environ.get("FAMILYMATCH_REPO", Path(__file__).resolve().parents[1]))
+
+
+def main() -> None:
+    name = sys.argv[1]
+    ds = load_dataset(name)
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(
+            [
+                str(REPO / ".venv" / "bin" / "python"),
+                str(REPO / "bench" / "link_dataset.py"),
+                str(DATA_DIR / name),
+                tmp,
+            ],
+            check=True,
+            stdout=sys.stderr,
+            cwd=REPO,
+        )
+        stats = json.loads(Path(tmp, "stats.json").read_text())
+        clusters = pd.read_parquet(Path(tmp, "clusters.parquet"))
+    rss = peak_rss_mb()
+    m = evaluate_clusters(ds, clusters["rec_id"].to_numpy(), clusters["cluster_id"].to_numpy())
+    emit(
+        {
+            "tool": "familymatch",
+            "dataset": name,
+            "n_records": ds.n_records,
+            "candidate_pairs": stats["candidate_pairs"],
+            "seconds_total": stats["seconds_total"],
+            "seconds_predict": stats["seconds_predict"],
+            "peak_rss_mb": max(rss, stats["peak_rss_mb"]),
+            "precision": m["precision"],
+            "recall": m["recall"],
+            "f1": m["f1"],
+            "status": "ok",
+            "stages": stats["stages"],
+            "tool_version": "familymatch 0.1.0",
+            "config": "identifier passes + 7 blocking rules + multi-level Fellegi-Sunter (EM) + guarded clustering",
+            **{k: m[k] for k in ("tp", "fp", "fn", "predicted_pairs", "true_pairs") if k in m},
+        }
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
