@@ -38,11 +38,9 @@ fixtures_app = typer.Typer(
 )
 cohort_app = typer.Typer(help="Build, inspect and compare the cohort.", no_args_is_help=True)
 link_app = typer.Typer(help="Inspect and measure the linkage.", no_args_is_help=True)
-db_app = typer.Typer(help="The database: schema upgrades.", no_args_is_help=True)
 app.add_typer(fixtures_app, name="fixtures")
 app.add_typer(cohort_app, name="cohort")
 app.add_typer(link_app, name="link")
-app.add_typer(db_app, name="db")
 
 ProjectOpt = Annotated[
     Path,
@@ -154,6 +152,25 @@ def print_summary(summary: dict[str, Any], seconds: dict[str, float] | None = No
         )
 
 
+def _print_ingest(result: Any) -> None:
+    from rich.table import Table
+
+    t = Table(title="sources")
+    for c in ("source", "rows read", "accepted", "rejected", "records"):
+        t.add_column(c, justify="left" if c == "source" else "right")
+    for st in result.linked.ingest.stats:
+        t.add_row(
+            st.source,
+            f"{st.rows_read:,}",
+            f"{st.rows_read - st.rows_rejected:,}",
+            f"{st.rows_rejected:,}",
+            f"{st.records:,}",
+        )
+    console.print(t)
+    if result.rejects_file is not None:
+        console.print(f"rejected rows and reasons: {result.rejects_file}", highlight=False)
+
+
 @cohort_app.command("build")
 @handles_errors
 def cohort_build(
@@ -179,11 +196,7 @@ def cohort_build(
         result = build_cohort(
             project, reference, progress=lambda st: status.update(f"building: {st}")
         )
-    for st in result.linked.ingest.stats:
-        console.print(
-            f"  {st.source:<22} {st.records:>8,} records  {st.rows_rejected:>5,} rows rejected",
-            highlight=False,
-        )
+    _print_ingest(result)
     print_summary(result.summary, result.seconds)
     for msg in result.evaluation.unknown_codes:
         console.print(f"[yellow]note:[/] {msg}", highlight=False)

@@ -13,6 +13,7 @@ import polars as pl
 
 from familymatch.canonical import CANONICAL_SCHEMA
 from familymatch.errors import FamilyMatchError
+from familymatch.ingest import write_rejects
 from familymatch.logs import get_logger
 from familymatch.pipeline import LinkedProject, link_project
 from familymatch.project import Project, load_project
@@ -32,6 +33,7 @@ class BuildResult:
     linked: LinkedProject
     evaluation: Evaluation
     seconds: dict[str, float]
+    rejects_file: Path | None = None
 
 
 def build_cohort(
@@ -104,6 +106,11 @@ def build_cohort(
             "sources": linked.ingest.stats_frame().drop("path").to_dicts(),
         }
     seconds["record"] = time.perf_counter() - t
+    rejects_file = None
+    if linked.ingest.rejects.height:
+        rejects_file = write_rejects(
+            linked.ingest.rejects, project.folder / "rejects" / f"run-{run.run_id}-rejects.csv"
+        )
     audit(
         store,
         "cohort build",
@@ -111,5 +118,10 @@ def build_cohort(
         [(st.path, st.sha256) for st in linked.ingest.stats],
     )
     return BuildResult(
-        run_id=run.run_id, summary=summary, linked=linked, evaluation=ev, seconds=seconds
+        run_id=run.run_id,
+        summary=summary,
+        linked=linked,
+        evaluation=ev,
+        seconds=seconds,
+        rejects_file=rejects_file,
     )

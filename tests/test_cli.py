@@ -49,6 +49,10 @@ def test_build_json_shape_and_database_permissions(built: Path) -> None:
     ]
     assert abs(cohort["total"] - sum(expected.values())) <= 1
     assert os.stat(built / "familymatch.db").st_mode & 0o777 == 0o600
+    rejects = pl.read_csv(built / "rejects" / "run-1-rejects.csv")
+    assert rejects.columns == ["source", "row", "column", "reason"]
+    assert rejects.height == 6  # the rows the generator planted as unreadable
+    assert os.stat(built / "rejects" / "run-1-rejects.csv").st_mode & 0o777 == 0o600
 
 
 def test_evaluate_show_explain_export(built: Path) -> None:

@@ -16,7 +16,7 @@ import polars as pl
 from familymatch.canonical import REJECT_SCHEMA, empty_canonical
 from familymatch.ingest.mapping import map_source
 from familymatch.ingest.readers import read_source
-from familymatch.outputs import write_owner_only
+from familymatch.outputs import secure_mkdir, write_owner_only
 from familymatch.project import Project, SourceSpec
 
 
@@ -88,6 +88,8 @@ def ingest_project(project: Project, progress: Callable[[str], None] | None = No
 
 def write_rejects(rejects: pl.DataFrame, path: Path) -> Path:
     """Write the rejects as CSV, owner-only (it names rows of personal data)."""
+    if not path.parent.exists():
+        secure_mkdir(path.parent)
     return write_owner_only(path, lambda tmp: rejects.write_csv(tmp))
 
 
