@@ -80,3 +80,23 @@ def test_committed_sample_is_what_the_generator_writes(tmp_path: Path) -> None:
     sample = Path(__file__).resolve().parents[1] / "fixtures" / "sample"
     generate(tmp_path / "s", scale=0.002, seed=2012)
     assert digest(tmp_path / "s") == digest(sample)
+
+
+def test_second_period_outcomes_and_project(small_council: tuple[Path, object]) -> None:
+    from familymatch.ingest import ingest_project
+
+    out, _ = small_council
+    outcomes = pl.read_parquet(out / "truth" / "outcomes.parquet")
+    expected = json.loads((out / "truth" / "expected.json").read_text())
+    assert outcomes.height == expected["phase1"]["cohort_total"]
+    assert set(outcomes["result"].unique().to_list()) <= {"R1", "R3", "none"}
+    from datetime import date
+
+    assert outcomes["attached_on"].is_between(date(2012, 7, 1), date(2012, 10, 31)).all()
+    project = load_project(out / "familymatch_period2.toml")
+    assert project.reference_date.isoformat() == "2013-06-01"
+    result = ingest_project(project)
+    truth = pl.read_parquet(out / "truth" / "records_period2.parquet")
+    assert sorted(result.records["record_id"].to_list()) == sorted(truth["record_id"].to_list())
+    r3 = outcomes.filter(pl.col("result") == "R3").height
+    assert result.records.filter(pl.col("kind") == "employment").height == r3
