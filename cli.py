@@ -110,6 +110,54 @@ def fixtures_generate(
     console.print(f"wrote the synthetic council to {out} ({summary})")
 
 
+# --------------------------------------------------------------------------- ingest
+
+
+@app.command("ingest")
+@handles_errors
+def ingest(
+    project: ProjectOpt = Path("familymatch.toml"),
+    rejects: Annotated[
+        Path | None, typer.Option("--rejects", help="Write rejected rows and reasons here (CSV).")
+    ] = None,
+) -> None:
+    """Check the extracts: read every source, count rows accepted and rejected, list why.
+
+    Nothing is linked or recorded. Example:  familymatch ingest -p work/demo/familymatch.toml
+    """
+    from rich.table import Table
+
+    from familymatch.ingest import ingest_project, write_rejects
+    from familymatch.project import load_project
+
+    proj = load_project(project)
+    with console.status("reading extracts") as status:
+        result = ingest_project(proj, progress=lambda name: status.update(f"reading {name}"))
+    t = Table(title="sources")
+    for c in ("source", "kind", "rows read", "accepted", "rejected", "records"):
+        t.add_column(c, justify="left" if c in ("source", "kind") else "right")
+    for st in result.stats:
+        accepted = st.rows_read - st.rows_rejected
+        t.add_row(
+            st.source,
+            st.kind,
+            f"{st.rows_read:,}",
+            f"{accepted:,}",
+            f"{st.rows_rejected:,}",
+            f"{st.records:,}",
+        )
+    console.print(t)
+    if result.rejects.height:
+        reasons = (
+            result.rejects.group_by("source", "column", "reason").len().sort("source", "column")
+        )
+        for source, column, reason, n in reasons.iter_rows():
+            console.print(f"  {source}: {n} row(s), column '{column}': {reason}", highlight=False)
+        if rejects is not None:
+            write_rejects(result.rejects, rejects)
+            console.print(f"rejected rows written to {rejects}", highlight=False)
+
+
 # --------------------------------------------------------------------------- cohort
 
 

@@ -142,3 +142,17 @@ def test_demo_runs_every_step(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "planted vs found" in result.output
     assert "persons    precision" in result.output
+
+
+def test_ingest_command_counts_and_writes_rejects(tmp_path: Path) -> None:
+    sample = Path(__file__).resolve().parents[1] / "fixtures" / "sample" / "familymatch.toml"
+    out = tmp_path / "rejects.csv"
+    result = runner.invoke(app, ["ingest", "-p", str(sample), "--rejects", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "exclusions: 3 row(s), column 'Start Date': not a valid date" in result.output
+    rejects = pl.read_csv(out)
+    assert rejects.group_by("source").len().sort("source").rows() == [
+        ("exclusions", 3),
+        ("school_census", 3),
+    ]
+    assert os.stat(out).st_mode & 0o777 == 0o600
