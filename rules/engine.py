@@ -15,7 +15,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from rules.ruleset import Indicator, RuleSet
+from rules.ruleset import ANY_KIND, Indicator, RuleSet
 from rules.terms import Calendar, load_calendar
 
 NEAR_DAYS = 31  # how far outside a window a row still counts as a near-miss
@@ -305,7 +305,7 @@ def evaluate(
     results = []
     evidence = []
     for ind in rule_set.indicators.values():
-        rows = base.filter(pl.col("kind") == ind.kind)
+        rows = base if ind.kind == ANY_KIND else base.filter(pl.col("kind") == ind.kind)
         if ind.event_types:
             rows = rows.filter(pl.col("event_type").is_in(list(ind.event_types)))
         if ind.measure == "count":
@@ -359,9 +359,9 @@ def evaluate(
         .alias("local_filter"),
     )
     require_ok = pl.lit(True)
-    for req in rule_set.entry.require:
-        require_ok = require_ok & pl.col("household_id").is_in(
-            met_any((req,))["household_id"].implode()
+    if rule_set.entry.require_any:
+        require_ok = pl.col("household_id").is_in(
+            met_any(rule_set.entry.require_any)["household_id"].implode()
         )
     e = rule_set.entry
     enough = pl.col("n_criteria") >= e.at_least

@@ -19,6 +19,7 @@ from familymatch.errors import ConfigError
 RULES_DIR = Path(__file__).parent
 WHO = ("member", "child", "adult")
 MEASURES = ("count", "unauthorised_rate", "absence_rate")
+ANY_KIND = "any"  # an indicator over every record (e.g. a member aged 0-15)
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class Entry:
     all_criteria_admit: bool = True
     local_filter: tuple[str, ...] = ()
     take_all_at_least: bool = False
-    require: tuple[str, ...] = ()
+    require_any: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -113,8 +114,10 @@ def _indicator(ctx: _Ctx, name: str, raw: Any) -> Indicator:
     if "kind" not in raw:
         raise ctx.fail(f"{key}.kind", "is required.")
     kind = ctx.typed(f"{key}.kind", raw["kind"], str, "a source kind")
-    if kind not in SOURCE_KINDS:
-        raise ctx.fail(f"{key}.kind", f"'{kind}' is not a source kind ({', '.join(SOURCE_KINDS)}).")
+    if kind not in SOURCE_KINDS and kind != ANY_KIND:
+        raise ctx.fail(
+            f"{key}.kind", f"'{kind}' is not a source kind ({', '.join(SOURCE_KINDS)}, or any)."
+        )
     measure = raw.get("measure", "count")
     if measure not in MEASURES:
         raise ctx.fail(f"{key}.measure", f"must be one of {', '.join(MEASURES)}.")
@@ -251,7 +254,7 @@ def load_rule_set(name_or_path: str | Path, base: Path | None = None) -> RuleSet
     ctx.keys(
         "entry",
         e,
-        {"at_least", "all_criteria_admit", "local_filter", "take_all_at_least", "require"},
+        {"at_least", "all_criteria_admit", "local_filter", "take_all_at_least", "require_any"},
     )
     at_least = ctx.typed("entry.at_least", e.get("at_least", len(criteria)), int, "a whole number")
     if not 1 <= at_least <= len(criteria):
@@ -265,9 +268,9 @@ def load_rule_set(name_or_path: str | Path, base: Path | None = None) -> RuleSet
         take_all_at_least=ctx.typed(
             "entry.take_all_at_least", e.get("take_all_at_least", False), bool, "true or false"
         ),
-        require=_names(ctx, "entry.require", e.get("require", [])),
+        require_any=_names(ctx, "entry.require_any", e.get("require_any", [])),
     )
-    for n in (*entry.local_filter, *entry.require):
+    for n in (*entry.local_filter, *entry.require_any):
         if n not in indicators:
             raise ctx.fail("entry", f"indicator '{n}' is not defined under [indicators].")
     return RuleSet(
@@ -287,8 +290,9 @@ def check_sources(rule_set: RuleSet, available_kinds: set[str]) -> list[str]:
     """One sentence per criterion that no source can prove (its indicators' kinds are absent)."""
     messages = []
     for c in rule_set.criteria.values():
-        missing = sorted({rule_set.indicators[i].kind for i in c.indicators} - available_kinds)
-        usable = [i for i in c.indicators if rule_set.indicators[i].kind in available_kinds]
+        kinds = available_kinds | {ANY_KIND}
+        missing = sorted({rule_set.indicators[i].kind for i in c.indicators} - kinds)
+        usable = [i for i in c.indicators if rule_set.indicators[i].kind in kinds]
         impossible = (c.combine == "any" and not usable) or (
             c.combine != "any" and len(usable) < c.at_least
         )

@@ -291,3 +291,71 @@ def test_small_council_truth_reproduced_with_true_links(small_council: tuple[Pat
     combos = dict(ev.cohort.select("household_id", "combination").iter_rows())
     for n in near:
         assert combos[n["household_id"]] == n["meets"], n["kind"]
+
+
+def test_phase2_two_of_six_needs_a_dependent_child() -> None:
+    phase2 = load_rule_set("phase2")
+    assert sorted(phase2.criteria) == [
+        "children_need_help",
+        "crime",
+        "domestic_abuse",
+        "health",
+        "school",
+        "worklessness",
+    ]
+    adult_only = claim(date(2010, 1, 1), None) + [
+        {
+            "kind": "domestic_abuse",
+            "person": "a",
+            "dob": ADULT,
+            "event_type": "DA_INCIDENT",
+            "event_date": date(2012, 3, 1),
+        }
+    ]
+    recs, members = records(adult_only)
+    ev = evaluate(phase2, recs, members, R)
+    assert ev.cohort.select("combination", "in_cohort").rows() == [
+        ("domestic_abuse+worklessness", False)
+    ]
+    with_child = adult_only + [
+        {
+            "kind": "school_census",
+            "person": "k",
+            "dob": CHILD,
+            "term": "2011/12-spring",
+            "sessions_possible": 100,
+            "sessions_authorised": 6,
+            "sessions_unauthorised": 4,
+        }
+    ]
+    recs, members = records(with_child)
+    ev = evaluate(phase2, recs, members, R)
+    # 10 of 100 sessions missed (authorised + unauthorised): exactly 10% meets the school problem
+    assert ev.cohort.select("combination", "in_cohort").rows() == [
+        ("domestic_abuse+school+worklessness", True)
+    ]
+
+
+def test_supporting_families_three_of_ten() -> None:
+    sf = load_rule_set("supporting-families")
+    assert len(sf.criteria) == 10 and sf.entry.at_least == 3
+    two = claim(date(2010, 1, 1), None, "HB") + [
+        {
+            "kind": "health",
+            "person": "a",
+            "dob": ADULT,
+            "event_type": "SUBSTANCE_MISUSE",
+            "event_date": date(2012, 1, 1),
+        },
+        {"kind": "population", "person": "k", "dob": CHILD},
+    ]
+    recs, members = records(two)
+    assert evaluate(sf, recs, members, R).cohort["in_cohort"].to_list() == [False]
+    three = two + [
+        {"kind": "discretionary", "person": "a", "dob": ADULT, "event_type": "HOUSING_WAITING"}
+    ]
+    recs, members = records(three)
+    ev = evaluate(sf, recs, members, R)
+    assert ev.cohort.select("combination", "in_cohort").rows() == [
+        ("financial+housing+substance_use", True)
+    ]
