@@ -407,8 +407,9 @@ def evaluate(
 def unknown_codes(rule_set: RuleSet, records: pl.DataFrame) -> list[str]:
     """Event codes of kinds the rules list codes for, that no rule lists (counted, not ignored)."""
     listed: dict[str, set[str]] = {}
+    accepts_all = {i.kind for i in rule_set.indicators.values() if not i.event_types}
     for ind in rule_set.indicators.values():
-        if ind.event_types:
+        if ind.event_types and ind.kind not in accepts_all:
             listed.setdefault(ind.kind, set()).update(ind.event_types)
     messages = []
     for kind, codes in sorted(listed.items()):

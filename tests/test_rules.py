@@ -359,3 +359,9 @@ def test_supporting_families_three_of_ten() -> None:
     assert ev.cohort.select("combination", "in_cohort").rows() == [
         ("financial+housing+substance_use", True)
     ]
+
+
+def test_codes_of_a_kind_with_an_unfiltered_indicator_are_not_unknown() -> None:
+    sf = load_rule_set("supporting-families")
+    recs, members = records(asb(date(2012, 1, 1)))
+    assert evaluate(sf, recs, members, R).unknown_codes == []
