@@ -19,7 +19,7 @@ from pathlib import Path
 import polars as pl
 
 from familymatch.canonical import conform
-from familymatch.link import link_records
+from familymatch.link import LinkConfig, link_records
 from familymatch.standardise import standardise
 
 
@@ -58,7 +58,11 @@ def main() -> None:
     t = time.perf_counter()
     std = standardise(records)
     t_std = time.perf_counter() - t
-    result = link_records(std)
+    # FEBRL is not household data: its duplicates replace whole forenames (the twins pattern)
+    household = (
+        json.loads((data_dir / "manifest.json").read_text()).get("postcode_format", "uk") == "uk"
+    )
+    result = link_records(std, LinkConfig(household_guards=household))
     total = time.perf_counter() - t0
     result.persons.select(
         pl.col("record_id").alias("rec_id"), pl.col("person_id").alias("cluster_id")
@@ -75,6 +79,7 @@ def main() -> None:
         "candidate_pairs": result.stats["candidate_pairs"],
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
         "n_records": records.height,
+        "household_guards": household,
     }
     (out / "stats.json").write_text(json.dumps(stats))
 

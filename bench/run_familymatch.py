@@ -63,7 +63,12 @@ def main() -> None:
             "status": "ok",
             "stages": stats["stages"],
             "tool_version": "familymatch 0.1.0",
-            "config": "identifier passes + 7 blocking rules + multi-level Fellegi-Sunter (EM) + guarded clustering",
+            "config": "identifier passes + 10 blocking rules + multi-level Fellegi-Sunter (EM) + clustering"
+            + (
+                " with household guards"
+                if stats.get("household_guards")
+                else " without household guards (FEBRL)"
+            ),
             **{k: m[k] for k in ("tp", "fp", "fn", "predicted_pairs", "true_pairs") if k in m},
         }
     )

@@ -35,6 +35,10 @@ class LinkConfig:
     u_sample_pairs: int = 1_000_000
     seed: int = 42
     identifier_columns: tuple[str, ...] = ("nino_std", "upn_std")
+    # the household rules: twins and father/son kept apart, a person's dates of birth and
+    # forenames must stay close. Off only for data sets that are not about households (FEBRL
+    # replaces whole forenames in its duplicates, which is exactly the twins pattern).
+    household_guards: bool = True
 
 
 @dataclass
@@ -135,8 +139,13 @@ def link_records(
 
     t = time.perf_counter()
     scored = fitted.score(levels)
-    twins = (pl.col("dob") == 4) & (pl.col("sn") >= 3) & (pl.col("fn") == 0)
-    father_son = (pl.col("fn") >= 3) & (pl.col("sn") >= 3) & (pl.col("dob_year_gap") >= 12)
+    # people sharing a home: same date of birth and surname but another forename (twins), or one
+    # name a generation apart (father and son)
+    at_home = (pl.col("loc") >= 4) & pl.lit(config.household_guards)
+    twins = at_home & (pl.col("dob") == 4) & (pl.col("sn") >= 3) & (pl.col("fn") == 0)
+    father_son = (
+        at_home & (pl.col("fn") >= 3) & (pl.col("sn") >= 3) & (pl.col("dob_year_gap") >= 12)
+    )
     surname_differs = (pl.col("sn") == 0) & ~((pl.col("dob") >= 3) & (pl.col("loc") >= 2))
     forename_differs = (pl.col("fn") == 0) & (pl.col("dob") < 3)
     # without a shared place, only an exact (or transposed) date of birth can confirm a person:
@@ -176,7 +185,7 @@ def link_records(
     links = scored.filter(pl.col("linked")).sort("match_weight", descending=True)
     refused = 0
     for i, j in links.select("i", "j").iter_rows():
-        if not clusters.union(i, j):
+        if not clusters.union(i, j, check_people=config.household_guards):
             refused += 1
     roots = np.asarray(clusters.roots())
     seconds["cluster"] = time.perf_counter() - t

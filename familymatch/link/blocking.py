@@ -46,6 +46,10 @@ DEFAULT_RULES: tuple[BlockingRule, ...] = (
     BlockingRule("postcode+forename", ("pc", "fn_canon")),
     BlockingRule("dob_unordered+surname_sound", ("dob_unordered", "sn_phon")),
     BlockingRule("names_unordered+dob_year", ("name_unordered", "dob_year")),
+    BlockingRule("dob+surname_initial", ("dob", "sn_initial")),
+    BlockingRule("postcode+birth_year", ("pc", "dob_year")),
+    BlockingRule("names_sound", ("fn_phon", "sn_phon")),
+    BlockingRule("address", ("addr",)),
 )
 
 

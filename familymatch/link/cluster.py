@@ -26,6 +26,17 @@ Person = tuple[str | None, str | None, date | None]  # (fn_canon, sn, dob)
 def dobs_close(a: date | None, b: date | None) -> bool:
     if a is None or b is None or a == b:
         return True
+    da, db = a.strftime("%Y%m%d"), b.strftime("%Y%m%d")
+    diff = [i for i in range(8) if da[i] != db[i]]
+    if len(diff) == 1:  # one digit mistyped
+        return True
+    if (
+        len(diff) == 2
+        and diff[1] == diff[0] + 1
+        and da[diff[0]] == db[diff[1]]
+        and da[diff[1]] == db[diff[0]]
+    ):
+        return True  # two adjacent digits transposed (1984 / 1948)
     if a.year == b.year and (a.month == b.month or a.day == b.day):
         return True
     if a.year == b.year and a.day == b.month and a.month == b.day:
