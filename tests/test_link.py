@@ -226,3 +226,35 @@ def test_quality_on_small_synthetic_council(small_council: tuple[Path, object]) 
     scores = evaluate_links(linked.membership, truth)
     assert scores["persons"]["f1"] >= 0.98
     assert scores["households"]["f1"] >= 0.97
+
+
+def test_household_guards_keep_a_replaced_forename_apart_unless_switched_off() -> None:
+    base = ids()
+    rows = [
+        {
+            "forename": "Zachary",
+            "surname": "Whyte",
+            "dob": date(1962, 9, 24),
+            "postcode": "PL3 1AB",
+            "address": "324 Kirk Road",
+            "source": "c",
+        },
+        {
+            "forename": "Roisin",
+            "surname": "Whyte",
+            "dob": date(1962, 9, 24),
+            "postcode": "PL3 1AB",
+            "address": "324 Kirk Road",
+            "source": "d",
+        },
+    ]
+    a, b = f"c:{base + 1}", f"d:{base + 2}"
+    with_guards = persons_of([dict(r) for r in rows])
+    assert with_guards[a] != with_guards[b]  # the twins pattern: kept apart in household data
+    std = people(background() + [dict(r) for r in rows])
+    off = dict(
+        link_records(std, LinkConfig(household_guards=False))
+        .persons.select("record_id", "person_id")
+        .iter_rows()
+    )
+    assert off[a] == off[b]
