@@ -228,21 +228,31 @@ def cohort_build(
         typer.Option("--as-of", help="Reference date YYYY-MM-DD (default: the project's)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    model_from_run: Annotated[
+        int | None,
+        typer.Option(
+            "--model-from-run", help="Reuse the linkage model fitted in this earlier run."
+        ),
+    ] = None,
 ) -> None:
     """Ingest, link, group into households and apply the rule set; record the run.
 
     Example:  familymatch cohort build -p work/demo/familymatch.toml --as-of 2012-06-01 --json
+    Example:  familymatch cohort build -p work/demo/familymatch.toml --model-from-run 1
     """
     from rules.build import build_cohort
 
     reference = _parse_date(as_of, "--as-of")
     if as_json:
-        result = build_cohort(project, reference)
+        result = build_cohort(project, reference, model_from_run=model_from_run)
         _print_json(result.summary)
         return
     with console.status("building the cohort") as status:
         result = build_cohort(
-            project, reference, progress=lambda st: status.update(f"building: {st}")
+            project,
+            reference,
+            progress=lambda st: status.update(f"building: {st}"),
+            model_from_run=model_from_run,
         )
     _print_ingest(result)
     print_summary(result.summary, result.seconds)
@@ -380,10 +390,13 @@ def link_evaluate(
     project: ProjectOpt = Path("familymatch.toml"),
     run: Annotated[int | None, typer.Option(help="Run id (default: the latest build).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    by_group: Annotated[
+        bool, typer.Option("--by-group", help="Also show link rates by source, sex and age band.")
+    ] = False,
 ) -> None:
     """Precision, recall and F1 of person links and household membership against a truth.
 
-    Example:  familymatch link evaluate --truth work/demo/truth -p work/demo/familymatch.toml
+    Example:  familymatch link evaluate --truth work/demo/truth -p work/demo/familymatch.toml --by-group
     """
     import polars as pl
 
@@ -402,43 +415,89 @@ def link_evaluate(
         ) from None
     _, store = _project_store(project)
     run_id = _run_or_latest(store, run)
-    scores = evaluate_links(read_table(store, s.membership, run_id), truth_frame)
+    scores: dict[str, Any] = dict(
+        evaluate_links(read_table(store, s.membership, run_id), truth_frame)
+    )
+    if by_group:
+        from familymatch.link.evaluate import link_rates
+        from familymatch.standardise import standardise
+        from familymatch.store.runs import run_info
+
+        year = run_info(store, run_id)["reference_date"].year
+        std = standardise(read_table(store, s.records, run_id))
+        rates = link_rates(std, read_table(store, s.persons, run_id), year)
+        scores["link_rates"] = rates.to_dicts()
     if as_json:
         _print_json(scores)
         return
-    for level, m in scores.items():
+    for level in ("persons", "households"):
+        m = scores[level]
         console.print(
             f"{level:<10} precision {m['precision']:.4f}  recall {m['recall']:.4f}  F1 {m['f1']:.4f}"
             f"  ({m['records']:,} records)",
             highlight=False,
         )
+    if by_group:
+        from rich.table import Table
+
+        t = Table(title="share of records linked to another record")
+        for c in ("group", "value", "records", "linked"):
+            t.add_column(c)
+        for r in scores["link_rates"]:
+            t.add_row(
+                r["group"], str(r["value"]), f"{r['records']:,}", f"{100 * r['linked_share']:.1f}%"
+            )
+        console.print(t)
 
 
 @link_app.command("explain")
 @handles_errors
 def link_explain(
-    record_a: Annotated[str, typer.Argument(help="A record id, e.g. benefits:12:claimant")],
-    record_b: Annotated[str, typer.Argument(help="Another record id, e.g. school_census:7")],
+    record_a: Annotated[
+        str | None, typer.Argument(help="A record id, e.g. benefits:12:claimant")
+    ] = None,
+    record_b: Annotated[
+        str | None, typer.Argument(help="Another record id, e.g. school_census:7")
+    ] = None,
+    household: Annotated[
+        str | None, typer.Option("--household", help="Explain a household instead.")
+    ] = None,
     project: ProjectOpt = Path("familymatch.toml"),
     run: Annotated[int | None, typer.Option(help="Run id (default: the latest build).")] = None,
 ) -> None:
-    """Why two records were (or were not) linked: comparison levels, weights, stage.
+    """Why two records were (or were not) linked, or what made a household.
+
+    For two records: each field's comparison level and match weight, the total, the probability
+    and the decision. For --household: its people, the addresses and claims that joined them,
+    and the record links inside each person.
 
     Example:  familymatch link explain benefits:12:claimant school_census:40 -p work/demo/familymatch.toml
+    Example:  familymatch link explain --household H3F2A9C01B7 -p work/demo/familymatch.toml
     """
-    from familymatch.link.explain import explain_pair
+    from familymatch.link.explain import explain_household, explain_pair
     from familymatch.link.model import FSModel
     from familymatch.store import read_table
     from familymatch.store import schema as s
 
     _, store = _project_store(project)
     run_id = _run_or_latest(store, run)
+    pairs = read_table(store, s.link_pairs, run_id)
+    if household is not None:
+        _print_json(
+            explain_household(
+                household,
+                read_table(store, s.membership, run_id, household_id=household),
+                read_table(store, s.household_links, run_id, household_id=household),
+                pairs,
+            )
+        )
+        return
+    if record_a is None or record_b is None:
+        raise FamilyMatchError("give two record ids, or --household HOUSEHOLD.")
     model = FSModel.from_json(read_table(store, s.link_models, run_id)["model_json"][0])
     recs = read_table(store, s.records, run_id)
     persons = read_table(store, s.persons, run_id)
-    pairs = read_table(store, s.link_pairs, run_id)
-    out = explain_pair(model, recs, persons, pairs, record_a, record_b)
-    _print_json(out)
+    _print_json(explain_pair(model, recs, persons, pairs, record_a, record_b))
 
 
 @link_app.command("export")

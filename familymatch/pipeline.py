@@ -10,13 +10,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
 
 import polars as pl
 
 from familymatch.households import HouseholdResult, build_households
 from familymatch.ingest import IngestResult, ingest_project
 from familymatch.link import LinkResult, link_records
+from familymatch.link.model import FSModel
 from familymatch.logs import get_logger
 from familymatch.project import Project
 from familymatch.standardise import standardise
@@ -52,7 +52,7 @@ def link_project(
     project: Project,
     reference_date: date | None = None,
     progress: Progress | None = None,
-    **link_options: Any,
+    model: FSModel | None = None,
 ) -> LinkedProject:
     """Ingest every source of ``project``, standardise, link into persons, group into households."""
     say = progress or _noop
@@ -74,7 +74,7 @@ def link_project(
 
     t = time.perf_counter()
     say("link")
-    linked = link_records(std, **link_options)
+    linked = link_records(std, model=model)
     seconds["link"] = time.perf_counter() - t
 
     t = time.perf_counter()

@@ -14,10 +14,11 @@ import polars as pl
 from familymatch.canonical import CANONICAL_SCHEMA
 from familymatch.errors import FamilyMatchError
 from familymatch.ingest import write_rejects
+from familymatch.link.model import FSModel
 from familymatch.logs import get_logger
 from familymatch.pipeline import LinkedProject, link_project
 from familymatch.project import Project, load_project
-from familymatch.store import open_store
+from familymatch.store import open_store, read_table
 from familymatch.store import schema as s
 from familymatch.store.runs import audit, recording_run
 from rules.engine import Evaluation, evaluate, summarise
@@ -41,6 +42,7 @@ def build_cohort(
     as_of: date | None = None,
     progress: Callable[[str], None] | None = None,
     store_pairs: bool = True,
+    model_from_run: int | None = None,
 ) -> BuildResult:
     """Run the whole build on a project file and record it."""
     project: Project = load_project(project_path)
@@ -59,9 +61,17 @@ def build_cohort(
         reference_date=reference,
         rule_set=rule_set.name,
         rule_set_sha256=rule_set.sha256,
-        parameters={"as_of": reference.isoformat(), "rule_set_version": rule_set.version},
+        parameters={
+            "as_of": reference.isoformat(),
+            "rule_set_version": rule_set.version,
+            "model_from_run": model_from_run,
+        },
     ) as run:
-        linked = link_project(project, reference, progress=say)
+        model = None
+        if model_from_run is not None:
+            stored = read_table(store, s.link_models, model_from_run)
+            model = FSModel.from_json(stored["model_json"][0])
+        linked = link_project(project, reference, progress=say, model=model)
         t = time.perf_counter()
         say("rules")
         ev = evaluate(rule_set, linked.std, linked.membership, reference)
@@ -76,6 +86,7 @@ def build_cohort(
         run.add(s.persons, linked.link.persons)
         run.add(s.households, linked.households.households)
         run.add(s.membership, linked.membership)
+        run.add(s.household_links, linked.households.household_links)
         run.add(s.indicator_results, ev.indicator_results)
         run.add(s.evidence, ev.evidence)
         run.add(s.cohort, ev.cohort.drop("criteria"))

@@ -156,3 +156,76 @@ def test_ingest_command_counts_and_writes_rejects(tmp_path: Path) -> None:
         ("school_census", 3),
     ]
     assert os.stat(out).st_mode & 0o777 == 0o600
+
+
+def test_explain_household_rates_by_group_and_model_reuse(built: Path, tmp_path: Path) -> None:
+    proj = str(built / "familymatch.toml")
+    store = open_store(f"sqlite:///{built / 'familymatch.db'}")
+    members = read_table(store, s.membership, 1)
+    household = (
+        members.group_by("household_id")
+        .len()
+        .sort(["len", "household_id"], descending=[True, False])["household_id"][0]
+    )
+    result = runner.invoke(app, ["link", "explain", "--household", household, "-p", proj])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    expected_people = (
+        members.filter(pl.col("household_id") == household)["person_id"].unique().sort().to_list()
+    )
+    assert [p["person_id"] for p in data["members"]] == expected_people
+    assert all(p["joined_household_by"] for p in data["members"])
+
+    rates = runner.invoke(
+        app,
+        ["link", "evaluate", "--truth", str(built / "truth"), "-p", proj, "--by-group", "--json"],
+    )
+    assert rates.exit_code == 0, rates.output
+    groups = {(r["group"], r["value"]) for r in json.loads(rates.output)["link_rates"]}
+    assert ("source", "school_census") in groups and ("age_band", "5-10") in groups
+
+    copy = tmp_path / "again"
+    shutil.copytree(built, copy)
+    again = runner.invoke(
+        app,
+        [
+            "cohort",
+            "build",
+            "-p",
+            str(copy / "familymatch.toml"),
+            "--model-from-run",
+            "1",
+            "--json",
+        ],
+    )
+    assert again.exit_code == 0, again.output
+    store2 = open_store(f"sqlite:///{copy / 'familymatch.db'}")
+    m1 = read_table(store2, s.link_models, 1)["model_json"][0]
+    m2 = read_table(store2, s.link_models, 2)["model_json"][0]
+    assert m1 == m2
+    assert (
+        read_table(store2, s.membership, 2)
+        .sort("record_id")
+        .equals(read_table(store2, s.membership, 1).sort("record_id"))
+    )
+
+
+def test_same_inputs_same_cohort_every_time(tmp_path: Path) -> None:
+    from rules.build import build_cohort
+
+    sample = Path(__file__).resolve().parents[1] / "fixtures" / "sample"
+    frames = []
+    for name in ("a", "b"):
+        shutil.copytree(sample, tmp_path / name)
+        result = build_cohort(tmp_path / name / "familymatch.toml")
+        frames.append(
+            (
+                result.linked.membership,
+                result.evaluation.evidence,
+                result.evaluation.cohort,
+                result.linked.link.model.to_json(),
+            )
+        )
+    (m1, e1, c1, j1), (m2, e2, c2, j2) = frames
+    assert m1.equals(m2) and e1.equals(e2) and c1.equals(c2)
+    assert j1 == j2

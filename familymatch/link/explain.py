@@ -95,3 +95,44 @@ def explain_pair(
         "same_person": pid.get(record_a) == pid.get(record_b),
         "persons": [pid.get(record_a), pid.get(record_b)],
     }
+
+
+def explain_household(
+    household_id: str,
+    membership: pl.DataFrame,
+    household_links: pl.DataFrame,
+    pairs: pl.DataFrame,
+) -> dict[str, Any]:
+    """Which people, addresses and claims made a household, and the record links inside each
+    person (stage and weight)."""
+    members = membership.filter(pl.col("household_id") == household_id)
+    if members.height == 0:
+        raise FamilyMatchError(f"household {household_id} is not in this run.")
+    reasons = household_links.filter(pl.col("household_id") == household_id)
+    people = []
+    for person_id, recs in (
+        members.group_by("person_id").agg(pl.col("record_id").sort()).sort("person_id").iter_rows()
+    ):
+        inside = pairs.filter(
+            pl.col("record_id_l").is_in(recs) & pl.col("record_id_r").is_in(recs) & pl.col("linked")
+        ).sort("record_id_l", "record_id_r")
+        people.append(
+            {
+                "person_id": person_id,
+                "records": recs,
+                "joined_household_by": reasons.filter(pl.col("person_id") == person_id)["reason"]
+                .sort()
+                .to_list(),
+                "record_links": [
+                    {
+                        "records": [a, b],
+                        "stage": st,
+                        "match_weight": None if w is None else round(w, 3),
+                    }
+                    for a, b, st, w in inside.select(
+                        "record_id_l", "record_id_r", "stage", "match_weight"
+                    ).iter_rows()
+                ],
+            }
+        )
+    return {"household_id": household_id, "members": people}

@@ -163,7 +163,7 @@ def fit_em(
     as Splink does, so that scoring is calibrated against the whole population.
     """
     fields = list(FIELDS)
-    patterns = levels.group_by(fields).len()
+    patterns = levels.group_by(fields).len().sort(fields)  # a fixed order: same sums, same floats
     L = patterns.select(fields).to_numpy().astype(np.int64)
     n = patterns["len"].to_numpy().astype(np.float64)
     m = m_start or initial_m()

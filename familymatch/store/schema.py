@@ -124,6 +124,16 @@ households = Table(
     Index("ix_households_run", "run_id", "household_id"),
 )
 
+household_links = Table(
+    "household_links",
+    metadata,
+    _run_fk(),
+    Column("household_id", String(20), nullable=False),
+    Column("person_id", String(20), nullable=False),
+    Column("reason", Text),
+    Index("ix_hh_links_run_hh", "run_id", "household_id"),
+)
+
 membership = Table(
     "membership",
     metadata,
@@ -214,6 +224,7 @@ RUN_TABLES = (
     records,
     persons,
     households,
+    household_links,
     membership,
     indicator_results,
     evidence,
