@@ -346,33 +346,63 @@ def cohort_show(
 def cohort_report(
     run: Annotated[int | None, typer.Argument(help="Run id (default: the latest build).")] = None,
     project: ProjectOpt = Path("familymatch.toml"),
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Workbook to write (default: beside the project)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
-    """The cohort profile of a recorded build: households by number and combination of criteria.
+    """The cohort profile of a recorded build, as a workbook with a chart and on the terminal:
+    criteria and combinations, local lists already in the cohort, areas, schools, children's ages.
 
-    Example:  familymatch cohort report 3 -p work/demo/familymatch.toml
+    Example:  familymatch cohort report 3 -p work/demo/familymatch.toml --out profile.xlsx
     """
-    from familymatch.store.runs import run_info
+    from rich.table import Table
 
-    _, store = _project_store(project)
+    from familymatch.store import read_table
+    from familymatch.store import schema as s
+    from familymatch.store.runs import run_info
+    from rules.report import load_lookup, profile, write_profile_workbook
+
+    proj, store = _project_store(project)
     run_id = _run_or_latest(store, run)
     info = run_info(store, run_id)
     summary = json.loads(info["summary"])
     if as_json:
         _print_json(summary)
         return
+    prof = profile(
+        run_id,
+        info["reference_date"],
+        read_table(store, s.cohort, run_id),
+        read_table(store, s.membership, run_id),
+        read_table(store, s.records, run_id),
+        read_table(store, s.households, run_id),
+        load_lookup(proj.postcode_lookup),
+    )
     console.print(
         f"run {run_id}: {info['project_name']}, rule set {info['rule_set']}, "
         f"reference date {info['reference_date']}"
     )
     print_summary(summary)
-    cohort = summary["cohort"]
-    two = {k: v for k, v in cohort["by_combination"].items() if k.count("+") == 1}
-    total_two = sum(two.values())
-    for combo, n in two.items():
-        console.print(
-            f"  two criteria {combo}: {n:,} ({100 * n / total_two:.1f}%)", highlight=False
-        )
+    for title, frame in (
+        ("two-criteria combinations", prof.combinations.drop_nulls("share_of_two_pct")),
+        ("local lists already in the cohort", prof.cross_reference),
+        ("children in the household", prof.ages),
+    ):
+        t = Table(title=title)
+        for c in frame.columns:
+            t.add_column(c)
+        for row in frame.iter_rows():
+            t.add_row(*[str(v) for v in row])
+        console.print(t)
+    target = out or proj.folder / "reports" / f"cohort-profile-run-{run_id}.xlsx"
+    if not target.parent.exists():
+        from familymatch.outputs import secure_mkdir
+
+        secure_mkdir(target.parent)
+    write_profile_workbook(prof, target, info["project_name"] or "familymatch")
+    console.print(f"wrote {target}", highlight=False)
 
 
 # --------------------------------------------------------------------------- link

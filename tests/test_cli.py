@@ -229,3 +229,32 @@ def test_same_inputs_same_cohort_every_time(tmp_path: Path) -> None:
     (m1, e1, c1, j1), (m2, e2, c2, j2) = frames
     assert m1.equals(m2) and e1.equals(e2) and c1.equals(c2)
     assert j1 == j2
+
+
+def test_cohort_report_workbook(built: Path, tmp_path: Path) -> None:
+    import openpyxl
+
+    out = tmp_path / "profile.xlsx"
+    result = runner.invoke(
+        app, ["cohort", "report", "1", "-p", str(built / "familymatch.toml"), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert os.stat(out).st_mode & 0o777 == 0o600
+    wb = openpyxl.load_workbook(out)
+    assert wb.sheetnames == ["Summary", "Cross-reference", "Areas", "Schools", "Ages"]
+    summary = wb["Summary"]
+    assert len(summary._charts) == 1  # noqa: SLF001
+    expected = json.loads(
+        runner.invoke(
+            app, ["cohort", "report", "1", "-p", str(built / "familymatch.toml"), "--json"]
+        ).output
+    )
+    by_count = {
+        str(r[0].value): r[1].value
+        for r in summary.iter_rows(min_row=4, max_row=5)
+        if r[0].value is not None
+    }
+    assert by_count == {k: v for k, v in expected["cohort"]["by_count"].items()}
+    areas = [r for r in wb["Areas"].iter_rows(min_row=2, values_only=True)]
+    assert sum(r[3] for r in areas) == expected["cohort"]["total"]
+    assert all(r[0] != "not in lookup" for r in areas)

@@ -1,0 +1,62 @@
+"""Writing Excel workbooks safely: values from source data never become formulas, headers are
+frozen and filtered, widths are sensible, and the file is written owner-only and atomically."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from familymatch.outputs import write_owner_only
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def set_cell(ws: Worksheet, row: int, column: int, value: Any) -> None:
+    """Write one value; text is always stored as text (a crafted '=cmd|...' stays a string)."""
+    cell = ws.cell(row=row, column=column)
+    if isinstance(value, str):
+        cell.value = value
+        cell.data_type = "s"
+    else:
+        cell.value = value
+        if isinstance(value, date | datetime):
+            cell.number_format = "dd/mm/yyyy"
+
+
+def write_table(
+    ws: Worksheet,
+    header: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    start_row: int = 1,
+    filters: bool = True,
+) -> int:
+    """A header row in bold, data rows below, frozen header, autofilter, widths. Returns the
+    last row written."""
+    for j, name in enumerate(header, start=1):
+        set_cell(ws, start_row, j, name)
+        ws.cell(row=start_row, column=j).font = Font(bold=True)
+    widths = [len(h) for h in header]
+    r = start_row
+    for r, row in enumerate(rows, start=start_row + 1):
+        for j, value in enumerate(row, start=1):
+            set_cell(ws, r, j, value)
+            widths[j - 1] = max(widths[j - 1], min(60, len(str(value)) if value is not None else 0))
+    for j, w in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(j)].width = max(10, w + 2)
+    if start_row == 1:
+        ws.freeze_panes = "A2"
+    if filters and r > start_row:
+        ws.auto_filter.ref = f"A{start_row}:{get_column_letter(len(header))}{r}"
+    return r
+
+
+def save_workbook(wb: Workbook, path: Path) -> Path:
+    """Save owner-only (0600) through a temporary file, so a failure leaves nothing behind."""
+    return write_owner_only(path, lambda tmp: wb.save(tmp))
