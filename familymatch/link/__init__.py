@@ -39,6 +39,7 @@ class LinkConfig:
     # forenames must stay close. Off only for data sets that are not about households (FEBRL
     # replaces whole forenames in its duplicates, which is exactly the twins pattern).
     household_guards: bool = True
+    compare_chunk: int = 2_000_000  # candidate pairs compared at a time (bounds peak memory)
 
 
 @dataclass
@@ -130,7 +131,14 @@ def link_records(
     seconds["block"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    levels = comparison_levels(pair_frame(usable, cand))
+    # compared in chunks: only the small level columns of every pair are kept in memory
+    chunk = config.compare_chunk
+    levels = pl.concat(
+        [
+            comparison_levels(pair_frame(usable, cand.slice(o, chunk)))
+            for o in range(0, max(cand.height, 1), chunk)
+        ]
+    )
     seconds["compare"] = time.perf_counter() - t
 
     t = time.perf_counter()
