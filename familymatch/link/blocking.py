@@ -40,7 +40,7 @@ class BlockingRule:
 
 DEFAULT_RULES: tuple[BlockingRule, ...] = (
     BlockingRule("surname_sound+dob", ("sn_phon", "dob")),
-    BlockingRule("forename+surname", ("fn_canon", "sn")),
+    BlockingRule("forename+surname+district", ("fn_canon", "sn", "pc_district")),
     BlockingRule("dob+postcode", ("dob", "pc")),
     BlockingRule("forename_sound+dob", ("fn_phon", "dob")),
     BlockingRule("postcode+forename", ("pc", "fn_canon")),
