@@ -48,7 +48,7 @@ DEFAULT_RULES: tuple[BlockingRule, ...] = (
     BlockingRule("names_unordered+dob_year", ("name_unordered", "dob_year")),
     BlockingRule("dob+surname_initial", ("dob", "sn_initial")),
     BlockingRule("postcode+birth_year", ("pc", "dob_year")),
-    BlockingRule("names_sound", ("fn_phon", "sn_phon")),
+    BlockingRule("names_sound+birth_year", ("fn_phon", "sn_phon", "dob_year")),
     BlockingRule("address", ("addr",)),
 )
 
