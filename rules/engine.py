@@ -84,17 +84,21 @@ RESULT_SCHEMA = {
 
 
 def _who(ind: Indicator) -> pl.Expr:
+    """Whom the indicator looks at, as a row predicate on ``age`` (always a column expression:
+    a bare literal predicate fails in polars 2.1 on some multi-chunk frames)."""
     age = pl.col("age")
-    cond = pl.lit(True)
+    conds = []
     if ind.who == "child":
-        cond = age < 18
+        conds.append(age < 18)
     elif ind.who == "adult":
-        cond = age >= 18
+        conds.append(age >= 18)
     if ind.age_min is not None:
-        cond = cond & (age >= ind.age_min)
+        conds.append(age >= ind.age_min)
     if ind.age_max is not None:
-        cond = cond & (age <= ind.age_max)
-    return cond.fill_null(False)
+        conds.append(age <= ind.age_max)
+    if not conds:
+        return pl.col("record_id").is_not_null()
+    return pl.all_horizontal(conds).fill_null(False)
 
 
 def _evaluate_count(
