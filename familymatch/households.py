@@ -86,11 +86,22 @@ def address_keys(std: pl.DataFrame) -> pl.DataFrame:
         .filter(pl.col("n") == 1)
         .select("street_key", pl.col("address_key").alias("by_street"))
     )
-    return (
-        keyed.join(unique_street, on="street_key", how="left")
-        .with_columns(pl.coalesce("address_key", "by_street").alias("address_key"))
-        .select("record_id", "address_key")
+    keyed = keyed.join(unique_street, on="street_key", how="left").with_columns(
+        pl.coalesce("address_key", "by_street").alias("address_key")
     )
+    # a building's number without the flat ("20 Hooe Gardens" where flats 1-6 of number 20 are
+    # known) does not say which flat: it places nobody, the person's other evidence does
+    flat_key = pl.col("address_key").str.extract(r"^(.*)\|FLAT [0-9A-Z]+ ([0-9]+[A-Z]?)$", 1)
+    house = pl.col("address_key").str.extract(r"\|FLAT [0-9A-Z]+ ([0-9]+[A-Z]?)$", 1)
+    buildings = (
+        keyed.select(pl.format("{}|{}", flat_key, house).alias("building")).drop_nulls().unique()
+    )
+    return keyed.with_columns(
+        pl.when(pl.col("address_key").is_in(buildings["building"].implode()))
+        .then(None)
+        .otherwise(pl.col("address_key"))
+        .alias("address_key")
+    ).select("record_id", "address_key")
 
 
 def _household_id(first_record: pl.Expr) -> pl.Expr:

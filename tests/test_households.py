@@ -141,3 +141,42 @@ def test_household_ids_are_deterministic() -> None:
     ]
     assert households_of(rows) == households_of(rows)
     assert all(v.startswith("H") and len(v) == 11 for v in households_of(rows).values())
+
+
+def test_building_number_without_the_flat_places_nobody() -> None:
+    h = households_of(
+        [
+            {
+                "person": "mum",
+                "kind": "benefits",
+                "group_ref": "HB9",
+                "event_date": date(2011, 1, 1),
+                "address": "Flat 3, Sound View, 20 Hooe Gardens",
+                "postcode": "PL1 1LS",
+            },
+            {"person": "kid", "kind": "population", "group_ref": "HB9"},
+            {
+                "person": "kid",
+                "kind": "school_census",
+                "term": "2011/12-spring",
+                "address": "Sound View, 20 Hooe Gardens",
+                "postcode": "PL1 1LS",
+            },
+            {
+                "person": "other",
+                "kind": "school_census",
+                "term": "2011/12-spring",
+                "address": "20 Hooe Gardens",
+                "postcode": "PL1 1LS",
+            },
+            {
+                "person": "neighbour",
+                "kind": "benefits",
+                "event_date": date(2011, 1, 1),
+                "address": "Flat 4, Sound View, 20 Hooe Gardens",
+                "postcode": "PL1 1LS",
+            },
+        ]
+    )
+    assert h["kid"] == h["mum"]
+    assert h["other"] != h["mum"] and h["neighbour"] != h["mum"]
