@@ -8,13 +8,13 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from sqlalchemy import text
 
 from familymatch.errors import FamilyMatchError
 from familymatch.store import open_store, read_table, safe_url
 from familymatch.store import schema as s
 from familymatch.store.runs import recording_run
 from rules.build import build_cohort
+from tests.test_store_support import reset_postgres
 
 pytestmark = pytest.mark.postgres
 PG_URL = os.environ.get("FAMILYMATCH_TEST_PG_URL")
@@ -24,11 +24,7 @@ PG_URL = os.environ.get("FAMILYMATCH_TEST_PG_URL")
 def pg_url() -> str:
     if not PG_URL:
         pytest.skip("FAMILYMATCH_TEST_PG_URL is not set")
-    store = open_store(PG_URL)
-    with store.engine.begin() as conn:
-        for table in reversed(s.metadata.sorted_tables):
-            conn.execute(text(f'DROP TABLE IF EXISTS "{table.name}" CASCADE'))
-    store.engine.dispose()
+    reset_postgres(PG_URL)  # every table and the migration stamp
     return PG_URL
 
 

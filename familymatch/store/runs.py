@@ -1,151 +1,61 @@
-"""Opening the store, recording runs atomically, reading them back.
+"""Recording runs atomically and reading them back.
 
-A build is recorded in three steps: (1) a ``runs`` row with status ``running`` and a ``locks``
-row, committed; (2) every frame written in ONE transaction (bulk ``executemany`` in chunks);
-(3) status ``complete`` in the same transaction. A build killed at any point leaves either
-nothing or a ``running`` row with no data, which readers ignore and the next build marks
-``failed``. A second build on the same database while one is running is refused with a message
-naming the run in progress.
+A run is recorded in four steps:
+
+1. the build lock: a ``locks`` row (name ``build``, this process's pid and host), inserted in its
+   own transaction; a second writer finds the row and waits (``wait`` seconds) or refuses with
+   ``another build (run N) is in progress on <database>``. A lock left by a dead process on this
+   host is removed; ``break_lock`` removes one left by another machine;
+2. holding the lock, every ``running`` row left by a dead writer is marked ``failed`` and this
+   run's row is inserted with status ``running``;
+3. the caller computes and hands over its frames (``RunWriter.add``);
+4. every frame is written and the run marked ``complete`` in ONE transaction (bulk
+   ``executemany`` / ``COPY``), then the lock row is deleted.
+
+A run killed at any point (an exception, Ctrl-C, ``kill -9``, a full disk) leaves no data: the
+database rolls the last transaction back, and the ``running`` row, which readers ignore (they
+only see ``complete`` runs), is marked ``failed`` by the next writer.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import getpass
 import json
 import os
 import socket
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
-from sqlalchemy import (
-    Connection,
-    Engine,
-    Table,
-    create_engine,
-    delete,
-    event,
-    insert,
-    select,
-    update,
-)
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import Engine, Table, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from familymatch import __version__
 from familymatch.errors import FamilyMatchError
 from familymatch.logs import get_logger
 from familymatch.store import schema as s
+from familymatch.store.audit import audit, command_line, now, os_user
+from familymatch.store.bulk import bulk_insert, read_frame
+from familymatch.store.engine import IMMEDIATE, Store, as_engine, label_of
 
 log = get_logger(__name__)
-CHUNK = 20_000
+__all__ = ["audit", "recording_run", "RunWriter", "find_previous_import", "read_table"]
+LOCK_NAME = "build"
+POLL_SECONDS = 0.25
 
 
-def safe_url(url: str) -> str:
-    """The URL with any password masked, for messages and logs."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "<database>"
+# --------------------------------------------------------------------------- the build lock
 
 
-def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:
-        return str(os.getuid())
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-@dataclass
-class Store:
-    engine: Engine
-    url: str
-
-    @property
-    def label(self) -> str:
-        return safe_url(self.url)
-
-
-def open_store(url: str) -> Store:
-    """Open (creating if needed) the database at ``url``; SQLite files are owner-only."""
-    sa_url = make_url(url)
-    is_sqlite = sa_url.get_backend_name() == "sqlite"
-    if is_sqlite and sa_url.database and sa_url.database != ":memory:":
-        path = Path(sa_url.database)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists():
-            fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
-            os.close(fd)
-        os.chmod(path, 0o600)
-    try:
-        engine = create_engine(url, future=True)
-    except Exception as exc:
-        raise FamilyMatchError(
-            f"database {safe_url(url)}: cannot be opened ({type(exc).__name__})."
-        ) from None
-    if is_sqlite:
-
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn: Any, _: Any) -> None:
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.close()
-
-    try:
-        s.metadata.create_all(engine)
-        with engine.begin() as conn:
-            if conn.execute(select(s.schema_info.c.version)).first() is None:
-                conn.execute(insert(s.schema_info).values(version=s.SCHEMA_VERSION))
-    except OperationalError as exc:
-        raise FamilyMatchError(
-            f"database {safe_url(url)}: cannot be reached or created ({exc.orig.__class__.__name__})."
-        ) from None
-    if is_sqlite and sa_url.database and sa_url.database != ":memory:":
-        for suffix in ("", "-wal", "-shm"):
-            p = Path(sa_url.database + suffix)
-            if p.exists():
-                os.chmod(p, 0o600)
-    return Store(engine=engine, url=url)
-
-
-def bulk_insert(conn: Connection, table: Table, frame: pl.DataFrame, run_id: int) -> None:
-    """Insert a frame's rows through the driver's executemany (SQLite) or COPY (PostgreSQL),
-    not row-by-row ORM inserts. Columns the frame lacks are left null."""
-    cols = [c.name for c in table.columns if c.name == "run_id" or c.name in frame.columns]
-    sub = frame.with_columns(pl.lit(run_id).alias("run_id")).select(cols)
-    if sub.height == 0:
-        return
-    dialect = conn.dialect.name
-    quoted = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in cols)
-    name = conn.dialect.identifier_preparer.format_table(table)
-    if dialect == "postgresql":
-        raw = conn.connection.driver_connection
-        with raw.cursor() as cur, cur.copy(f"COPY {name} ({quoted}) FROM STDIN") as copy:  # type: ignore[union-attr]
-            for row in sub.iter_rows():
-                copy.write_row(row)
-        return
-    if dialect == "sqlite":
-        sub = sub.with_columns(
-            [pl.col(c).dt.strftime("%Y-%m-%d") for c, t in sub.schema.items() if t == pl.Date]
-        )
-    marks = ", ".join(["?" if dialect == "sqlite" else "%s"] * len(cols))
-    sql = f"INSERT INTO {name} ({quoted}) VALUES ({marks})"
-    cursor = conn.connection.cursor()
-    try:
-        for start in range(0, sub.height, CHUNK):
-            cursor.executemany(sql, sub.slice(start, CHUNK).rows())
-    finally:
-        cursor.close()
+@dataclass(frozen=True)
+class LockHolder:
+    run_id: int | None
+    pid: int | None
+    host: str | None
+    acquired_at: dt.datetime | None
 
 
 def _pid_alive(pid: int) -> bool:
@@ -158,152 +68,321 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _acquire_lock(store: Store, run_id: int) -> None:
+def lock_holder(store: Store | Engine) -> LockHolder | None:
+    """Who holds the build lock (None if nobody)."""
+    with as_engine(store).connect() as conn:
+        row = conn.execute(select(s.locks).where(s.locks.c.name == LOCK_NAME)).first()
+    if row is None:
+        return None
+    return LockHolder(row.run_id, row.pid, row.host, row.acquired_at)
+
+
+def _holder_kind(engine: Engine, holder: LockHolder) -> str:
+    if holder.run_id is None:
+        return "build"
+    with engine.connect() as conn:
+        kind = conn.execute(select(s.runs.c.kind).where(s.runs.c.id == holder.run_id)).scalar()
+    return str(kind or "build")
+
+
+def _clear_dead_lock(engine: Engine, holder: LockHolder) -> bool:
+    """Remove the lock if its process is dead on this host; True if removed."""
+    if holder.host != socket.gethostname() or holder.pid is None or _pid_alive(holder.pid):
+        return False
+    with engine.begin() as conn:
+        gone = conn.execute(
+            delete(s.locks).where(
+                s.locks.c.name == LOCK_NAME,
+                s.locks.c.pid == holder.pid,
+                s.locks.c.host == holder.host,
+            )
+        ).rowcount
+    if gone:
+        log.warning("removed the build lock of process %s, which is no longer running", holder.pid)
+    return bool(gone)
+
+
+def acquire_lock(store: Store | Engine, wait: float = 0.0) -> None:
+    """Take the build lock, waiting up to ``wait`` seconds for another writer to finish."""
+    engine = as_engine(store)
+    deadline = time.monotonic() + max(wait, 0.0)
     host = socket.gethostname()
-    for attempt in range(2):
+    while True:
         try:
-            with store.engine.begin() as conn:
+            with engine.begin() as conn:
                 conn.execute(
                     insert(s.locks).values(
-                        name="build", run_id=run_id, pid=os.getpid(), host=host, acquired_at=_now()
+                        name=LOCK_NAME, run_id=None, pid=os.getpid(), host=host, acquired_at=now()
                     )
                 )
             return
         except IntegrityError:
-            with store.engine.begin() as conn:
-                held = conn.execute(select(s.locks).where(s.locks.c.name == "build")).first()
-                if held is None:
-                    continue
-                if held.host == host and not _pid_alive(int(held.pid)) and attempt == 0:
-                    conn.execute(delete(s.locks).where(s.locks.c.name == "build"))
-                    conn.execute(
-                        update(s.runs)
-                        .where(s.runs.c.id == held.run_id, s.runs.c.status == "running")
-                        .values(status="failed", finished_at=_now())
-                    )
-                    continue
-            with store.engine.begin() as conn:
-                conn.execute(delete(s.runs).where(s.runs.c.id == run_id))
+            pass
+        holder = lock_holder(engine)
+        if holder is None or _clear_dead_lock(engine, holder):
+            continue
+        if time.monotonic() >= deadline:
+            run = f"run {holder.run_id}" if holder.run_id is not None else "starting"
             raise FamilyMatchError(
-                f"another build (run {held.run_id}) is in progress on {store.label}; "
-                "wait for it to finish."
-            ) from None
-    raise FamilyMatchError(f"could not take the build lock on {store.label}.")
+                f"another {_holder_kind(engine, holder)} ({run}) is in progress on "
+                f"{label_of(store)} (process {holder.pid} on {holder.host}); wait for it to "
+                "finish, or if that process is gone run `familymatch db unlock`."
+            )
+        time.sleep(POLL_SECONDS)
 
 
-@contextlib.contextmanager
-def recording_run(store: Store, kind: str, **fields: Any) -> Iterator[RunWriter]:
-    """Start a run, yield a writer; on success the run is complete, on failure it is failed."""
-    params = fields.pop("parameters", {})
-    with store.engine.begin() as conn:
-        # runs left 'running' by a process that died are marked failed
-        stale = (
-            conn.execute(select(s.runs.c.id).where(s.runs.c.status == "running")).scalars().all()
+def release_lock(store: Store | Engine) -> None:
+    """Give up this process's build lock."""
+    with as_engine(store).begin() as conn:
+        conn.execute(
+            delete(s.locks).where(s.locks.c.name == LOCK_NAME, s.locks.c.pid == os.getpid())
         )
-        held = conn.execute(select(s.locks.c.run_id)).scalars().all()
-        for rid in stale:
-            if rid not in held:
-                conn.execute(update(s.runs).where(s.runs.c.id == rid).values(status="failed"))
+
+
+def break_lock(store: Store | Engine) -> LockHolder | None:
+    """Remove the build lock whoever holds it (for a writer that died on another machine);
+    its run is marked failed. Returns the holder removed."""
+    engine = as_engine(store)
+    holder = lock_holder(engine)
+    with engine.begin() as conn:
+        conn.execute(delete(s.locks).where(s.locks.c.name == LOCK_NAME))
+        if holder is not None and holder.run_id is not None:
+            conn.execute(
+                update(s.runs)
+                .where(s.runs.c.id == holder.run_id, s.runs.c.status == "running")
+                .values(status="failed", finished_at=now())
+            )
+    return holder
+
+
+# --------------------------------------------------------------------------- recording a run
+
+
+@dataclass
+class RunWriter:
+    """Collects a run's frames; ``commit`` writes them all in one transaction."""
+
+    store: Store
+    run_id: int
+    frames: list[tuple[Table, pl.DataFrame]] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    family_refs: pl.DataFrame | None = None
+
+    def add(self, table: Table, frame: pl.DataFrame) -> None:
+        """Queue ``frame`` for ``table`` (written at commit)."""
+        self.frames.append((table, frame))
+
+    def assign_family_refs(self, members: pl.DataFrame) -> pl.DataFrame:
+        """Give this run's households stable family references (see
+        :func:`familymatch.store.families.assign_stable_household_ids`); ``members`` holds
+        household_id, person_key. The households frame gets a ``family_ref`` column at commit and
+        the members' keys are kept for the next run. Returns household_id, family_ref,
+        previous_household_id, status (kept/new)."""
+        from familymatch.store.families import assign_stable_household_ids
+
+        refs = assign_stable_household_ids(self.store, members)
+        self.family_refs = refs
+        self.add(
+            s.household_keys,
+            members.select("household_id", "person_key").drop_nulls().unique(maintain_order=True),
+        )
+        return refs
+
+    def _with_refs(self, table: Table, frame: pl.DataFrame) -> pl.DataFrame:
+        if table is not s.households or self.family_refs is None:
+            return frame
+        refs = self.family_refs.select("household_id", "family_ref")
+        return frame.drop("family_ref", strict=False).join(refs, on="household_id", how="left")
+
+    def commit(self) -> None:
+        engine = self.store.engine
+        with engine.connect() as plain:
+            conn = plain.execution_options(**{IMMEDIATE: True})
+            with conn.begin():
+                for table, frame in self.frames:
+                    start = time.perf_counter()
+                    bulk_insert(conn, table, self._with_refs(table, frame), self.run_id)
+                    self.seconds[table.name] = self.seconds.get(table.name, 0.0) + (
+                        time.perf_counter() - start
+                    )
+                conn.execute(
+                    update(s.runs)
+                    .where(s.runs.c.id == self.run_id)
+                    .values(
+                        status="complete",
+                        finished_at=now(),
+                        summary=json.dumps(self.summary, default=str, sort_keys=True),
+                    )
+                )
+
+
+RUN_FIELDS = frozenset(c.name for c in s.runs.columns) - {
+    "id",
+    "kind",
+    "status",
+    "started_at",
+    "finished_at",
+    "summary",
+    "parameters",
+}
+
+
+def _start_run(engine: Engine, kind: str, params: dict[str, Any], fields: dict[str, Any]) -> int:
+    unknown = set(fields) - RUN_FIELDS
+    if unknown:
+        raise FamilyMatchError(f"store: runs have no field(s) {', '.join(sorted(unknown))}.")
+    values = {
+        "software_version": __version__,
+        "os_user": os_user(),
+        "command_line": command_line(),
+        **fields,
+    }
+    with engine.begin() as conn:
+        # we hold the lock, so a run still marked running was left by a writer that died
+        stale = conn.execute(
+            update(s.runs)
+            .where(s.runs.c.status == "running")
+            .values(status="failed", finished_at=now())
+        ).rowcount
+        if stale:
+            log.warning("marked %s run(s) left running by a stopped process as failed", stale)
         run_id = int(
             conn.execute(
                 insert(s.runs).values(
                     kind=kind,
                     status="running",
-                    started_at=_now(),
-                    software_version=__version__,
-                    os_user=_os_user(),
+                    started_at=now(),
                     parameters=json.dumps(params, default=str, sort_keys=True),
-                    **fields,
+                    **values,
                 )
             ).inserted_primary_key[0]  # type: ignore[index]
         )
-    _acquire_lock(store, run_id)
-    writer = RunWriter(store, run_id)
+        conn.execute(
+            update(s.locks)
+            .where(s.locks.c.name == LOCK_NAME, s.locks.c.pid == os.getpid())
+            .values(run_id=run_id)
+        )
+    return run_id
+
+
+@contextlib.contextmanager
+def recording_run(
+    store: Store, kind: str, *, wait: float = 0.0, **fields: Any
+) -> Iterator[RunWriter]:
+    """Record a run: take the lock (waiting up to ``wait`` s), yield a writer, write everything
+    and mark the run complete when the block ends; on any failure the run is marked failed and
+    nothing it wrote is visible. ``fields`` are ``runs`` columns (``parameters`` may be a dict)."""
+    params = fields.pop("parameters", None) or {}
+    acquire_lock(store, wait)
     try:
-        yield writer
-        writer.commit()
-    except BaseException:
-        with store.engine.begin() as conn:
-            conn.execute(
-                update(s.runs)
-                .where(s.runs.c.id == run_id)
-                .values(status="failed", finished_at=_now())
-            )
-        raise
-    finally:
-        with store.engine.begin() as conn:
-            conn.execute(delete(s.locks).where(s.locks.c.run_id == run_id))
-
-
-class RunWriter:
-    """Collects a run's frames and writes them in one transaction."""
-
-    def __init__(self, store: Store, run_id: int) -> None:
-        self.store = store
-        self.run_id = run_id
-        self.frames: list[tuple[Table, pl.DataFrame]] = []
-        self.summary: dict[str, Any] = {}
-
-    def add(self, table: Table, frame: pl.DataFrame) -> None:
-        self.frames.append((table, frame))
-
-    def commit(self) -> None:
-        with self.store.engine.begin() as conn:
-            for table, frame in self.frames:
-                bulk_insert(conn, table, frame, self.run_id)
-            conn.execute(
-                update(s.runs)
-                .where(s.runs.c.id == self.run_id)
-                .values(
-                    status="complete",
-                    finished_at=_now(),
-                    summary=json.dumps(self.summary, default=str, sort_keys=True),
+        run_id = _start_run(store.engine, kind, params, fields)
+        writer = RunWriter(store, run_id)
+        try:
+            yield writer
+            writer.commit()
+        except BaseException:
+            with contextlib.suppress(Exception), store.engine.begin() as conn:
+                conn.execute(
+                    update(s.runs)
+                    .where(s.runs.c.id == run_id)
+                    .values(status="failed", finished_at=now())
                 )
-            )
+            raise
+    finally:
+        with contextlib.suppress(Exception):
+            release_lock(store)
 
 
-def latest_run(store: Store, kind: str = "build") -> int | None:
-    with store.engine.connect() as conn:
-        return conn.execute(
-            select(s.runs.c.id)
-            .where(s.runs.c.kind == kind, s.runs.c.status == "complete")
-            .order_by(s.runs.c.id.desc())
-            .limit(1)
-        ).scalar()
+def delete_run(store: Store | Engine, run_id: int) -> None:
+    """Remove a run and its rows from every table, in one transaction (for benchmarks and for
+    clearing failed runs; the audit log keeps its lines). A run in progress is refused."""
+    engine = as_engine(store)
+    holder = lock_holder(engine)
+    if holder is not None and holder.run_id == run_id:
+        raise FamilyMatchError(f"run {run_id} is in progress on {label_of(store)}.")
+    with engine.begin() as conn:
+        for table in s.RUN_TABLES:
+            conn.execute(delete(table).where(table.c.run_id == run_id))
+        conn.execute(delete(s.runs).where(s.runs.c.id == run_id))
 
 
-def run_info(store: Store, run_id: int) -> dict[str, Any]:
-    with store.engine.connect() as conn:
+# --------------------------------------------------------------------------- reading runs
+
+
+def latest_run(store: Store | Engine, kind: str = "build", before: int | None = None) -> int | None:
+    """The newest complete run of ``kind`` (optionally older than run ``before``)."""
+    query = select(s.runs.c.id).where(s.runs.c.kind == kind, s.runs.c.status == "complete")
+    if before is not None:
+        query = query.where(s.runs.c.id < before)
+    with as_engine(store).connect() as conn:
+        found = conn.execute(query.order_by(s.runs.c.id.desc()).limit(1)).scalar()
+    return None if found is None else int(found)
+
+
+def run_info(store: Store | Engine, run_id: int) -> dict[str, Any]:
+    """The ``runs`` row of a complete run (an error naming the run otherwise)."""
+    with as_engine(store).connect() as conn:
         row = conn.execute(select(s.runs).where(s.runs.c.id == run_id)).mappings().first()
     if row is None or row["status"] != "complete":
-        raise FamilyMatchError(f"run {run_id} is not a complete run in {store.label}.")
+        state = "does not exist" if row is None else f"is {row['status']}, not complete"
+        raise FamilyMatchError(f"run {run_id} {state} in {label_of(store)}.")
     return dict(row)
 
 
-def read_table(store: Store, table: Table, run_id: int, **equals: Any) -> pl.DataFrame:
-    """Rows of ``table`` for one complete run (optionally filtered by column equality)."""
-    run_info(store, run_id)
-    q = select(*[c for c in table.columns if c.name != "run_id"]).where(table.c.run_id == run_id)
-    for col, value in equals.items():
-        q = q.where(table.c[col] == value)
-    with store.engine.connect() as conn:
-        result = conn.execute(q)
-        rows = result.fetchall()
-        names = list(result.keys())
+def list_runs(store: Store | Engine) -> pl.DataFrame:
+    """Every run (any status): id, kind, status, started_at, finished_at, reference_date,
+    rule_set, os_user."""
+    cols = [
+        s.runs.c.id,
+        s.runs.c.kind,
+        s.runs.c.status,
+        s.runs.c.started_at,
+        s.runs.c.finished_at,
+        s.runs.c.reference_date,
+        s.runs.c.rule_set,
+        s.runs.c.os_user,
+    ]
+    with as_engine(store).connect() as conn:
+        rows = conn.execute(select(*cols).order_by(s.runs.c.id)).fetchall()
     return pl.DataFrame(
-        [tuple(r) for r in rows], schema=names, orient="row", infer_schema_length=None
+        [tuple(r) for r in rows],
+        schema=[c.name for c in cols],
+        orient="row",
+        infer_schema_length=None,
     )
 
 
-def audit(store: Store, command: str, run_id: int | None, files: list[tuple[str, str]]) -> None:
-    """Record who ran which command on which run and files (the audit log)."""
-    with store.engine.begin() as conn:
-        conn.execute(
-            insert(s.audit_log).values(
-                at=_now(),
-                os_user=_os_user(),
-                command=command,
-                run_id=run_id,
-                files=json.dumps([{"path": p, "sha256": h} for p, h in files]),
-            )
-        )
+def read_table(store: Store | Engine, table: Table, run_id: int, **equals: Any) -> pl.DataFrame:
+    """Rows of ``table`` for one complete run (optionally filtered by column equality)."""
+    run_info(store, run_id)
+    with as_engine(store).connect() as conn:
+        return read_frame(conn, table, run_id, **equals)
+
+
+@dataclass(frozen=True)
+class PreviousImport:
+    run_id: int
+    source: str
+    path: str
+    finished_at: dt.datetime | None
+
+
+def find_previous_import(
+    store: Store | Engine, sha256: str, source: str | None = None
+) -> PreviousImport | None:
+    """The newest complete run that already imported a file with this SHA-256 (for ``source``
+    if given), so a caller can skip re-importing it and say so."""
+    query = (
+        select(s.source_files.c.run_id, s.source_files.c.source, s.source_files.c.path)
+        .add_columns(s.runs.c.finished_at)
+        .join(s.runs, s.runs.c.id == s.source_files.c.run_id)
+        .where(s.source_files.c.sha256 == sha256, s.runs.c.status == "complete")
+    )
+    if source is not None:
+        query = query.where(s.source_files.c.source == source)
+    with as_engine(store).connect() as conn:
+        row = conn.execute(query.order_by(s.source_files.c.run_id.desc()).limit(1)).first()
+    if row is None:
+        return None
+    return PreviousImport(int(row.run_id), row.source, row.path, row.finished_at)

@@ -2,6 +2,13 @@
 
 Every row a build writes carries its ``run_id``; readers only look at runs whose status is
 ``complete``, so a build that was killed part-way leaves nothing visible.
+
+This module is the CURRENT schema (head). The database is created and upgraded only by the
+Alembic revisions in ``familymatch/store/migrations/versions`` (``0001`` = the first released
+schema, frozen; ``0002`` = family references, person keys, attachments, outcomes, claims, and
+``run_id`` no longer a foreign key). A
+change here needs a new revision; ``tests/test_store_migrations.py`` checks that the upgraded
+database matches these tables.
 """
 
 from __future__ import annotations
@@ -12,7 +19,6 @@ from sqlalchemy import (
     Date,
     DateTime,
     Float,
-    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -24,11 +30,15 @@ from sqlalchemy import (
 from familymatch.canonical import CANONICAL_SCHEMA
 
 metadata = MetaData()
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # = the number of the head Alembic revision
 
 
 def _run_fk() -> Column[int]:
-    return Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False)
+    """The run a row belongs to. Deliberately not a FOREIGN KEY: PostgreSQL checks a foreign
+    key row by row, which tripled the time to COPY a 600,000-record build (29.8 s against
+    10.8 s, docs/decisions/0003-store.md). Only ``RunWriter`` writes these rows, with the id of
+    the run it created in the same database; ``delete_run`` removes a run from every table."""
+    return Column("run_id", Integer, nullable=False)
 
 
 runs = Table(
@@ -48,6 +58,10 @@ runs = Table(
     Column("os_user", String(100)),
     Column("parameters", Text),  # JSON
     Column("summary", Text),  # JSON
+    # added in migration 0002
+    Column("framework", String(200)),
+    Column("framework_sha256", String(64)),
+    Column("command_line", Text),  # sys.argv with any database password masked
 )
 
 schema_info = Table(
@@ -121,7 +135,20 @@ households = Table(
     Column("n_members", Integer),
     Column("n_adults", Integer),
     Column("n_children", Integer),
+    Column("family_ref", String(20)),  # stable across runs ("F000123"); added in 0002
     Index("ix_households_run", "run_id", "household_id"),
+    Index("ix_households_family_ref", "family_ref"),
+)
+
+# the stable person keys of each household's members (caller-supplied; added in 0002): what
+# the next run matches its households against to keep family references
+household_keys = Table(
+    "household_keys",
+    metadata,
+    _run_fk(),
+    Column("household_id", String(20), nullable=False),
+    Column("person_key", Text, nullable=False),
+    Index("ix_household_keys_run", "run_id", "household_id"),
 )
 
 household_links = Table(
@@ -206,6 +233,71 @@ link_models = Table(
     Column("model_json", Text, nullable=False),
 )
 
+# --- added in migration 0002: the programme after the cohort (attachments, outcomes, claims)
+
+attachments = Table(
+    "attachments",
+    metadata,
+    _run_fk(),
+    Column("family_ref", String(20), nullable=False),
+    Column("household_id", String(20)),
+    Column("key_worker", Text),
+    Column("attached_on", Date),
+    Column("recorded_at", DateTime(timezone=True)),
+    Index("ix_attachments_run_ref", "run_id", "family_ref"),
+)
+
+outcome_evidence = Table(
+    "outcome_evidence",
+    metadata,
+    _run_fk(),
+    Column("family_ref", String(20)),
+    Column("household_id", String(20)),
+    Column("outcome", String(100)),
+    Column("indicator", String(100)),
+    Column("record_id", Text),
+    Column("source", String(100)),
+    Column("row", Integer),
+    Column("person_id", String(20)),
+    Column("date", Date),
+    Column("value", Text),
+    Index("ix_outcome_evidence_run_ref", "run_id", "family_ref"),
+)
+
+claims = Table(
+    "claims",
+    metadata,
+    _run_fk(),
+    Column("claim_id", String(40), nullable=False),
+    Column("family_ref", String(20)),
+    Column("household_id", String(20)),
+    Column("claim_type", String(50)),
+    Column("period", String(50)),
+    Column("amount", Float),
+    Column("status", String(20)),
+    Column("note", Text),
+    Index("ix_claims_run_claim", "run_id", "claim_id"),
+)
+
+claim_lines = Table(
+    "claim_lines",
+    metadata,
+    _run_fk(),
+    Column("claim_id", String(40), nullable=False),
+    Column("line", Integer),
+    Column("item", String(100)),
+    Column("criterion", String(100)),
+    Column("indicator", String(100)),
+    Column("record_id", Text),
+    Column("source", String(100)),
+    Column("row", Integer),
+    Column("person_id", String(20)),
+    Column("date", Date),
+    Column("value", Text),
+    Column("amount", Float),
+    Index("ix_claim_lines_run_claim", "run_id", "claim_id"),
+)
+
 audit_log = Table(
     "audit_log",
     metadata,
@@ -231,4 +323,9 @@ RUN_TABLES = (
     cohort,
     link_pairs,
     link_models,
+    household_keys,
+    attachments,
+    outcome_evidence,
+    claims,
+    claim_lines,
 )

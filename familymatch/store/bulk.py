@@ -1,0 +1,142 @@
+"""Bulk writes and reads of polars frames: ``executemany`` in chunks on SQLite, ``COPY`` on
+PostgreSQL; never row-by-row ORM inserts.
+
+Writes happen on a connection the caller holds inside its transaction, so a run's frames commit
+or roll back together.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Connection, Table, select
+
+from familymatch.errors import FamilyMatchError
+
+SQLITE_CHUNK = 50_000
+COPY_CHUNK = 100_000
+
+
+def table_frame(table: Table, frame: pl.DataFrame, run_id: int | None) -> pl.DataFrame:
+    """The frame's columns that ``table`` holds, in table order, with ``run_id`` filled in.
+
+    Columns the frame lacks or holds only nulls in are left out (null in the database); a
+    missing NOT NULL column is an error naming the table and column.
+    """
+    names: list[str] = []
+    for col in table.columns:
+        if col.name == "run_id" and run_id is not None or col.name in frame.columns:
+            names.append(col.name)
+        elif not col.nullable and not col.primary_key:
+            raise FamilyMatchError(
+                f"store: table {table.name} needs column '{col.name}', which the frame lacks."
+            )
+    if run_id is not None:
+        frame = frame.with_columns(pl.lit(run_id, dtype=pl.Int64).alias("run_id"))
+    return frame.select(names)
+
+
+def _sqlite_values(frame: pl.DataFrame) -> pl.DataFrame:
+    """Dates and datetimes as the text SQLAlchemy's SQLite types store and read back."""
+    exprs = []
+    for name, dtype in frame.schema.items():
+        if dtype == pl.Date:
+            exprs.append(pl.col(name).dt.strftime("%Y-%m-%d"))
+        elif isinstance(dtype, pl.Datetime):
+            exprs.append(pl.col(name).dt.strftime("%Y-%m-%d %H:%M:%S.%6f"))
+        elif isinstance(dtype, pl.Duration | pl.List | pl.Struct | pl.Array):
+            raise FamilyMatchError(f"store: column '{name}' has type {dtype}, which is not stored.")
+    return frame.with_columns(exprs) if exprs else frame
+
+
+def _driver_error(exc: Exception) -> str:
+    """What went wrong, without the values (PostgreSQL messages can quote a row's data)."""
+    sqlstate = getattr(exc, "sqlstate", None)
+    if sqlstate is not None:  # psycopg: the error class and code only
+        return f"{type(exc).__name__}, SQLSTATE {sqlstate}"
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+
+
+def bulk_insert(
+    conn: Connection, table: Table, frame: pl.DataFrame, run_id: int | None = None
+) -> int:
+    """Insert ``frame`` into ``table`` on ``conn`` (inside the caller's transaction); returns the
+    number of rows written. A database error is raised as a FamilyMatchError naming the table
+    (never the values); the caller's transaction then rolls back."""
+    sub = table_frame(table, frame, run_id)
+    try:
+        return _insert(conn, table, sub)
+    except FamilyMatchError:
+        raise
+    except Exception as exc:
+        raise FamilyMatchError(
+            f"store: writing {sub.height:,} rows to table {table.name} failed "
+            f"({_driver_error(exc)})."
+        ) from None
+
+
+def _insert(conn: Connection, table: Table, sub: pl.DataFrame) -> int:
+    if sub.height == 0:
+        return 0
+    prep = conn.dialect.identifier_preparer
+    quoted = ", ".join(prep.quote(c) for c in sub.columns)
+    name = prep.format_table(table)
+    raw: Any = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql":
+        for name_, dtype in sub.schema.items():
+            if isinstance(dtype, pl.List | pl.Struct | pl.Array | pl.Duration):
+                raise FamilyMatchError(
+                    f"store: column '{name_}' has type {dtype}, which is not stored."
+                )
+        sql = f"COPY {name} ({quoted}) FROM STDIN WITH (FORMAT csv)"
+        with raw.cursor() as cur, cur.copy(sql) as copy:
+            # CSV: an unquoted empty field is NULL, a quoted "" is the empty string
+            for start in range(0, sub.height, COPY_CHUNK):
+                chunk = sub.slice(start, COPY_CHUNK)
+                copy.write(chunk.write_csv(include_header=False).encode("utf-8"))
+        return sub.height
+    sub = _sqlite_values(sub) if conn.dialect.name == "sqlite" else sub
+    marks = ", ".join(["?" if conn.dialect.paramstyle == "qmark" else "%s"] * sub.width)
+    sql = f"INSERT INTO {name} ({quoted}) VALUES ({marks})"
+    cursor = raw.cursor()
+    try:
+        for start in range(0, sub.height, SQLITE_CHUNK):
+            cursor.executemany(sql, sub.slice(start, SQLITE_CHUNK).rows())
+    finally:
+        cursor.close()
+    return sub.height
+
+
+def read_frame(conn: Connection, table: Table, run_id: int, **equals: Any) -> pl.DataFrame:
+    """One run's rows of ``table`` as a frame (without ``run_id``), with the table's types."""
+    cols = [c for c in table.columns if c.name != "run_id"]
+    query = select(*cols).where(table.c.run_id == run_id)
+    for col, value in equals.items():
+        query = query.where(table.c[col] == value)
+    result = conn.execute(query)
+    rows = result.fetchall()
+    frame = pl.DataFrame(
+        [tuple(r) for r in rows],
+        schema=[c.name for c in cols],
+        orient="row",
+        infer_schema_length=None,
+    )
+    casts = {c.name: t for c in cols if (t := _polars_type(c.type)) is not None}
+    return frame.with_columns(pl.col(n).cast(t) for n, t in casts.items())
+
+
+def _polars_type(sa_type: Any) -> pl.DataType | None:
+    """The polars type of a column type (None: datetimes, left as the driver returns them)."""
+    name = type(sa_type).__name__
+    if name == "Integer":
+        return pl.Int64()
+    if name == "Float":
+        return pl.Float64()
+    if name == "Boolean":
+        return pl.Boolean()
+    if name == "Date":
+        return pl.Date()
+    if name == "DateTime":
+        return None
+    return pl.String()

@@ -1,0 +1,296 @@
+"""Stable family references across runs, and what changed between two runs' cohorts.
+
+A run's ``household_id`` is only stable within the run. A family keeps its reference
+(``F000123``) from one build to the next when the new household shares members with the old
+one. Members are compared by a ``person_key`` the caller supplies (something that survives a
+refreshed extract, e.g. the person's strongest identifier); person ids are not compared, since
+they are renumbered by every build. Matching is
+:func:`familymatch.households.match_households` when it exists, else the overlap rule here
+(most shared members wins; each old family goes to at most one new household).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Engine, func, select
+
+from familymatch.errors import FamilyMatchError
+from familymatch.store import schema as s
+from familymatch.store.bulk import read_frame
+from familymatch.store.engine import Store, as_engine, label_of
+from familymatch.store.runs import latest_run, run_info
+
+REF_PREFIX = "F"
+REF_DIGITS = 6
+
+Matcher = Callable[[pl.DataFrame, pl.DataFrame], pl.DataFrame]
+
+
+def match_by_overlap(previous: pl.DataFrame, current: pl.DataFrame) -> pl.DataFrame:
+    """household_id, previous_household_id: each current household takes the previous one it
+    shares most person keys with (ties: the smaller id); a previous household goes to at most
+    one current household (the one sharing most). Unmatched current households are absent."""
+    prev = previous.select("household_id", "person_key").unique()
+    cur = current.select("household_id", "person_key").unique()
+    overlap = (
+        cur.join(prev.rename({"household_id": "previous_household_id"}), on="person_key")
+        .group_by("household_id", "previous_household_id")
+        .len("shared")
+    )
+    best = overlap.sort(
+        ["shared", "household_id", "previous_household_id"], descending=[True, False, False]
+    )
+    best = best.unique("household_id", keep="first", maintain_order=True)
+    best = best.unique("previous_household_id", keep="first", maintain_order=True)
+    return best.select("household_id", "previous_household_id").sort("household_id")
+
+
+def _matcher() -> Matcher:
+    """``familymatch.households.match_households`` if the households module has it."""
+    import familymatch.households as households_module
+
+    found: Matcher | None = getattr(households_module, "match_households", None)
+    return found if found is not None else match_by_overlap
+
+
+def format_ref(number: int) -> str:
+    return f"{REF_PREFIX}{number:0{REF_DIGITS}d}"
+
+
+def _highest_ref(engine: Engine) -> int:
+    col = s.households.c.family_ref
+    with engine.connect() as conn:
+        top = conn.execute(
+            select(col)
+            .where(col.is_not(None))
+            .order_by(func.length(col).desc(), col.desc())
+            .limit(1)
+        ).scalar()
+    if top is None:
+        return 0
+    digits = str(top)[len(REF_PREFIX) :]
+    return int(digits) if digits.isdigit() else 0
+
+
+def previous_members(store: Store | Engine, run_id: int) -> pl.DataFrame:
+    """household_id, family_ref, person_key of a complete run's households (those with a ref)."""
+    engine = as_engine(store)
+    run_info(engine, run_id)
+    with engine.connect() as conn:
+        keys = read_frame(conn, s.household_keys, run_id)
+        refs = read_frame(conn, s.households, run_id).select("household_id", "family_ref")
+    return keys.join(refs.drop_nulls("family_ref"), on="household_id")
+
+
+def assign_stable_household_ids(
+    store: Store | Engine,
+    members: pl.DataFrame,
+    previous_run: int | None = None,
+    matcher: Matcher | None = None,
+) -> pl.DataFrame:
+    """Map this run's households (``members``: household_id, person_key) to family references.
+
+    Households matched to one of the previous complete build's families (``previous_run``,
+    default the newest build with references) keep its reference; the others get new ones,
+    numbered after the highest in the database. Returns household_id, family_ref,
+    previous_household_id, status (``kept`` or ``new``), sorted by household_id. Call it while
+    holding the build lock (``RunWriter.assign_family_refs`` does) so numbers are not reused.
+    """
+    missing = {"household_id", "person_key"} - set(members.columns)
+    if missing:
+        raise FamilyMatchError(
+            f"store: family references need columns {', '.join(sorted(missing))} in the members."
+        )
+    engine = as_engine(store)
+    current = members.select(
+        pl.col("household_id").cast(pl.String), pl.col("person_key").cast(pl.String)
+    )
+    households = current.select("household_id").unique().sort("household_id")
+    if previous_run is None:
+        previous_run = _latest_with_refs(engine)
+    if previous_run is not None:
+        prev = previous_members(engine, previous_run)
+        matched = (matcher or _matcher())(prev.select("household_id", "person_key"), current)
+        refs = prev.select(
+            pl.col("household_id").alias("previous_household_id"), "family_ref"
+        ).unique()
+        matched = matched.select("household_id", "previous_household_id").join(
+            refs, on="previous_household_id", how="left"
+        )
+    else:
+        matched = pl.DataFrame(
+            schema={
+                "household_id": pl.String,
+                "previous_household_id": pl.String,
+                "family_ref": pl.String,
+            }
+        )
+    out = households.join(matched, on="household_id", how="left")
+    new = out.filter(pl.col("family_ref").is_null()).select("household_id")
+    start = _highest_ref(engine) + 1
+    new = new.with_columns(
+        pl.Series("new_ref", [format_ref(start + i) for i in range(new.height)], dtype=pl.String)
+    )
+    out = out.join(new, on="household_id", how="left")
+    return out.select(
+        "household_id",
+        pl.coalesce("family_ref", "new_ref").alias("family_ref"),
+        "previous_household_id",
+        pl.when(pl.col("new_ref").is_null())
+        .then(pl.lit("kept"))
+        .otherwise(pl.lit("new"))
+        .alias("status"),
+    ).sort("household_id")
+
+
+def _latest_with_refs(engine: Engine) -> int | None:
+    """The newest complete build whose households carry family references."""
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(func.max(s.households.c.run_id))
+            .join(s.runs, s.runs.c.id == s.households.c.run_id)
+            .where(
+                s.runs.c.status == "complete",
+                s.runs.c.kind == "build",
+                s.households.c.family_ref.is_not(None),
+            )
+        ).scalar()
+    return None if found is None else int(found)
+
+
+def default_person_keys(std: pl.DataFrame, membership: pl.DataFrame) -> pl.DataFrame:
+    """household_id, person_key for every household member: the identifiers that survive a
+    refreshed extract (the record's row number and the build's ids do not).
+
+    One key per record, the strongest it has: ``nino:<NINO>``, else ``upn:<UPN>``, else
+    ``name:<SURNAME>|<FORENAME>|<dob>`` (standardised names, nickname-folded forename); records
+    with none of these give no key. ``std`` is the standardise output (``nino_std``,
+    ``upn_std``, ``sn``, ``fn_canon``, ``dob``), ``membership`` the linkage output.
+    """
+    name_key = pl.when(
+        pl.col("sn").is_not_null() & pl.col("fn_canon").is_not_null() & pl.col("dob").is_not_null()
+    ).then(pl.format("name:{}|{}|{}", "sn", "fn_canon", pl.col("dob").cast(pl.String)))
+    keys = std.select(
+        "record_id",
+        pl.coalesce(
+            pl.format("nino:{}", "nino_std"), pl.format("upn:{}", "upn_std"), name_key
+        ).alias("person_key"),
+    )
+    return (
+        membership.select("record_id", "household_id")
+        .join(keys, on="record_id", how="inner")
+        .drop_nulls("person_key")
+        .select("household_id", "person_key")
+        .unique()
+        .sort("household_id", "person_key")
+    )
+
+
+# --------------------------------------------------------------------------- cohort diff
+
+
+@dataclass
+class CohortDiff:
+    """Families that joined, left and changed criteria between run ``run_a`` and ``run_b``."""
+
+    run_a: int
+    run_b: int
+    joined: pl.DataFrame  # family_ref, household_id, combination (in b's cohort, not a's)
+    left: pl.DataFrame  # family_ref, household_id, combination, still_known (a's cohort, not b's)
+    changed: pl.DataFrame  # family_ref, household_id_a/_b, combination_a/_b, n_criteria_a/_b
+    unchanged: int  # families in both cohorts with the same combination
+
+    def counts(self) -> dict[str, Any]:
+        return {
+            "run_a": self.run_a,
+            "run_b": self.run_b,
+            "joined": self.joined.height,
+            "left": self.left.height,
+            "changed": self.changed.height,
+            "unchanged": self.unchanged,
+        }
+
+
+def _cohort_by_family(engine: Engine, run_id: int) -> pl.DataFrame:
+    run_info(engine, run_id)
+    with engine.connect() as conn:
+        cohort = read_frame(conn, s.cohort, run_id)
+        refs = read_frame(conn, s.households, run_id).select("household_id", "family_ref")
+    if refs.height and refs["family_ref"].null_count() == refs.height:
+        raise FamilyMatchError(
+            f"run {run_id} has no family references (it was built before they existed); "
+            "rebuild to compare cohorts."
+        )
+    return cohort.join(refs, on="household_id", how="left").select(
+        "family_ref", "household_id", "n_criteria", "combination", "in_cohort"
+    )
+
+
+def cohort_diff(store: Store | Engine, run_a: int, run_b: int) -> CohortDiff:
+    """Compare two complete runs' cohorts family by family (by stable family reference)."""
+    engine = as_engine(store)
+    if run_a == run_b:
+        raise FamilyMatchError(f"cohort diff needs two different runs (got {run_a} twice).")
+    a = _cohort_by_family(engine, run_a)
+    b = _cohort_by_family(engine, run_b)
+    in_a = a.filter(pl.col("in_cohort"))
+    in_b = b.filter(pl.col("in_cohort"))
+    known_b = b.select("family_ref").unique()
+    joined = (
+        in_b.join(in_a, on="family_ref", how="anti")
+        .select("family_ref", "household_id", "combination")
+        .sort("family_ref")
+    )
+    left = (
+        in_a.join(in_b, on="family_ref", how="anti")
+        .join(known_b.with_columns(pl.lit(True).alias("still_known")), on="family_ref", how="left")
+        .select(
+            "family_ref",
+            "household_id",
+            "combination",
+            pl.col("still_known").fill_null(False),
+        )
+        .sort("family_ref")
+    )
+    both = in_a.join(in_b, on="family_ref", suffix="_b").rename(
+        {
+            "household_id": "household_id_a",
+            "combination": "combination_a",
+            "n_criteria": "n_criteria_a",
+        }
+    )
+    changed = (
+        both.filter(pl.col("combination_a") != pl.col("combination_b"))
+        .select(
+            "family_ref",
+            "household_id_a",
+            "household_id_b",
+            "combination_a",
+            "combination_b",
+            "n_criteria_a",
+            "n_criteria_b",
+        )
+        .sort("family_ref")
+    )
+    return CohortDiff(
+        run_a=run_a,
+        run_b=run_b,
+        joined=joined,
+        left=left,
+        changed=changed,
+        unchanged=both.height - changed.height,
+    )
+
+
+def diff_latest(store: Store | Engine) -> CohortDiff:
+    """The diff between the two newest complete builds (an error if there are fewer)."""
+    engine = as_engine(store)
+    b = latest_run(engine)
+    a = latest_run(engine, before=b) if b is not None else None
+    if a is None or b is None:
+        raise FamilyMatchError(f"cohort diff needs two complete builds in {label_of(store)}.")
+    return cohort_diff(engine, a, b)

@@ -1,0 +1,1 @@
+"""Alembic revisions: 0001 (first released schema, frozen), 0002, ..."""
