@@ -38,9 +38,11 @@ fixtures_app = typer.Typer(
 )
 cohort_app = typer.Typer(help="Build, inspect and compare the cohort.", no_args_is_help=True)
 link_app = typer.Typer(help="Inspect and measure the linkage.", no_args_is_help=True)
+db_app = typer.Typer(help="The database: schema upgrades and the build lock.", no_args_is_help=True)
 app.add_typer(fixtures_app, name="fixtures")
 app.add_typer(cohort_app, name="cohort")
 app.add_typer(link_app, name="link")
+app.add_typer(db_app, name="db")
 
 ProjectOpt = Annotated[
     Path,
@@ -403,6 +405,101 @@ def cohort_report(
         secure_mkdir(target.parent)
     write_profile_workbook(prof, target, info["project_name"] or "familymatch")
     console.print(f"wrote {target}", highlight=False)
+
+
+@cohort_app.command("diff")
+@handles_errors
+def cohort_diff_cmd(
+    run_a: Annotated[
+        int | None, typer.Argument(help="The earlier run (default: the second newest).")
+    ] = None,
+    run_b: Annotated[
+        int | None, typer.Argument(help="The later run (default: the newest).")
+    ] = None,
+    project: ProjectOpt = Path("familymatch.toml"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Families that joined, left or changed criteria between two builds (by family reference).
+
+    Example:  familymatch cohort diff 1 2 -p work/demo/familymatch.toml
+    """
+    from rich.table import Table
+
+    from familymatch.store.families import cohort_diff, diff_latest
+
+    _, store = _project_store(project)
+    if (run_a is None) != (run_b is None):
+        raise FamilyMatchError("give both runs, or neither for the two newest builds.")
+    d = diff_latest(store) if run_a is None or run_b is None else cohort_diff(store, run_a, run_b)
+    if as_json:
+        _print_json(
+            {
+                **d.counts(),
+                "joined": d.joined.to_dicts(),
+                "left": d.left.to_dicts(),
+                "changed": d.changed.to_dicts(),
+            }
+        )
+        return
+    c = d.counts()
+    console.print(
+        f"run {c['run_a']} -> run {c['run_b']}: {c['joined']} joined, {c['left']} left, "
+        f"{c['changed']} changed criteria, {c['unchanged']} unchanged",
+        highlight=False,
+    )
+    for title, frame in (("joined", d.joined), ("left", d.left), ("changed", d.changed)):
+        if frame.height:
+            t = Table(title=title)
+            for col in frame.columns:
+                t.add_column(col)
+            for row in frame.iter_rows():
+                t.add_row(*[str(v) for v in row])
+            console.print(t)
+
+
+# --------------------------------------------------------------------------- db
+
+
+@db_app.command("upgrade")
+@handles_errors
+def db_upgrade(project: ProjectOpt = Path("familymatch.toml")) -> None:
+    """Bring the project's database to the current schema (migrations; data kept).
+
+    Example:  familymatch db upgrade -p work/demo/familymatch.toml
+    """
+    from familymatch.project import load_project
+    from familymatch.store import audit, safe_url
+    from familymatch.store.engine import make_engine
+    from familymatch.store.migrations import current_revision, upgrade
+
+    proj = load_project(project)
+    engine = make_engine(proj.database_url)
+    before = current_revision(engine)
+    after = upgrade(proj.database_url)
+    audit(engine, f"db upgrade {before} -> {after}", None, [])
+    console.print(
+        f"{safe_url(proj.database_url)}: schema {before or 'none'} -> {after}", highlight=False
+    )
+
+
+@db_app.command("unlock")
+@handles_errors
+def db_unlock(project: ProjectOpt = Path("familymatch.toml")) -> None:
+    """Remove a build lock left by a build that died on another machine (its run is failed).
+
+    Example:  familymatch db unlock -p work/demo/familymatch.toml
+    """
+    from familymatch.store.runs import break_lock
+
+    _, store = _project_store(project)
+    holder = break_lock(store)
+    if holder is None:
+        console.print("no build lock was held.")
+    else:
+        console.print(
+            f"removed the lock of run {holder.run_id} (pid {holder.pid} on {holder.host}).",
+            highlight=False,
+        )
 
 
 # --------------------------------------------------------------------------- link

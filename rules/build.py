@@ -20,7 +20,8 @@ from familymatch.pipeline import LinkedProject, link_project
 from familymatch.project import Project, load_project
 from familymatch.store import open_store, read_table
 from familymatch.store import schema as s
-from familymatch.store.runs import audit, recording_run
+from familymatch.store.families import default_person_keys
+from familymatch.store.runs import audit, find_previous_import, recording_run
 from rules.engine import Evaluation, evaluate, summarise
 from rules.ruleset import check_sources, load_rule_set
 
@@ -85,6 +86,8 @@ def build_cohort(
         run.add(s.records, linked.ingest.records.select(list(CANONICAL_SCHEMA)))
         run.add(s.persons, linked.link.persons)
         run.add(s.households, linked.households.households)
+        # stable family references: this run's households matched to the last build's by members
+        run.assign_family_refs(default_person_keys(linked.std, linked.membership))
         run.add(s.membership, linked.membership)
         run.add(s.household_links, linked.households.household_links)
         run.add(s.indicator_results, ev.indicator_results)
@@ -110,11 +113,17 @@ def build_cohort(
                 ),
             )
         run.add(s.link_models, pl.DataFrame({"model_json": [linked.link.model.to_json()]}))
+        unchanged = {}
+        for st in linked.ingest.stats:
+            previous = find_previous_import(store, st.sha256, st.source)
+            if previous is not None:
+                unchanged[st.source] = previous.run_id
         run.summary = {
             **summary,
             "unknown_codes": ev.unknown_codes,
             "link": {k: v for k, v in linked.link.stats.items() if k != "blocking"},
             "sources": linked.ingest.stats_frame().drop("path").to_dicts(),
+            "unchanged_since_run": unchanged,
         }
     seconds["record"] = time.perf_counter() - t
     rejects_file = None

@@ -258,3 +258,30 @@ def test_cohort_report_workbook(built: Path, tmp_path: Path) -> None:
     areas = [r for r in wb["Areas"].iter_rows(min_row=2, values_only=True)]
     assert sum(r[3] for r in areas) == expected["cohort"]["total"]
     assert all(r[0] != "not in lookup" for r in areas)
+
+
+def test_cohort_diff_db_upgrade_and_unchanged_files(tmp_path: Path) -> None:
+    sample = Path(__file__).resolve().parents[1] / "fixtures" / "sample"
+    shutil.copytree(sample, tmp_path / "c")
+    proj = str(tmp_path / "c" / "familymatch.toml")
+    first = runner.invoke(app, ["cohort", "build", "-p", proj, "--json"])
+    assert first.exit_code == 0, first.output
+    # refreshed extract: the same benefit claims in another order
+    path = tmp_path / "c" / "extracts" / "benefits.csv"
+    lines = path.read_bytes().split(b"\r\n")
+    path.write_bytes(b"\r\n".join([lines[0], *reversed([x for x in lines[1:] if x]), b""]))
+    second = runner.invoke(app, ["cohort", "build", "-p", proj, "--json"])
+    assert second.exit_code == 0, second.output
+    diff = runner.invoke(app, ["cohort", "diff", "1", "2", "-p", proj, "--json"])
+    assert diff.exit_code == 0, diff.output
+    d = json.loads(diff.output)
+    total = json.loads(first.output)["cohort"]["total"]
+    assert (d["joined"], d["left"], d["changed"], d["unchanged"]) == ([], [], [], total)
+    store = open_store(f"sqlite:///{tmp_path / 'c' / 'familymatch.db'}")
+    from familymatch.store.runs import run_info
+
+    unchanged = json.loads(run_info(store, 2)["summary"])["unchanged_since_run"]
+    assert unchanged.get("school_census") == 1 and "benefits" not in unchanged
+    upgraded = runner.invoke(app, ["db", "upgrade", "-p", proj])
+    assert upgraded.exit_code == 0, upgraded.output
+    assert "-> 0002" in upgraded.output
