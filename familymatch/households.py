@@ -26,6 +26,17 @@ from datetime import date
 
 import polars as pl
 
+from familymatch.standardise import ADDRESS_WORDS
+
+STREET_WORDS = set(ADDRESS_WORDS.values()) | {
+    "WALK",
+    "ROW",
+    "HILL",
+    "VIEW",
+    "MEWS",
+    "GROVE",
+    "RISE",
+}
 TERM_ENDS = {"autumn": (12, 20), "spring": (4, 1), "summer": (7, 20)}
 
 
@@ -65,6 +76,17 @@ def address_keys(std: pl.DataFrame) -> pl.DataFrame:
     addr_key = pl.when(pl.col("pc_valid") & pl.col("addr").is_not_null()).then(
         pl.format("{}|{}", pl.col("pc"), pl.col("addr"))
     )
+    # a town name many addresses end with ("..., PLYMOUTH") is not part of the street
+    last = std.select(pl.col("addr").str.extract(r"([A-Z]+)$", 1).alias("t")).drop_nulls()
+    towns = (
+        last.filter(~pl.col("t").is_in(sorted(STREET_WORDS)))
+        .group_by("t")
+        .len()
+        .filter(pl.col("len") >= max(20, 0.05 * last.height))["t"]
+        .to_list()
+    )
+    town_re = r"\s+(" + "|".join(towns) + r")$" if towns else r"^\b$"
+    street = street_signature(pl.col("addr").str.replace(town_re, ""))
     keyed = std.select(
         "record_id",
         pl.coalesce(
@@ -73,7 +95,7 @@ def address_keys(std: pl.DataFrame) -> pl.DataFrame:
             addr_key,
         ).alias("address_key"),
         pl.when(pl.col("addr_num").is_not_null())
-        .then(pl.format("{}|{}", street_signature(pl.col("addr")), pl.col("addr_num")))
+        .then(pl.format("{}|{}", street, pl.col("addr_num")))
         .alias("street_key"),
     )
     # records without a postcode: the unique keyed address with the same street and number

@@ -180,3 +180,19 @@ def test_building_number_without_the_flat_places_nobody() -> None:
     )
     assert h["kid"] == h["mum"]
     assert h["other"] != h["mum"] and h["neighbour"] != h["mum"]
+
+
+def test_same_street_and_number_in_two_districts_is_not_guessed() -> None:
+    filler = [
+        {"person": f"f{i}", "address": f"{i} Park Road, Plymouth", "postcode": f"PL3 {i % 9}AB"}
+        for i in range(1, 30)
+    ]
+    h = households_of(
+        [
+            *filler,
+            {"person": "a", "address": "1 Looe Terrace", "postcode": "PL4 1AJ"},
+            {"person": "b", "address": "1 Looe Terrace, Plymouth", "postcode": "PL8 1NQ"},
+            {"person": "c", "address": "1 Looe Terrace, Plymouth", "postcode": None},
+        ]
+    )
+    assert h["c"] != h["a"] and h["c"] != h["b"]
