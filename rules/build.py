@@ -94,16 +94,11 @@ def build_cohort(
         run.add(s.evidence, ev.evidence)
         run.add(s.cohort, ev.cohort.drop("criteria"))
         if store_pairs:
-            # identifier links, rule decisions and every pair with a chance of matching; the
-            # rest (clear non-matches) can be re-scored by `link explain` from the records
-            kept = linked.link.pairs.filter(
-                pl.col("linked")
-                | (pl.col("stage") != "fs")
-                | (pl.col("match_probability") >= 0.001)
-            )
+            # link_records keeps identifier links, rule decisions and every pair with a chance
+            # of matching; the rest can be re-scored by `link explain` from the records
             run.add(
                 s.link_pairs,
-                kept.select(
+                linked.link.pairs.select(
                     "record_id_l",
                     "record_id_r",
                     "stage",

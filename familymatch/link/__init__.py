@@ -40,6 +40,7 @@ class LinkConfig:
     # replaces whole forenames in its duplicates, which is exactly the twins pattern).
     household_guards: bool = True
     compare_chunk: int = 2_000_000  # candidate pairs compared at a time (bounds peak memory)
+    keep_pairs_above: float = 0.001  # scored pairs kept in the result below a link
 
 
 @dataclass
@@ -177,6 +178,14 @@ def link_records(
             "linked"
         )
     )
+    # keep the pairs worth explaining (links, rule decisions, any real chance of matching);
+    # the clear non-matches - most candidate pairs at city scale - are dropped here
+    scored = scored.filter(
+        pl.col("linked")
+        | (pl.col("stage") != "fs")
+        | (pl.col("match_probability") >= config.keep_pairs_above)
+    ).drop("sn_value", "fn_value")
+    del levels
     seconds["predict"] = time.perf_counter() - t
 
     t = time.perf_counter()
