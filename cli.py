@@ -50,11 +50,16 @@ ProjectOpt = Annotated[
 ]
 
 
+_COMMAND = "familymatch"  # the running command, for the audit log
+
+
 def handles_errors(func: F) -> F:
     """Print a FamilyMatchError as one sentence on stderr and exit non-zero."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        global _COMMAND
+        _COMMAND = func.__name__.removesuffix("_cmd").replace("_", " ")
         try:
             return func(*args, **kwargs)
         except FamilyMatchError as exc:
@@ -135,6 +140,9 @@ def ingest(
     proj = load_project(project)
     with console.status("reading extracts") as status:
         result = ingest_project(proj, progress=lambda name: status.update(f"reading {name}"))
+    from familymatch.store import open_store
+
+    _audit(open_store(proj.database_url), None, [(st.path, st.sha256) for st in result.stats])
     t = Table(title="sources")
     for c in ("source", "kind", "rows read", "accepted", "rejected", "records"):
         t.add_column(c, justify="left" if c in ("source", "kind") else "right")
@@ -171,17 +179,26 @@ def _project_store(project: Path) -> tuple[Any, Any]:
     return proj, open_store(proj.database_url)
 
 
+def _audit(store: Any, run_id: int | None, files: list[tuple[str, str]] | None = None) -> None:
+    """Record in the audit log that the current command read or wrote personal data."""
+    from familymatch.store import audit
+
+    audit(store, _COMMAND, run_id, files or [])
+
+
 def _run_or_latest(store: Any, run: int | None) -> int:
+    """The run to read (the latest complete build by default); the read is audited."""
     from familymatch.store import latest_run
 
-    if run is not None:
-        return run
-    found = latest_run(store)
-    if found is None:
-        raise FamilyMatchError(
-            f"no complete build in {store.label}; run `familymatch cohort build` first."
-        )
-    return int(found)
+    if run is None:
+        found = latest_run(store)
+        if found is None:
+            raise FamilyMatchError(
+                f"no complete build in {store.label}; run `familymatch cohort build` first."
+            )
+        run = int(found)
+    _audit(store, run)
+    return run
 
 
 def print_summary(summary: dict[str, Any], seconds: dict[str, float] | None = None) -> None:
@@ -431,6 +448,7 @@ def cohort_diff_cmd(
     if (run_a is None) != (run_b is None):
         raise FamilyMatchError("give both runs, or neither for the two newest builds.")
     d = diff_latest(store) if run_a is None or run_b is None else cohort_diff(store, run_a, run_b)
+    _audit(store, d.run_b)
     if as_json:
         _print_json(
             {

@@ -145,7 +145,8 @@ def test_demo_runs_every_step(tmp_path: Path) -> None:
 
 
 def test_ingest_command_counts_and_writes_rejects(tmp_path: Path) -> None:
-    sample = Path(__file__).resolve().parents[1] / "fixtures" / "sample" / "familymatch.toml"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "fixtures" / "sample", tmp_path / "s")
+    sample = tmp_path / "s" / "familymatch.toml"
     out = tmp_path / "rejects.csv"
     result = runner.invoke(app, ["ingest", "-p", str(sample), "--rejects", str(out)])
     assert result.exit_code == 0, result.output
@@ -285,3 +286,25 @@ def test_cohort_diff_db_upgrade_and_unchanged_files(tmp_path: Path) -> None:
     upgraded = runner.invoke(app, ["db", "upgrade", "-p", proj])
     assert upgraded.exit_code == 0, upgraded.output
     assert "-> 0002" in upgraded.output
+
+
+def test_commands_that_read_personal_data_are_audited(tmp_path: Path) -> None:
+    from familymatch.store import read_audit_log
+
+    sample = Path(__file__).resolve().parents[1] / "fixtures" / "sample"
+    shutil.copytree(sample, tmp_path / "c")
+    proj = str(tmp_path / "c" / "familymatch.toml")
+    assert runner.invoke(app, ["ingest", "-p", proj]).exit_code == 0
+    assert runner.invoke(app, ["cohort", "build", "-p", proj, "--json"]).exit_code == 0
+    assert (
+        runner.invoke(
+            app, ["link", "export", "--out", str(tmp_path / "l.csv"), "-p", proj]
+        ).exit_code
+        == 0
+    )
+    log = read_audit_log(open_store(f"sqlite:///{tmp_path / 'c' / 'familymatch.db'}"))
+    commands = log["command"].to_list()
+    assert commands == ["ingest", "cohort build", "link export"], commands
+    assert log["run_id"].to_list()[-1] == 1
+    assert log.filter(pl.col("command") == "ingest")["n_files"].to_list() == [14]
+    assert log["os_user"].null_count() == 0

@@ -110,3 +110,20 @@ def test_standardise_never_raises_on_any_text(values: list[str]) -> None:
     for col in ("fn", "sn", "pc", "addr", "nino_std", "upn_std", "sex"):
         assert out[col].to_list() == again[col].to_list()
     assert out.height == n
+
+
+NINO = st.from_regex(
+    r"\A[A-CEGHJ-PR-TW-Y][A-CEGHJ-NPR-TW-Y][0-9]{6}[A-D]\Z", fullmatch=True
+).filter(lambda n: n[:2] not in {"BG", "GB", "NK", "KN", "TN", "NT", "ZZ"})
+
+
+@settings(max_examples=200, deadline=None)
+@given(NINO, st.sampled_from(["", " ", "  "]), st.booleans())
+def test_nino_round_trip(nino: str, sep: str, lower: bool) -> None:
+    from familymatch.identifiers import nino_expr
+
+    messy = sep.join([nino[:2], nino[2:4], nino[4:6], nino[6:8], nino[8]])
+    messy = messy.lower() if lower else messy
+    out = pl.DataFrame({"x": [messy]}).select(nino_expr(pl.col("x")).alias("x"))
+    assert out["x"][0] == nino
+    assert pl.DataFrame({"x": [nino]}).select(nino_expr(pl.col("x")).alias("x"))["x"][0] == nino
