@@ -26,6 +26,7 @@ from datetime import date
 
 import polars as pl
 
+from familymatch.people import age_in_years, modal_dob
 from familymatch.standardise import ADDRESS_WORDS
 
 STREET_WORDS = set(ADDRESS_WORDS.values()) | {
@@ -266,27 +267,8 @@ def build_households(
     membership = membership_p.join(first_rec.select("component", "household_id"), on="component")
     person_hh = person_household.join(first_rec.select("component", "household_id"), on="component")
 
-    ages = (
-        recs.drop_nulls("dob")
-        .group_by("person_id", "dob")
-        .len()
-        .sort(["person_id", "len", "dob"], descending=[False, True, False])
-        .group_by("person_id", maintain_order=True)
-        .first()
-        .select(
-            "person_id",
-            (
-                pl.lit(reference_date).dt.year()
-                - pl.col("dob").dt.year()
-                - (
-                    (pl.lit(reference_date).dt.month() < pl.col("dob").dt.month())
-                    | (
-                        (pl.lit(reference_date).dt.month() == pl.col("dob").dt.month())
-                        & (pl.lit(reference_date).dt.day() < pl.col("dob").dt.day())
-                    )
-                ).cast(pl.Int32)
-            ).alias("age"),
-        )
+    ages = modal_dob(recs).select(
+        "person_id", age_in_years(pl.col("dob"), reference_date).alias("age")
     )
     raw_addr = std.select("record_id", "address", "postcode").join(
         recs.select("record_id", "person_id", "address_key"), on="record_id"

@@ -15,6 +15,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
+from familymatch.people import age_in_years, modal_dob
 from rules.ruleset import ANY_KIND, Indicator, RuleSet
 from rules.terms import Calendar, load_calendar
 
@@ -42,24 +43,9 @@ def months_before(d: date, months: int) -> date:
     return date(year, month, day)
 
 
-def age_expr(dob: pl.Expr, when: pl.Expr) -> pl.Expr:
-    before = (when.dt.month() < dob.dt.month()) | (
-        (when.dt.month() == dob.dt.month()) & (when.dt.day() < dob.dt.day())
-    )
-    return when.dt.year() - dob.dt.year() - before.cast(pl.Int32)
-
-
 def person_dob(records: pl.DataFrame) -> pl.DataFrame:
-    """person_id, dob: the most common date of birth across the person's records."""
-    return (
-        records.drop_nulls("dob")
-        .group_by("person_id", "dob")
-        .len()
-        .sort(["person_id", "len", "dob"], descending=[False, True, False])
-        .group_by("person_id", maintain_order=True)
-        .first()
-        .select("person_id", pl.col("dob").alias("person_dob"))
-    )
+    """person_id, person_dob: the most common date of birth across the person's records."""
+    return modal_dob(records).rename({"dob": "person_dob"})
 
 
 EVIDENCE_SCHEMA = {
@@ -132,7 +118,7 @@ def _evaluate_count(
     age_ok = pl.lit(True)
     if ind.age_at_event_max is not None:
         age_ok = (
-            age_expr(pl.col("person_dob"), pl.col("event_date")) <= ind.age_at_event_max
+            age_in_years(pl.col("person_dob"), pl.col("event_date")) <= ind.age_at_event_max
         ).fill_null(False)
     scoped = rows.filter(_who(ind))
     qualifying = scoped.filter(inside & age_ok)
@@ -174,7 +160,7 @@ def _evaluate_count(
         too_old = scoped.filter(inside & ~age_ok & pl.col("person_dob").is_not_null())
         near_notes.append(
             too_old.group_by("household_id")
-            .agg(age_expr(pl.col("person_dob"), pl.col("event_date")).min().alias("a"))
+            .agg(age_in_years(pl.col("person_dob"), pl.col("event_date")).min().alias("a"))
             .select(
                 "household_id",
                 pl.format(
@@ -304,7 +290,7 @@ def evaluate(
         membership.select("record_id", "person_id", "household_id"), on="record_id"
     )
     base = base.join(person_dob(base), on="person_id", how="left").with_columns(
-        age_expr(pl.col("person_dob"), pl.lit(reference_date)).alias("age")
+        age_in_years(pl.col("person_dob"), pl.lit(reference_date)).alias("age")
     )
     results = []
     evidence = []

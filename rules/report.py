@@ -20,6 +20,7 @@ from openpyxl.chart import BarChart, Reference
 from openpyxl.worksheet.worksheet import Worksheet
 
 from familymatch.errors import InputFileError
+from familymatch.people import age_in_years, modal_dob
 from familymatch.standardise import normalise_postcode
 from familymatch.workbooks import save_workbook, write_table
 
@@ -47,14 +48,6 @@ def load_lookup(path: Path | None) -> pl.DataFrame | None:
     if missing:
         raise InputFileError(f"postcode lookup {path.name}: column '{missing[0]}' is missing.")
     return lookup.with_columns(normalise_postcode(pl.col("postcode")).alias("postcode"))
-
-
-def _age(dob: pl.Expr, when: date) -> pl.Expr:
-    w = pl.lit(when)
-    before = (w.dt.month() < dob.dt.month()) | (
-        (w.dt.month() == dob.dt.month()) & (w.dt.day() < dob.dt.day())
-    )
-    return w.dt.year() - dob.dt.year() - before.cast(pl.Int32)
 
 
 def profile(
@@ -132,14 +125,8 @@ def profile(
             }
         )
     cohort_members = members.join(in_cohort, on="household_id")
-    dob = (
-        cohort_members.drop_nulls("dob")
-        .group_by("household_id", "person_id", "dob")
-        .len()
-        .sort(["person_id", "len", "dob"], descending=[False, True, False])
-        .group_by("household_id", "person_id", maintain_order=True)
-        .first()
-        .with_columns(_age(pl.col("dob"), reference_date).alias("age"))
+    dob = modal_dob(cohort_members, ("household_id", "person_id")).with_columns(
+        age_in_years(pl.col("dob"), reference_date).alias("age")
     )
     children = dob.filter(pl.col("age") < 18)
     ages = (
