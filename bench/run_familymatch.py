@@ -63,11 +63,12 @@ def main() -> None:
             "status": "ok",
             "stages": stats["stages"],
             "tool_version": "familymatch 0.1.0",
-            "config": "identifier passes + 10 blocking rules + multi-level Fellegi-Sunter (EM) + clustering"
+            "config": "identifier passes + 12 blocking rules + multi-level Fellegi-Sunter (EM, "
+            "term frequencies) + pair rules + guarded clustering"
             + (
                 " with household guards"
                 if stats.get("household_guards")
-                else " without household guards (FEBRL)"
+                else " without household guards, wider blocking (FEBRL)"
             ),
             **{k: m[k] for k in ("tp", "fp", "fn", "predicted_pairs", "true_pairs") if k in m},
         }
@@ -75,4 +76,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -10,6 +10,8 @@ fitted model, and stage timings and counts.
 
 from __future__ import annotations
 
+import math
+import resource
 import time
 from dataclasses import dataclass, field
 
@@ -19,7 +21,15 @@ import polars as pl
 from familymatch.link.blocking import DEFAULT_RULES, BlockingRule, candidate_pairs
 from familymatch.link.cluster import PersonClusters
 from familymatch.link.compare import FIELDS, comparison_levels, pair_frame
-from familymatch.link.model import FSModel, estimate_u, fit_em, level_shares, term_frequencies
+from familymatch.link.model import (
+    FSModel,
+    attach_term_frequencies,
+    estimate_u,
+    fit_em,
+    level_shares,
+    term_frequencies,
+)
+from familymatch.link.pair_rules import DEFAULT_PAIR_RULES, PairRule, rule_stage
 from familymatch.logs import get_logger
 
 log = get_logger(__name__)
@@ -30,6 +40,7 @@ class LinkConfig:
     """Linkage settings (all optional; the defaults are the measured ones)."""
 
     rules: tuple[BlockingRule, ...] = DEFAULT_RULES
+    pair_rules: tuple[PairRule, ...] = DEFAULT_PAIR_RULES
     max_pairs_per_rule: int = 50_000_000
     threshold: float = 0.5  # match probability at or above which a pair is linked
     u_sample_pairs: int = 1_000_000
@@ -39,7 +50,10 @@ class LinkConfig:
     # forenames must stay close. Off only for data sets that are not about households (FEBRL
     # replaces whole forenames in its duplicates, which is exactly the twins pattern).
     household_guards: bool = True
-    compare_chunk: int = 2_000_000  # candidate pairs compared at a time (bounds peak memory)
+    # "sessions" (m from EM among same-dob pairs and among same-name pairs, then lambda) or
+    # "single" (one EM over all candidate pairs)
+    training: str = "sessions"
+    compare_chunk: int = 500_000  # candidate pairs compared at a time (bounds peak memory)
     keep_pairs_above: float = 0.001  # scored pairs kept in the result below a link
 
 
@@ -49,6 +63,10 @@ class LinkResult:
     pairs: pl.DataFrame
     model: FSModel
     stats: dict[str, object] = field(default_factory=dict)
+
+
+def _peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
 
 
 def linkable_expr() -> pl.Expr:
@@ -84,7 +102,8 @@ def identifier_edges(std: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFram
     return pl.concat(parts)
 
 
-def random_pair_levels(std: pl.DataFrame, n: int, seed: int) -> pl.DataFrame:
+def random_pair_levels(std: pl.DataFrame, n: int, seed: int, chunk: int) -> pl.DataFrame:
+    """The level columns of ``n`` random record pairs (compared ``chunk`` pairs at a time)."""
     rng = np.random.default_rng(seed)
     idx = std["__i"].to_numpy()
     if len(idx) < 2:
@@ -95,25 +114,62 @@ def random_pair_levels(std: pl.DataFrame, n: int, seed: int) -> pl.DataFrame:
     pairs = pl.DataFrame(
         {"i": a[keep], "j": b[keep], "rule": np.full(int(keep.sum()), -1, dtype=np.int32)}
     ).with_columns(pl.col("i").cast(pl.UInt32), pl.col("j").cast(pl.UInt32))
-    return comparison_levels(pair_frame(std, pairs))
+    return pl.concat(
+        [
+            comparison_levels(pair_frame(std, pairs.slice(o, chunk))).select(list(FIELDS))
+            for o in range(0, max(pairs.height, 1), chunk)
+        ]
+    )
+
+
+def name_frequencies(std: pl.DataFrame) -> dict[str, dict[str, float]]:
+    """Surname and forename frequencies among distinct people (approximated by distinct
+    name + date of birth), so that one person's many records do not make a name common."""
+    return {
+        "sn": term_frequencies(std, "sn", ["sn", "fn_canon", "dob"]),
+        "fn": term_frequencies(std, "fn", ["fn", "sn", "dob"]),
+    }
 
 
 def fit_model(
-    std: pl.DataFrame, levels: pl.DataFrame, id_edges: pl.DataFrame, config: LinkConfig
+    std: pl.DataFrame,
+    levels: pl.DataFrame,
+    id_edges: pl.DataFrame,
+    config: LinkConfig,
+    tf: dict[str, dict[str, float]],
 ) -> FSModel:
     n_random = min(config.u_sample_pairs, max(50_000, std.height * 20))
-    u = estimate_u(random_pair_levels(std, n_random, config.seed))
+    u = estimate_u(random_pair_levels(std, n_random, config.seed, config.compare_chunk))
     m_start = None
     if id_edges.height >= 100:
         id_pairs = id_edges.select("i", "j", pl.lit(-2).alias("rule"))
         m_start = level_shares(comparison_levels(pair_frame(std, id_pairs)))
-    model = fit_em(levels, u, m_start=m_start)
-    key = ["sn", "fn_canon", "dob"]
-    model.tf = {
-        "sn": term_frequencies(std, "sn", key),
-        "fn": term_frequencies(std, "fn", ["fn", "sn", "dob"]),
-    }
+    if config.training == "sessions":
+        model = fit_sessions(levels, u, m_start)
+    else:
+        model = fit_em(levels, u, m_start=m_start)
+    model.tf = tf
     return model
+
+
+def fit_sessions(
+    levels: pl.DataFrame, u: dict[str, list[float]], m_start: dict[str, list[float]] | None
+) -> FSModel:
+    """m in two EM sessions, as Splink trains: among pairs with the same date of birth (m of the
+    names, place, sex and middle name), and among pairs whose names agree (m of the date of
+    birth); then lambda by EM with every m held. One EM over all candidate pairs can settle on
+    "lives at the same address" as its match class: the sessions keep the household apart.
+    Falls back to one EM when a session has fewer than 100 pairs."""
+    by_dob = levels.filter(pl.col("dob") == 4)
+    by_name = levels.filter((pl.col("fn") >= 3) & (pl.col("sn") >= 3))
+    if by_dob.height < 100 or by_name.height < 100:
+        return fit_em(levels, u, m_start=m_start)
+    a = fit_em(by_dob, u, m_start=m_start, fields=[f for f in FIELDS if f != "dob"])
+    b = fit_em(by_name, u, m_start=m_start, fields=[f for f in FIELDS if f not in ("fn", "sn")])
+    m = {**a.m, "dob": b.m["dob"]}
+    final = fit_em(levels, u, m_start=m, fixed_m=frozenset(FIELDS))
+    final.iterations = a.iterations + b.iterations + final.iterations
+    return final
 
 
 def link_records(
@@ -122,6 +178,7 @@ def link_records(
     """Link standardised records into persons."""
     config = config or LinkConfig()
     seconds: dict[str, float] = {}
+    peak_mb: dict[str, float] = {}  # the process's peak resident memory at the end of each stage
     t0 = time.perf_counter()
     std = std.with_row_index("__i").with_columns(linkable_expr().alias("linkable"))
     usable = std.filter(pl.col("linkable"))
@@ -130,8 +187,12 @@ def link_records(
     id_edges = identifier_edges(usable, config.identifier_columns)
     cand, block_stats = candidate_pairs(usable, config.rules, config.max_pairs_per_rule)
     seconds["block"] = time.perf_counter() - t
+    peak_mb["block"] = _peak_rss_mb()
 
     t = time.perf_counter()
+    tf = model.tf if model is not None else name_frequencies(usable)
+    floor = model.tf_floor if model is not None else 1e-5
+    usable = attach_term_frequencies(usable, tf, floor)
     # compared in chunks: only the small level columns of every pair are kept in memory
     chunk = config.compare_chunk
     levels = pl.concat(
@@ -140,72 +201,74 @@ def link_records(
             for o in range(0, max(cand.height, 1), chunk)
         ]
     )
+    n_candidates = cand.height
+    del cand
     seconds["compare"] = time.perf_counter() - t
+    peak_mb["compare"] = _peak_rss_mb()
 
     t = time.perf_counter()
-    fitted = model or fit_model(usable, levels, id_edges, config)
+    fitted = model or fit_model(usable, levels, id_edges, config, tf)
     seconds["fit"] = time.perf_counter() - t
+    peak_mb["fit"] = _peak_rss_mb()
 
     t = time.perf_counter()
-    scored = fitted.score(levels)
-    # people sharing a home: same date of birth and surname but another forename (twins), or one
-    # name a generation apart (father and son)
-    at_home = (pl.col("loc") >= 4) & pl.lit(config.household_guards)
-    twins = at_home & (pl.col("dob") == 4) & (pl.col("sn") >= 3) & (pl.col("fn") == 0)
-    father_son = (
-        at_home & (pl.col("fn") >= 3) & (pl.col("sn") >= 3) & (pl.col("dob_year_gap") >= 12)
-    )
-    surname_differs = (pl.col("sn") == 0) & ~((pl.col("dob") >= 3) & (pl.col("loc") >= 2))
-    forename_differs = (pl.col("fn") == 0) & (pl.col("dob") < 3)
-    # without a shared place, only an exact (or transposed) date of birth can confirm a person:
-    # common names with a near date of birth are different people in a city-sized population
-    unanchored = (pl.col("loc") <= 1) & (pl.col("dob") < 3)
-    scored = scored.with_columns(
-        pl.when(twins)
-        .then(pl.lit("rule:twins"))
-        .when(father_son)
-        .then(pl.lit("rule:different_generation"))
-        .when(surname_differs)
-        .then(pl.lit("rule:surname_differs"))
-        .when(forename_differs)
-        .then(pl.lit("rule:forename_differs"))
-        .when(unanchored)
-        .then(pl.lit("rule:no_place_no_exact_dob"))
-        .otherwise(pl.lit("fs"))
-        .alias("stage"),
-    ).with_columns(
-        ((pl.col("match_probability") >= config.threshold) & (pl.col("stage") == "fs")).alias(
-            "linked"
+    stage = rule_stage(config.pair_rules, config.household_guards)
+    # the evidence chance alone produces for some pair in a population of this size
+    log2_records = math.log2(max(usable.height, 2))
+    kept = []
+    # scored in chunks; the clear non-matches (most candidate pairs at city scale) are dropped
+    # at once. Kept: the links, the pairs a rule kept apart although the model would have
+    # linked them, and probabilistic near-misses (probability >= keep_pairs_above)
+    for o in range(0, max(levels.height, 1), chunk):
+        part = (
+            fitted.score(levels.slice(o, chunk))
+            .with_columns(pl.lit(log2_records).alias("log2_records"))
+            .with_columns(stage.alias("stage"))
+            .with_columns(
+                (
+                    (pl.col("match_probability") >= config.threshold) & (pl.col("stage") == "fs")
+                ).alias("linked")
+            )
+            .filter(
+                pl.col("linked")
+                | (pl.col("match_probability") >= config.threshold)
+                | (
+                    (pl.col("stage") == "fs")
+                    & (pl.col("match_probability") >= config.keep_pairs_above)
+                )
+            )
+            .drop("sn_tf", "fn_tf", "log2_records", *[f"w_{f}" for f in FIELDS])
         )
-    )
-    # keep the pairs worth explaining (links, rule decisions, any real chance of matching);
-    # the clear non-matches - most candidate pairs at city scale - are dropped here
-    scored = scored.filter(
-        pl.col("linked")
-        | (pl.col("stage") != "fs")
-        | (pl.col("match_probability") >= config.keep_pairs_above)
-    ).drop("sn_value", "fn_value")
-    del levels
+        kept.append(part)
+    scored = pl.concat(kept)
+    del levels, kept
     seconds["predict"] = time.perf_counter() - t
+    peak_mb["predict"] = _peak_rss_mb()
 
     t = time.perf_counter()
     n = std.height
-    clusters = PersonClusters(
-        std["fn_canon"].to_list(),
-        std["sn"].to_list(),
-        std["dob"].to_list(),
-        std["nino_std"].to_list(),
-        std["upn_std"].to_list(),
+    links = scored.filter(pl.col("linked")).sort("match_weight", descending=True)
+    involved = (
+        pl.concat([id_edges.select("i", "j"), links.select("i", "j")])
+        .unpivot()
+        .select(pl.col("value").cast(pl.UInt32).alias("__i"))
+        .unique()
     )
+    guard_cols = ["__i", "fn", "fn_canon", "sn", "dob", "nino_std", "upn_std"]
+    people = {
+        row[0]: row[1:]
+        for row in std.select(guard_cols).join(involved, on="__i", how="semi").iter_rows()
+    }
+    clusters = PersonClusters(n, people)
     for i, j in id_edges.select("i", "j").iter_rows():
         clusters.union(i, j, check_people=False)
-    links = scored.filter(pl.col("linked")).sort("match_weight", descending=True)
     refused = 0
     for i, j in links.select("i", "j").iter_rows():
         if not clusters.union(i, j, check_people=config.household_guards):
             refused += 1
-    roots = np.asarray(clusters.roots())
+    roots = clusters.roots()
     seconds["cluster"] = time.perf_counter() - t
+    peak_mb["cluster"] = _peak_rss_mb()
 
     record_ids = std["record_id"]
     root_frame = pl.DataFrame({"record_id": record_ids, "root": roots, "linkable": std["linkable"]})
@@ -219,12 +282,16 @@ def link_records(
         .select("record_id", "person_id", "linkable")
     )
     sizes = persons.group_by("person_id").len()
-    refused_by_root = pl.DataFrame({"root": np.arange(n), "refused": clusters.refused})
+    refused_map = clusters.refused_by_root()
+    refused_by_root = pl.DataFrame(
+        {"root": list(refused_map), "refused": list(refused_map.values())},
+        schema={"root": pl.Int64, "refused": pl.Int64},
+    )
     suspicious = (
         root_frame.join(order, on="root")
-        .join(refused_by_root, on="root")
+        .join(refused_by_root, on="root", how="left")
         .group_by("rank")
-        .agg(pl.len().alias("size"), pl.col("refused").first())
+        .agg(pl.len().alias("size"), pl.col("refused").first().fill_null(0))
         .filter((pl.col("size") > 25) | (pl.col("refused") > 0))
         .height
     )
@@ -240,7 +307,6 @@ def link_records(
             "match_probability",
             "linked",
             *FIELDS,
-            *[f"w_{f}" for f in FIELDS],
         )
     )
     id_pairs = (
@@ -249,28 +315,31 @@ def link_records(
         .select("record_id_l", "record_id_r", "stage", pl.lit(True).alias("linked"))
     )
     pairs = pl.concat([id_pairs, pairs], how="diagonal_relaxed")
+    peak_mb["output"] = _peak_rss_mb()
     seconds["total"] = time.perf_counter() - t0
     stats: dict[str, object] = {
         "records": n,
         "unlinkable": int((~std["linkable"]).sum()),
         "identifier_links": id_edges.height,
-        "candidate_pairs": cand.height,
+        "candidate_pairs": n_candidates,
         "blocking": block_stats,
         "fs_links": links.height,
+        "pairs_kept": pairs.height,
         "refused_merges": refused,
         "persons": sizes.height,
         "suspicious_clusters": suspicious,
         "seconds": seconds,
+        "peak_rss_mb": peak_mb,
     }
     log.info(
         "link: %d records -> %d persons (%d candidate pairs, %d links, %d merges refused)",
         n,
         sizes.height,
-        cand.height,
+        n_candidates,
         links.height,
         refused,
     )
     return LinkResult(persons=persons, pairs=pairs, model=fitted, stats=stats)
 
 
-__all__ = ["FSModel", "LinkConfig", "LinkResult", "link_records"]
+__all__ = ["FSModel", "LinkConfig", "LinkResult", "PairRule", "link_records"]

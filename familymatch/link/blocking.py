@@ -50,6 +50,16 @@ DEFAULT_RULES: tuple[BlockingRule, ...] = (
     BlockingRule("postcode+birth_year", ("pc", "dob_year")),
     BlockingRule("names_sound+birth_year", ("fn_phon", "sn_phon", "dob_year")),
     BlockingRule("address", ("addr",)),
+    BlockingRule("postcode+surname_initial", ("pc", "sn_initial")),
+)
+
+# wider rules for small data sets whose postcodes carry little (FEBRL's Australian postcodes):
+# house number with an initial groups hundreds of thousands of pairs at city scale
+WIDE_RULES: tuple[BlockingRule, ...] = (
+    BlockingRule("forename+surname", ("fn_canon", "sn")),
+    BlockingRule("names_sound", ("fn_phon", "sn_phon")),
+    BlockingRule("house_number+surname_initial", ("addr_num", "sn_initial")),
+    BlockingRule("house_number+forename_initial", ("addr_num", "fn_initial")),
 )
 
 
@@ -96,17 +106,39 @@ def candidate_pairs(
             )
     parts = []
     for order, rule in enumerate(rules):
-        k = keys.select("__i", *rule.keys).drop_nulls()
+        # one 64-bit group id per key combination: the self-join then carries integers only
+        # (a hash collision can only add candidate pairs, which are then compared like any other)
+        k = (
+            keys.select("__i", *rule.keys)
+            .drop_nulls()
+            .select(pl.col("__i"), pl.struct(list(rule.keys)).hash(seed=0).alias("g"))
+            .filter(pl.len().over("g") > 1)
+        )
         pairs = (
-            k.join(k, on=list(rule.keys), suffix="_r")
+            k.join(k, on="g", suffix="_r")
             .filter(pl.col("__i") < pl.col("__i_r"))
             .select(
-                pl.col("__i").alias("i"), pl.col("__i_r").alias("j"), pl.lit(order).alias("rule")
+                # the pair as one sortable number: i in the high 32 bits, j in the low
+                (pl.col("__i").cast(pl.UInt64) * 2**32 + pl.col("__i_r").cast(pl.UInt64)).alias(
+                    "key"
+                ),
+                pl.lit(order, dtype=pl.Int16).alias("rule"),
             )
         )
+        del k
         stats[rule.name]["pairs"] = pairs.height
         parts.append(pairs)
     if not parts:
-        return pl.DataFrame(schema={"i": pl.UInt32, "j": pl.UInt32, "rule": pl.Int32}), stats
-    allp = pl.concat(parts).group_by("i", "j").agg(pl.col("rule").min()).sort("i", "j")
-    return allp, stats
+        return pl.DataFrame(schema={"i": pl.UInt32, "j": pl.UInt32, "rule": pl.Int16}), stats
+    # distinct pairs, each with the first rule that found it (sorted: no hash table of all pairs)
+    allp = pl.concat(parts).sort("key", "rule")
+    del parts
+    allp = allp.filter(pl.col("key") != pl.col("key").shift(1).fill_null(2**64 - 1))
+    return (
+        allp.select(
+            (pl.col("key") // 2**32).cast(pl.UInt32).alias("i"),
+            (pl.col("key") % 2**32).cast(pl.UInt32).alias("j"),
+            pl.col("rule"),
+        ),
+        stats,
+    )

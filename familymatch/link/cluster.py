@@ -18,9 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+import numpy as np
 from rapidfuzz.distance import JaroWinkler
 
-Person = tuple[str | None, str | None, date | None]  # (fn_canon, sn, dob)
+Person = tuple[str | None, str | None, str | None, date | None]  # (fn, fn_canon, sn, dob)
 
 
 def dobs_close(a: date | None, b: date | None) -> bool:
@@ -39,19 +40,28 @@ def dobs_close(a: date | None, b: date | None) -> bool:
         return True  # two adjacent digits transposed (1984 / 1948)
     if a.year == b.year and (a.month == b.month or a.day == b.day):
         return True
+    if a.year == b.year and ((a.month, a.day) == (1, 1) or (b.month, b.day) == (1, 1)):
+        return True  # 1 January: the placeholder for an unknown day and month
     if a.year == b.year and a.day == b.month and a.month == b.day:
         return True
     return abs(a.year - b.year) == 1 and a.month == b.month and a.day == b.day
 
 
 def names_close(a: Person, b: Person) -> bool:
-    fa, sa, _ = a
-    fb, sb, _ = b
+    raw_a, fa, sa, _ = a
+    raw_b, fb, sb, _ = b
     if fa is None or fb is None or fa == fb:
         return True
     if (fa == sb and sa == fb) or fa == sb or fb == sa:
         return True
-    return JaroWinkler.normalized_similarity(fa, fb) >= 0.80
+    if JaroWinkler.normalized_similarity(fa, fb) >= 0.80:
+        return True
+    # a typo in a nickname: the raw forenames are close though the resolved ones are not
+    return (
+        raw_a is not None
+        and raw_b is not None
+        and JaroWinkler.normalized_similarity(raw_a, raw_b) >= 0.80
+    )
 
 
 def _one(value: str | None) -> set[str]:
@@ -66,30 +76,41 @@ class Guard:
 
 
 class PersonClusters:
-    """Union-find over record indices with merge guards."""
+    """Union-find over record indices with merge guards.
+
+    Only the records that take part in an edge are known to it (``people``: record index ->
+    (fn, fn_canon, sn, dob, nino, upn)); every other record stays its own person, so a city of a
+    million records costs memory for its linked records only.
+    """
 
     def __init__(
         self,
-        fn: list[str | None],
-        sn: list[str | None],
-        dob: list[date | None],
-        nino: list[str | None],
-        upn: list[str | None],
+        n: int,
+        people: dict[
+            int, tuple[str | None, str | None, str | None, date | None, str | None, str | None]
+        ],
     ) -> None:
-        n = len(fn)
-        self.parent = list(range(n))
-        self.guard: list[Guard | None] = [
-            Guard(_one(nino[i]), _one(upn[i]), [(fn[i], sn[i], dob[i])]) for i in range(n)
-        ]
-        self.refused = [0] * n
+        self.n = n
+        self.people = people
+        self.parent: dict[int, int] = {}
+        self.guard: dict[int, Guard] = {}
+        self.refused: dict[int, int] = {}
 
     def find(self, i: int) -> int:
+        parent = self.parent
         root = i
-        while self.parent[root] != root:
-            root = self.parent[root]
-        while self.parent[i] != root:
-            self.parent[i], i = root, self.parent[i]
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while parent.get(i, i) != root:
+            parent[i], i = root, parent[i]
         return root
+
+    def _guard(self, root: int) -> Guard:
+        g = self.guard.get(root)
+        if g is None:
+            fn, canon, sn, dob, nino, upn = self.people[root]
+            g = self.guard[root] = Guard(_one(nino), _one(upn), [(fn, canon, sn, dob)])
+        return g
 
     def compatible(self, a: Guard, b: Guard, check_people: bool) -> bool:
         if a.ninos and b.ninos and a.ninos != b.ninos:
@@ -100,7 +121,7 @@ class PersonClusters:
             return True
         for pa in a.people:
             for pb in b.people:
-                if not dobs_close(pa[2], pb[2]) or not names_close(pa, pb):
+                if not dobs_close(pa[3], pb[3]) or not names_close(pa, pb):
                     return False
         return True
 
@@ -108,11 +129,10 @@ class PersonClusters:
         ri, rj = self.find(i), self.find(j)
         if ri == rj:
             return True
-        gi, gj = self.guard[ri], self.guard[rj]
-        assert gi is not None and gj is not None
+        gi, gj = self._guard(ri), self._guard(rj)
         if not self.compatible(gi, gj, check_people):
-            self.refused[ri] += 1
-            self.refused[rj] += 1
+            self.refused[ri] = self.refused.get(ri, 0) + 1
+            self.refused[rj] = self.refused.get(rj, 0) + 1
             return False
         if len(gi.people) < len(gj.people):
             ri, rj, gi, gj = rj, ri, gj, gi
@@ -122,9 +142,17 @@ class PersonClusters:
         # keep distinct identities only: the guard checks stay small
         seen = set(gi.people)
         gi.people.extend(p for p in gj.people if p not in seen)
-        self.refused[ri] += self.refused[rj]
-        self.guard[rj] = None
+        self.refused[ri] = self.refused.get(ri, 0) + self.refused.pop(rj, 0)
+        del self.guard[rj]
         return True
 
-    def roots(self) -> list[int]:
-        return [self.find(i) for i in range(len(self.parent))]
+    def roots(self) -> np.ndarray:
+        """The root record of every record's person (a record never linked is its own)."""
+        out = np.arange(self.n, dtype=np.int64)
+        for i in self.parent:
+            out[i] = self.find(i)
+        return out
+
+    def refused_by_root(self) -> dict[int, int]:
+        """Merges refused per person (by root record), for the suspicious-cluster report."""
+        return {self.find(r): c for r, c in self.refused.items() if c}

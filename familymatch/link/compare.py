@@ -5,14 +5,19 @@ everything else is polars expressions. Levels (higher = closer):
 
 | field | levels |
 |---|---|
-| fn | 4 same forename, 3 same after nicknames, 2 Jaro-Winkler >= 0.92, 1 >= 0.80, 0 else |
+| fn | 4 same forename, 3 same after nicknames, 2 Jaro-Winkler >= 0.92, 1 >= 0.80, 0 else (JW the better of the raw and the nickname-resolved forenames, so a typo in a nickname still scores) |
 | sn | 4 same surname, 3 one contains the other (double-barrelled), 2 JW >= 0.92, 1 >= 0.80, 0 |
-| dob | 4 same, 3 day and month transposed, 2 same year and month or day, 1 year off by one with same day and month, 0 |
+| dob | 4 same, 3 day and month transposed, 2 same year and month or day (or one side the 1 January placeholder of the same year), 1 year off by one with same day and month, 0 |
 | loc | 5 same postcode and house/flat number, 4 same postcode, 3 same number and similar address, 2 same sector, 1 same district, 0 |
 | sex | 1 same, 0 different |
 | mn | 2 same first middle name, 1 same initial, 0 different |
 
 A forename/surname swap (fn = other's sn and sn = other's fn) scores fn 3 and sn 3.
+
+Term frequencies: when the standardised frame carries ``sn_tf`` / ``fn_tf`` (the share of distinct
+people with the record's surname / forename, see ``model.attach_term_frequencies``), the levels
+frame carries them for the pairs that agree exactly (``sn_tf``, ``fn_tf``; null otherwise), as
+Float32: the pairs keep numbers, not strings, so millions of pairs stay small.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ COMPARE_COLUMNS = (
     "addr",
     "addr_num",
 )
+TF_COLUMNS = ("sn_tf", "fn_tf")
 
 
 def _jw(left: pl.Series, right: pl.Series) -> np.ndarray:
@@ -48,7 +54,8 @@ def _jw(left: pl.Series, right: pl.Series) -> np.ndarray:
 
 def pair_frame(std: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
     """The compared columns of both sides of every pair (suffixes _l and _r)."""
-    cols = std.select(["__i", *COMPARE_COLUMNS])
+    tf = [c for c in TF_COLUMNS if c in std.columns]
+    cols = std.select(["__i", *COMPARE_COLUMNS, *tf])
     left = cols.rename({c: f"{c}_l" for c in cols.columns})
     right = cols.rename({c: f"{c}_r" for c in cols.columns})
     return pairs.join(left, left_on="i", right_on="__i_l", how="left").join(
@@ -58,7 +65,10 @@ def pair_frame(std: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
 
 def comparison_levels(pf: pl.DataFrame) -> pl.DataFrame:
     """i, j and one Int8 level column per field of FIELDS."""
-    fn_jw = pl.Series("fn_jw", _jw(pf["fn_canon_l"], pf["fn_canon_r"]))
+    fn_jw = pl.Series(
+        "fn_jw",
+        np.maximum(_jw(pf["fn_canon_l"], pf["fn_canon_r"]), _jw(pf["fn_l"], pf["fn_r"])),
+    )
     sn_jw = pl.Series("sn_jw", _jw(pf["sn_l"], pf["sn_r"]))
     addr_jw = pl.Series("addr_jw", _jw(pf["addr_l"], pf["addr_r"]))
     pf = pf.with_columns(fn_jw, sn_jw, addr_jw)
@@ -114,7 +124,12 @@ def comparison_levels(pf: pl.DataFrame) -> pl.DataFrame:
         .then(3)
         .when(
             (dl.dt.year() == dr.dt.year())
-            & ((dl.dt.month() == dr.dt.month()) | (dl.dt.day() == dr.dt.day()))
+            & (
+                (dl.dt.month() == dr.dt.month())
+                | (dl.dt.day() == dr.dt.day())
+                | ((dl.dt.month() == 1) & (dl.dt.day() == 1))
+                | ((dr.dt.month() == 1) & (dr.dt.day() == 1))
+            )
         )
         .then(2)
         .when(
@@ -154,18 +169,29 @@ def comparison_levels(pf: pl.DataFrame) -> pl.DataFrame:
         .then(1)
         .otherwise(0)
     )
+
+    def tf(name: str, col: str) -> pl.Expr:
+        if f"{name}_l" not in pf.columns:
+            return pl.lit(None, dtype=pl.Float32).alias(name)
+        return (
+            pl.when(c(f"{col}_l") == c(f"{col}_r"))
+            .then(c(f"{name}_l"))
+            .cast(pl.Float32)
+            .alias(name)
+        )
+
     return pf.select(
         "i",
         "j",
-        "rule",
+        c("rule").cast(pl.Int16),
         fn.cast(pl.Int8).alias("fn"),
         sn.cast(pl.Int8).alias("sn"),
         dob.cast(pl.Int8).alias("dob"),
         loc.cast(pl.Int8).alias("loc"),
         sex.cast(pl.Int8).alias("sex"),
         mn.cast(pl.Int8).alias("mn"),
-        # the values behind the exact name levels, for term-frequency adjustment
-        pl.when(c("sn_l") == c("sn_r")).then(c("sn_l")).alias("sn_value"),
-        pl.when(c("fn_l") == c("fn_r")).then(c("fn_l")).alias("fn_value"),
-        (dl.dt.year() - dr.dt.year()).abs().alias("dob_year_gap"),
+        # the frequencies behind the exact name levels, for term-frequency adjustment
+        tf("sn_tf", "sn"),
+        tf("fn_tf", "fn"),
+        (dl.dt.year().cast(pl.Int16) - dr.dt.year().cast(pl.Int16)).abs().alias("dob_year_gap"),
     )

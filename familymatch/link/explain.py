@@ -9,7 +9,7 @@ import polars as pl
 
 from familymatch.errors import FamilyMatchError
 from familymatch.link.compare import FIELDS, comparison_levels, pair_frame
-from familymatch.link.model import FSModel
+from familymatch.link.model import FSModel, attach_term_frequencies
 from familymatch.standardise import standardise
 
 LEVEL_NAMES = {
@@ -48,7 +48,7 @@ def explain_pair(
     for rid in (record_a, record_b):
         if rid not in both["record_id"].to_list():
             raise FamilyMatchError(f"record {rid} is not in this run.")
-    std = standardise(both).with_row_index("__i")
+    std = attach_term_frequencies(standardise(both).with_row_index("__i"), model.tf, model.tf_floor)
     idx = dict(zip(std["record_id"].to_list(), std["__i"].to_list(), strict=True))
     pf = pair_frame(
         std,
@@ -70,7 +70,9 @@ def explain_pair(
         | ((pl.col("record_id_l") == record_b) & (pl.col("record_id_r") == record_a))
     )
     pid = dict(persons.select("record_id", "person_id").iter_rows())
-    decision = "not a candidate pair (no blocking rule brought them together)"
+    decision = (
+        "not linked: a clear non-match, or never compared (no blocking rule brought them together)"
+    )
     if stored.height:
         decisions = []
         for r in stored.iter_rows(named=True):

@@ -19,7 +19,10 @@ import polars as pl
 from familymatch.link.compare import FIELDS
 
 EPS = 1e-6
-TF_FIELDS = {"sn": ("sn_value", 4), "fn": ("fn_value", 4)}
+# field -> (the levels frame's frequency column, the exact-agreement level it adjusts)
+TF_FIELDS = {"sn": ("sn_tf", 4), "fn": ("fn_tf", 4)}
+# field -> the standardised column whose value frequencies adjust it
+TF_SOURCE_COLUMNS = {"sn": "sn", "fn": "fn"}
 
 
 @dataclass
@@ -80,21 +83,16 @@ class FSModel:
                     {i: bf[i] for i in range(k)} | {-1: 0.0}, default=0.0, return_dtype=pl.Float64
                 )
             )
-            if f in TF_FIELDS and self.tf.get(f):
-                value_col, level = TF_FIELDS[f]
-                tf_u = (
-                    pl.col(value_col)
-                    .replace_strict(self.tf[f], default=None, return_dtype=pl.Float64)
-                    .fill_null(self.tf_floor)
-                    .clip(lower_bound=self.tf_floor)
-                )
+            if f in TF_FIELDS and self.tf.get(f) and TF_FIELDS[f][0] in levels.columns:
+                tf_col, level = TF_FIELDS[f]
+                tf_u = pl.col(tf_col).cast(pl.Float64).clip(lower_bound=self.tf_floor)
                 m_exact = max(self.m[f][level], EPS)
                 expr = (
-                    pl.when((pl.col(f) == level) & pl.col(value_col).is_not_null())
+                    pl.when((pl.col(f) == level) & pl.col(tf_col).is_not_null())
                     .then((pl.lit(m_exact) / tf_u).log(2))
                     .otherwise(expr)
                 )
-            cols.append(expr.alias(f"w_{f}"))
+            cols.append(expr.cast(pl.Float32).alias(f"w_{f}"))
         return levels.with_columns(cols)
 
     def score(self, levels: pl.DataFrame) -> pl.DataFrame:
@@ -102,7 +100,10 @@ class FSModel:
         prior = float(np.log2(self.lam / (1 - self.lam)))
         out = self.field_weights(levels)
         out = out.with_columns(
-            (pl.lit(prior) + pl.sum_horizontal([f"w_{f}" for f in FIELDS])).alias("match_weight")
+            (
+                pl.lit(prior)
+                + pl.sum_horizontal([pl.col(f"w_{f}").cast(pl.Float64) for f in FIELDS])
+            ).alias("match_weight")
         )
         return out.with_columns(
             (1.0 / (1.0 + (2.0 ** (-pl.col("match_weight"))))).alias("match_probability")
@@ -118,6 +119,27 @@ def estimate_u(random_levels: pl.DataFrame) -> dict[str, list[float]]:
         counts = np.bincount(s.astype(np.int64), minlength=k)[:k].astype(np.float64) + 1.0
         u[f] = (counts / counts.sum()).tolist()
     return u
+
+
+def attach_term_frequencies(
+    std: pl.DataFrame, tf: dict[str, dict[str, float]], floor: float = 1e-5
+) -> pl.DataFrame:
+    """``sn_tf`` / ``fn_tf`` per record: the frequency (``FSModel.tf``) of the record's surname /
+    forename; a value the table has not seen counts as rare (``floor``); null without a value."""
+    cols = []
+    for f, (tf_col, _) in TF_FIELDS.items():
+        table = tf.get(f)
+        src = pl.col(TF_SOURCE_COLUMNS[f])
+        if not table:
+            cols.append(pl.lit(None, dtype=pl.Float32).alias(tf_col))
+            continue
+        cols.append(
+            pl.when(src.is_not_null())
+            .then(src.replace_strict(table, default=None, return_dtype=pl.Float64).fill_null(floor))
+            .cast(pl.Float32)
+            .alias(tf_col)
+        )
+    return std.with_columns(cols)
 
 
 def term_frequencies(std: pl.DataFrame, column: str, person_key: list[str]) -> dict[str, float]:
@@ -154,19 +176,24 @@ def fit_em(
     lam: float = 0.3,
     max_iter: int = 100,
     tol: float = 1e-5,
+    fields: list[str] | None = None,
+    fixed_m: frozenset[str] = frozenset(),
 ) -> FSModel:
     """EM over the candidate pairs' comparison patterns.
+
+    ``fields``: the fields the session models (default all; the others keep their starting m);
+    ``fixed_m``: fields whose m stays at its starting value (only lambda and u move for them).
 
     Both m and u are re-estimated inside EM (the candidate pairs' non-matches are not random
     pairs), starting from ``m_start`` (e.g. the levels of identifier-confirmed pairs) and the
     random-pair ``u``; the returned model keeps the fitted m and lambda and the random-pair u,
     as Splink does, so that scoring is calibrated against the whole population.
     """
-    fields = list(FIELDS)
+    fields = list(fields or FIELDS)
     patterns = levels.group_by(fields).len().sort(fields)  # a fixed order: same sums, same floats
     L = patterns.select(fields).to_numpy().astype(np.int64)
     n = patterns["len"].to_numpy().astype(np.float64)
-    m = m_start or initial_m()
+    m = {f: list(v) for f, v in (m_start or initial_m()).items()}
     u_random = u
     u = {f: list(v) for f, v in u.items()}
     it = 0
@@ -186,13 +213,14 @@ def fit_em(
         w = p * n
         new_lam = float(w.sum() / n.sum())
         wu = (1 - p) * n
-        new_m: dict[str, list[float]] = {}
+        new_m: dict[str, list[float]] = dict(m)
         for fi, f in enumerate(fields):
             lv = L[:, fi]
             ok = lv >= 0
             k = FIELDS[f]
-            sums = np.bincount(lv[ok], weights=w[ok], minlength=k)[:k] + 1e-3
-            new_m[f] = (sums / sums.sum()).tolist()
+            if f not in fixed_m:
+                sums = np.bincount(lv[ok], weights=w[ok], minlength=k)[:k] + 1e-3
+                new_m[f] = (sums / sums.sum()).tolist()
             usums = np.bincount(lv[ok], weights=wu[ok], minlength=k)[:k] + 1e-3
             u[f] = (usums / usums.sum()).tolist()
         delta = abs(new_lam - lam) + max(
