@@ -703,6 +703,254 @@ def audit_log(project: ProjectOpt = Path("familymatch.toml")) -> None:
     console.print(t)
 
 
+# --------------------------------------------------------------------------- priority and lists
+
+
+def _print_frame(title: str, frame: Any) -> None:
+    from rich.table import Table
+
+    t = Table(title=title)
+    for c in frame.columns:
+        t.add_column(c)
+    for row in frame.iter_rows():
+        t.add_row(*["" if v is None else str(v) for v in row])
+    console.print(t)
+
+
+@cohort_app.command("select")
+@handles_errors
+def cohort_select(
+    count: Annotated[int, typer.Option("--count", "-n", help="How many families to choose.")],
+    run: Annotated[
+        int | None, typer.Argument(help="Build run id (default: the latest build).")
+    ] = None,
+    project: ProjectOpt = Path("familymatch.toml"),
+    capacity: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--capacity",
+            help="NAME=N: choose at most N families in this locality (or team); repeat.",
+        ),
+    ] = None,
+    capacity_by: Annotated[
+        str, typer.Option("--capacity-by", help="What --capacity names: locality or team.")
+    ] = "locality",
+    must_include: Annotated[
+        Path | None,
+        typer.Option("--must-include", help="File of family references to choose (one a line)."),
+    ] = None,
+    must_exclude: Annotated[
+        Path | None,
+        typer.Option("--must-exclude", help="File of family references never to choose."),
+    ] = None,
+    priority: Annotated[
+        Path | None,
+        typer.Option("--priority", help="Priority file (default: rules/priority.toml)."),
+    ] = None,
+    margin: Annotated[
+        int, typer.Option("--margin", help="Families each side of the cut to explain.")
+    ] = 5,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Selection workbook (default: selections/ beside the project)."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Choose the year's families by priority (rules/priority.toml), with optional capacity per
+    locality or team and must-include / must-exclude lists; record the choice as a run and write
+    a workbook with every family's rank, points and the reason it is in or out.
+
+    Example:  familymatch cohort select --count 206 -p work/demo/familymatch.toml
+    Example:  familymatch cohort select 1 -n 206 --capacity "East=40" --must-include keep.txt -p work/demo/familymatch.toml
+    """
+    import polars as pl
+
+    from rules.priority import load_priority
+    from rules.select import (
+        SelectionRequest,
+        parse_capacity,
+        read_family_list,
+        run_selection,
+        selection_writer,
+    )
+
+    config = load_priority(priority)
+    request = SelectionRequest(
+        count=count,
+        capacity=parse_capacity(capacity or []),
+        capacity_by=capacity_by,
+        must_include=read_family_list(must_include, "--must-include") if must_include else None,
+        must_exclude=read_family_list(must_exclude, "--must-exclude") if must_exclude else None,
+        margin=max(margin, 0),
+    )
+    if capacity_by not in ("locality", "team"):
+        raise FamilyMatchError(f"--capacity-by {capacity_by}: use locality or team.")
+    proj, store = _project_store(project)
+    build_run = _run_or_latest(store, run)
+
+    def path_for(run_id: int) -> Path:
+        return out or proj.folder / "selections" / f"selection-run-{run_id}.xlsx"
+
+    with console.status("scoring and choosing families"):
+        result = run_selection(
+            store,
+            proj,
+            build_run,
+            config,
+            request,
+            write=selection_writer(path_for, proj.name, request),
+        )
+    files = []
+    if result.workbook is not None:
+        from familymatch.ingest import file_sha256
+
+        files.append((str(result.workbook), file_sha256(result.workbook)))
+    _audit(store, result.run_id, files)
+    summary = result.summary
+    if as_json:
+        _print_json(
+            {
+                **{k: v for k, v in summary.items() if k != "families"},
+                "select_run": result.run_id,
+                "workbook": str(result.workbook) if result.workbook else None,
+                "families": [
+                    {k: f[k] for k in ("family_ref", "rank", "score", "status", "group")}
+                    for f in summary["families"]
+                ],
+            }
+        )
+        return
+    console.print(
+        f"selection run {result.run_id} (build run {build_run}, priority {config.describe()}): "
+        f"{summary['chosen']} of {result.selection.families.height} families chosen, "
+        f"lowest score chosen {summary['cut_score']}",
+        highlight=False,
+    )
+    _print_frame("by " + request.capacity_by, result.selection.by_group)
+    _print_frame(
+        "at the margin",
+        result.selection.margin.select(
+            "rank",
+            "family_ref",
+            "score",
+            pl.col("chosen").replace_strict({True: "in", False: "out"}, return_dtype=pl.String),
+            "reason",
+        ),
+    )
+    for note in summary["notes"]:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
+    console.print(f"wrote {result.workbook}", highlight=False)
+
+
+@cohort_app.command("lists")
+@handles_errors
+def cohort_lists(
+    run: Annotated[
+        int | None,
+        typer.Argument(
+            help="Build run id (default: that of the newest selection, else the latest build)."
+        ),
+    ] = None,
+    by: Annotated[
+        str, typer.Option("--by", help="One list per locality, team or worker.")
+    ] = "locality",
+    project: ProjectOpt = Path("familymatch.toml"),
+    selection: Annotated[
+        int | None,
+        typer.Option(
+            "--selection", help="Selection run to list (default: the newest for the build)."
+        ),
+    ] = None,
+    whole_cohort: Annotated[
+        bool, typer.Option("--all", help="List every family in the cohort, not a selection.")
+    ] = False,
+    sheets: Annotated[
+        bool,
+        typer.Option("--sheets", help="One workbook with a sheet per group, not a workbook each."),
+    ] = False,
+    pseudonymise: Annotated[
+        bool,
+        typer.Option(
+            "--pseudonymise",
+            help="For analysts: keyed hashes for families and people; no names, dates of birth, "
+            "addresses or schools.",
+        ),
+    ] = False,
+    priority: Annotated[
+        Path | None,
+        typer.Option("--priority", help="Priority file for --all (a selection keeps its own)."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Folder (default: lists/ beside the project)."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print what was written as JSON.")
+    ] = False,
+) -> None:
+    """Caseworkers' lists: one workbook per locality, team or key worker (or one sheet each with
+    --sheets), each family with its members, address, the criteria it meets in plain English,
+    the services already involved and its priority with the arithmetic. Uses the newest
+    selection (`cohort select`) unless --all.
+
+    Example:  familymatch cohort lists --by locality -p work/demo/familymatch.toml
+    Example:  familymatch cohort lists 1 --all --pseudonymise --sheets -p work/demo/familymatch.toml
+    """
+    import polars as pl
+
+    from familymatch.ingest import file_sha256
+    from rules.lists import plan_lists, write_lists
+    from rules.priority import load_priority
+
+    if priority is not None and not whole_cohort:
+        raise FamilyMatchError(
+            "--priority applies to --all; a selection is listed with the priority it was chosen by."
+        )
+    config = load_priority(priority) if whole_cohort else None
+    proj, store = _project_store(project)
+    key = None
+    if pseudonymise:
+        from familymatch.pseudonyms import load_or_create_key
+
+        key = load_or_create_key()
+    with console.status("gathering the families"):
+        plan = plan_lists(
+            store,
+            proj,
+            run,
+            by,
+            selection_run=selection,
+            whole_cohort=whole_cohort,
+            priority=config,
+            key=key,
+        )
+    kind = f"select-run-{plan.select_run}" if plan.select_run else f"build-run-{plan.build_run}"
+    suffix = "-pseudonymised" if pseudonymise else ""
+    target = out or proj.folder / "lists" / f"{kind}-by-{by}{suffix}"
+    with console.status("writing workbooks"):
+        files = write_lists(plan, target, proj.name, one_workbook=sheets)
+    _audit(store, plan.build_run, [(str(f), file_sha256(f)) for f in files])
+    counts = plan.frames.families.group_by("group").len().sort("group").rename({"len": "families"})
+    if as_json:
+        _print_json(
+            {
+                "build_run": plan.build_run,
+                "select_run": plan.select_run,
+                "by": by,
+                "pseudonymised": pseudonymise,
+                "families": plan.frames.families.height,
+                "groups": dict(counts.iter_rows()),
+                "files": [str(f) for f in files],
+            }
+        )
+        return
+    console.print(f"{plan.description}, by {by}:", highlight=False)
+    _print_frame(f"families per {by}", counts.with_columns(pl.col("families").cast(pl.Int64)))
+    console.print(f"wrote {len(files)} workbook(s) to {target}", highlight=False)
+
+
 # --------------------------------------------------------------------------- demo
 
 
