@@ -1012,11 +1012,55 @@ def demo(
         highlight=False,
     )
 
+    console.rule("4. the year's families and the caseworkers' lists")
+    total = int(result.summary["cohort"]["total"])
+    if total:
+        from familymatch.project import load_project
+        from familymatch.store import open_store
+        from rules.lists import plan_lists, write_lists
+        from rules.priority import load_priority
+        from rules.select import SelectionRequest, run_selection, selection_writer
+
+        # Plymouth chose 206 of its 645 families for year one: the same share here
+        count = min(206, max(1, round(total * 206 / 645)))
+        proj = load_project(out / "familymatch.toml")
+        store = open_store(proj.database_url)
+        request = SelectionRequest(count=count)
+        with console.status("choosing families and writing lists"):
+            chosen = run_selection(
+                store,
+                proj,
+                result.run_id,
+                load_priority(),
+                request,
+                write=selection_writer(
+                    lambda r: out / "selections" / f"selection-run-{r}.xlsx", proj.name, request
+                ),
+            )
+            plan = plan_lists(store, proj, result.run_id, "locality")
+            lists_dir = out / "lists" / f"select-run-{chosen.run_id}-by-locality"
+            files = write_lists(plan, lists_dir, proj.name)
+        from familymatch.ingest import file_sha256
+
+        _audit(store, result.run_id, [(str(f), file_sha256(f)) for f in files])
+        per_group = plan.frames.families.group_by("group").len().sort("group")
+        console.print(
+            f"chose {chosen.summary['chosen']} of {total} families by priority (lowest score "
+            f"chosen {chosen.summary['cut_score']}; selection run {chosen.run_id}): "
+            + ", ".join(f"{g} {n}" for g, n in per_group.iter_rows()),
+            highlight=False,
+        )
+        console.print(f"selection workbook: {chosen.workbook}", highlight=False)
+        console.print(
+            f"{len(files)} caseworker list(s) by locality in {lists_dir}", highlight=False
+        )
+
     console.rule("next")
     console.print(
         f"familymatch cohort report -p {out}/familymatch.toml\n"
         f"familymatch cohort show <HOUSEHOLD> -p {out}/familymatch.toml\n"
-        f"familymatch link evaluate --truth {out}/truth -p {out}/familymatch.toml",
+        f"familymatch link evaluate --truth {out}/truth -p {out}/familymatch.toml\n"
+        f"familymatch cohort lists --by team --sheets -p {out}/familymatch.toml",
         highlight=False,
     )
 
