@@ -162,11 +162,12 @@ def select_families(
     lookup, or the teams). Pure: a frame in, a frame out."""
     r = request
     what = "locality" if r.capacity_by == "locality" else "team"
+    plural = "localities" if what == "locality" else "teams"
     known = set(groups)
     for name in r.capacity:
         if name not in known:
             raise FamilyMatchError(
-                f"--capacity: '{name}' is not a {what} ({what}s: {', '.join(sorted(known))})."
+                f"--capacity: '{name}' is not a {what} ({plural}: {', '.join(sorted(known))})."
             )
     refs = set(scored["family_ref"].to_list())
     include = r.must_include.refs if r.must_include else ()
