@@ -703,6 +703,98 @@ def audit_log(project: ProjectOpt = Path("familymatch.toml")) -> None:
     console.print(t)
 
 
+# --------------------------------------------------------------------------- attachment
+
+
+@cohort_app.command("allocation")
+@handles_errors
+def cohort_allocation(
+    out: Annotated[Path, typer.Option("--out", help="The template to write (.xlsx or .csv).")],
+    project: ProjectOpt = Path("familymatch.toml"),
+    run: Annotated[int | None, typer.Option(help="Build run (default: the latest).")] = None,
+) -> None:
+    """Write the allocation template: one row per cohort family, with blank key worker, team
+    and attachment date for the coordinator to fill in and give back to `familymatch attach`.
+
+    Example:  familymatch cohort allocation --out allocation.xlsx -p work/demo/familymatch.toml
+    """
+    from claims.attach import write_allocation_template
+    from claims.records import cohort_families
+
+    _, store = _project_store(project)
+    run_id = _run_or_latest(store, run)
+    cohort = cohort_families(store, run_id)
+    write_allocation_template(cohort, out)
+    _audit(store, run_id, [(str(out), "written")])
+    console.print(f"allocation template for {cohort.height:,} families: {out}", highlight=False)
+
+
+@app.command("attach")
+@handles_errors
+def attach(
+    file: Annotated[Path, typer.Argument(help="The allocation returned (.xlsx or .csv).")],
+    project: ProjectOpt = Path("familymatch.toml"),
+    run: Annotated[int | None, typer.Option(help="Build run (default: the latest).")] = None,
+    sheet: Annotated[str, typer.Option(help="The sheet of an .xlsx file.")] = "Allocation",
+    today: Annotated[
+        str | None, typer.Option(help="Treat this date as today (YYYY-MM-DD), for replays.")
+    ] = None,
+) -> None:
+    """Record the families attached: family reference, key worker, team, attachment date.
+
+    Every row is checked first (unknown family, not in the cohort, date before the build or in
+    the future, family already attached, listed twice); any problem and nothing is recorded.
+    Rows left blank are families not allocated yet.
+
+    Example:  familymatch attach allocation.xlsx -p work/demo/familymatch.toml
+    """
+    from datetime import date as date_type
+
+    from claims.attach import check_allocation, read_allocation
+    from claims.records import (
+        cohort_families,
+        family_refs,
+        read_attachments,
+        record_attachments,
+    )
+    from familymatch.ingest import file_sha256
+    from familymatch.store import run_info
+
+    _, store = _project_store(project)
+    run_id = _run_or_latest(store, run)
+    allocation = read_allocation(file, sheet)
+    info = run_info(store, run_id)
+    check = check_allocation(
+        allocation,
+        cohort_families(store, run_id),
+        family_refs(store, run_id),
+        read_attachments(store).select("family_ref", "attached_on"),
+        info["reference_date"],
+        _parse_date(today, "--today") or date_type.today(),
+        file.name,
+    )
+    if check.problems:
+        for problem in check.problems[:50]:
+            err_console.print(f"  {problem}", highlight=False)
+        more = len(check.problems) - 50
+        raise FamilyMatchError(
+            f"{file.name}: {len(check.problems)} problem(s) found"
+            + (f" ({more} more not shown)" if more > 0 else "")
+            + "; nothing was recorded."
+        )
+    if check.rows.height == 0:
+        raise FamilyMatchError(
+            f"{file.name}: no family has a key worker and date; nothing to record."
+        )
+    attach_run = record_attachments(store, run_id, check.rows, str(file))
+    _audit(store, attach_run, [(str(file), file_sha256(file))])
+    console.print(
+        f"attached {check.rows.height:,} families (run {attach_run}); "
+        f"{check.skipped:,} rows left blank",
+        highlight=False,
+    )
+
+
 # --------------------------------------------------------------------------- demo
 
 

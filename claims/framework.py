@@ -156,7 +156,7 @@ class _Ctx:
 
     def money(self, key: str, value: Any) -> Decimal:
         """An amount in pounds: a string ("3200.00") or a whole number; never a float."""
-        if isinstance(value, bool) or isinstance(value, float):
+        if isinstance(value, bool | float):
             raise self.fail(key, 'must be an amount written as a string, e.g. "3200.00".')
         try:
             amount = Decimal(str(value))
@@ -167,7 +167,7 @@ class _Ctx:
         return amount.quantize(PENNY)
 
     def share(self, key: str, value: Any) -> Decimal:
-        if isinstance(value, bool) or isinstance(value, float):
+        if isinstance(value, bool | float):
             raise self.fail(key, 'must be a share written as a string, e.g. "0.60".')
         try:
             share = Decimal(str(value))
@@ -414,9 +414,7 @@ def load_framework(name_or_path: str | Path, base: Path | None = None) -> Framew
         ),
         year_basis=year_basis,
         indicative_families=(
-            None
-            if indicative is None
-            else ctx.integer("local.indicative_families", indicative, 1)
+            None if indicative is None else ctx.integer("local.indicative_families", indicative, 1)
         ),
         audit_sample_share=ctx.share("audit.sample_share", audit.get("sample_share", "0.10")),
         audit_seed=ctx.integer("audit.seed", audit.get("seed", 0)),
