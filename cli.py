@@ -754,8 +754,6 @@ def attach(
 
     Example:  familymatch attach allocation.xlsx -p work/demo/familymatch.toml
     """
-    from datetime import date as date_type
-
     from claims.attach import check_allocation, read_allocation
     from claims.records import (
         cohort_families,
@@ -776,7 +774,7 @@ def attach(
         family_refs(store, run_id),
         read_attachments(store).select("family_ref", "attached_on"),
         info["reference_date"],
-        _parse_date(today, "--today") or date_type.today(),
+        _parse_date(today, "--today") or date.today(),
         file.name,
     )
     if check.problems:
@@ -845,15 +843,22 @@ def outcomes_import(
 
 
 def _print_claim(summary: dict[str, Any]) -> None:
+    from decimal import Decimal
+
     from rich.table import Table
 
     t = Table(title=f"claim: {summary['claimed']:,} of {summary['attached']:,} attached families")
     for c in ("programme year", "result", "families", "amount"):
         t.add_column(c, justify="left" if c in ("programme year", "result") else "right")
     for r in summary["by_year_and_result"]:
-        t.add_row(r["programme_year"], r["result"], f"{r['families']:,}", f"£{r['amount']}")
+        t.add_row(
+            r["programme_year"], r["result"], f"{r['families']:,}", f"£{Decimal(r['amount']):,}"
+        )
     t.add_row(
-        "[bold]total[/]", "", f"[bold]{summary['claimed']:,}[/]", f"[bold]£{summary['amount']}[/]"
+        "[bold]total[/]",
+        "",
+        f"[bold]{summary['claimed']:,}[/]",
+        f"[bold]£{Decimal(summary['amount']):,}[/]",
     )
     console.print(t)
 
@@ -1123,13 +1128,79 @@ def demo(
         highlight=False,
     )
 
+    console.rule("4. attachment, outcomes a year later, and a payment-by-results claim")
+    claim_run, workbook = _demo_claim(out, result.run_id)
+
     console.rule("next")
     console.print(
         f"familymatch cohort report -p {out}/familymatch.toml\n"
         f"familymatch cohort show <HOUSEHOLD> -p {out}/familymatch.toml\n"
-        f"familymatch link evaluate --truth {out}/truth -p {out}/familymatch.toml",
+        f"familymatch link evaluate --truth {out}/truth -p {out}/familymatch.toml\n"
+        f"familymatch claims verify {workbook} -p {out}/familymatch.toml\n"
+        f"familymatch claims history <FAMILY> -p {out}/familymatch.toml",
         highlight=False,
     )
+
+
+def _demo_claim(out: Path, build_run: int) -> tuple[int, Path]:
+    """The demo's programme year: the coordinator allocates the families (the synthetic truth
+    plays the coordinator), they are attached, a year later the outcomes are imported, and a
+    phase-1 claim is prepared and verified."""
+    from claims.attach import check_allocation, read_allocation, write_allocation_template
+    from claims.framework import load_framework
+    from claims.outcomes import import_outcomes
+    from claims.prepare import prepare_claim, workbook_name
+    from claims.records import cohort_families, family_refs, read_attachments, record_attachments
+    from claims.verify import verify_claim
+    from claims.workbook import read_claim_workbook, write_claim_workbook
+    from familymatch.store import open_store, run_info
+    from fixtures.allocation import fill_allocation, score_claim
+    from fixtures.period2 import R2
+
+    proj, store = _project_store(out / "familymatch.toml")
+    template = out / "allocation.csv"
+    write_allocation_template(cohort_families(store, build_run), template)
+    filled = out / "allocation_filled.csv"
+    fill_allocation(template, filled, store, build_run, out / "truth")
+    check = check_allocation(
+        read_allocation(filled),
+        cohort_families(store, build_run),
+        family_refs(store, build_run),
+        read_attachments(store).select("family_ref", "attached_on"),
+        run_info(store, build_run)["reference_date"],
+        R2,
+        filled.name,
+    )
+    if check.problems:
+        raise FamilyMatchError(check.problems[0])
+    record_attachments(store, build_run, check.rows, str(filled))
+    console.print(
+        f"allocation template {template.name}; {check.rows.height:,} families attached "
+        f"(July-October 2012) from {filled.name}",
+        highlight=False,
+    )
+    with console.status("importing the period-2 extracts"):
+        imported = import_outcomes(out / "familymatch_period2.toml", store, build_run)
+    console.print(
+        f"outcomes a year later: {imported.records:,} records, {imported.matched:,} linked to "
+        f"known people, {imported.families_with_evidence:,} attached families with new evidence",
+        highlight=False,
+    )
+    fw = load_framework("phase1")
+    claim = prepare_claim(open_store(proj.database_url), fw, R2)
+    workbook = workbook_name(out / "claims", claim.run_id)
+    write_claim_workbook(workbook, claim.summary, claim.claims, claim.lines, claim.run_id, fw.title)
+    _print_claim(claim.summary)
+    verified = verify_claim(store, read_claim_workbook(workbook))
+    score = score_claim(claim.claims, store, build_run, out / "truth")
+    console.print(
+        f"claim workbook {workbook} verified: {len(verified.discrepancies)} discrepancies; "
+        f"against the planted results: precision {score['precision']:.4f}, recall "
+        f"{score['recall']:.4f} ({score['right']} of {score['planted_results']} planted; "
+        f"{score['planted_results_attached']} of them attached)",
+        highlight=False,
+    )
+    return claim.run_id, workbook
 
 
 def main() -> None:
