@@ -69,6 +69,19 @@ def street_signature(addr: pl.Expr) -> pl.Expr:
     )
 
 
+def _postcode_hamming(a: pl.Expr, b: pl.Expr) -> pl.Expr:
+    """Characters that differ, position by position, between the postcodes leading two address
+    keys ("PL5 7ZN|21"); a difference in length counts each extra character."""
+    pa, pb = a.str.extract(r"^([^|]*)\|", 1), b.str.extract(r"^([^|]*)\|", 1)
+    return (
+        pl.sum_horizontal(
+            (pa.str.slice(i, 1) != pb.str.slice(i, 1)).fill_null(True).cast(pl.Int32)
+            for i in range(8)
+        )
+        + (pa.str.len_chars().cast(pl.Int32) - pb.str.len_chars().cast(pl.Int32)).abs()
+    )
+
+
 def address_keys(std: pl.DataFrame) -> pl.DataFrame:
     """record_id, address_key (null when the record has no usable address)."""
     pc_key = pl.when(pl.col("pc_valid") & pl.col("addr_num").is_not_null()).then(
@@ -99,14 +112,66 @@ def address_keys(std: pl.DataFrame) -> pl.DataFrame:
         .then(pl.format("{}|{}", street, pl.col("addr_num")))
         .alias("street_key"),
     )
+    # a postcode typo ("PL5 7ZK" for "PL5 7ZN") makes a second key for one address: a key seen
+    # once, with the same street and number in the same postcode sector as a commoner key whose
+    # postcode differs in one character, is that address (two streets of one name in a sector
+    # exist, so a key seen more than once, or further off, is kept)
+    sector = pl.col("address_key").str.extract(r"^([A-Z0-9]+ [0-9])[A-Z]{2}\|", 1)
+    same = ["sector", "street_key", "number"]
+    variants = (
+        keyed.filter(~pl.col("address_key").str.starts_with("U:"))
+        .drop_nulls(["address_key", "street_key"])
+        .with_columns(
+            sector.alias("sector"),
+            # the flat and house number as keyed: flats of one building stay apart
+            pl.col("address_key").str.replace(r"^[^|]*\|", "").alias("number"),
+        )
+        .drop_nulls("sector")
+        .group_by([*same, "address_key"])
+        .len()
+        .sort([*same, "len", "address_key"], descending=[False, False, False, True, False])
+    )
+    canonical = (
+        variants.join(
+            variants.group_by(same, maintain_order=True).agg(
+                pl.col("address_key").first().alias("canonical")
+            ),
+            on=same,
+        )
+        .filter(
+            (pl.col("address_key") != pl.col("canonical"))
+            & (pl.col("len") == 1)  # seen once: a slip, not a second address
+            & (_postcode_hamming(pl.col("address_key"), pl.col("canonical")) == 1)
+        )
+        .select("address_key", "street_key", "canonical")
+        .unique()
+    )
+    keyed = (
+        keyed.join(canonical, on=["address_key", "street_key"], how="left")
+        .with_columns(pl.coalesce("canonical", "address_key").alias("address_key"))
+        .drop("canonical")
+    )
     # records without a postcode: the unique keyed address with the same street and number
     known = (
         keyed.drop_nulls(["address_key", "street_key"]).select("street_key", "address_key").unique()
+    )
+    # ... but not when the street's name is found in more than one postcode district: the
+    # city has several streets of that name, and the one without a postcode may be any of them
+    district = pl.col("address_key").str.extract(r"^([A-Z0-9]+) ", 1)
+    streets = known.with_columns(
+        pl.col("street_key").str.replace(r"\|[^|]*$", "").alias("street"), district.alias("d")
+    )
+    shared = (
+        streets.drop_nulls("d")
+        .group_by("street")
+        .agg(pl.col("d").n_unique().alias("districts"))
+        .filter(pl.col("districts") > 1)["street"]
     )
     unique_street = (
         known.group_by("street_key")
         .agg(pl.col("address_key").first(), pl.len().alias("n"))
         .filter(pl.col("n") == 1)
+        .filter(~pl.col("street_key").str.replace(r"\|[^|]*$", "").is_in(shared.implode()))
         .select("street_key", pl.col("address_key").alias("by_street"))
     )
     keyed = keyed.join(unique_street, on="street_key", how="left").with_columns(
