@@ -140,7 +140,9 @@ def load_assumptions(path: Path | None, fw: Framework) -> Assumptions:
         raise ConfigError(
             f"{path}: {fw.name}: no assumptions for framework '{fw.name}' (tables: {known})."
         )
-    top = ctx.table(fw.name, raw[fw.name], {"attachments", "scenarios"}, {"attachments", "scenarios"})
+    top = ctx.table(
+        fw.name, raw[fw.name], {"attachments", "scenarios"}, {"attachments", "scenarios"}
+    )
     _check_month_years(fw)
 
     key = f"{fw.name}.attachments"
@@ -185,9 +187,7 @@ def load_assumptions(path: Path | None, fw: Framework) -> Assumptions:
     ordered = sorted(
         scen_raw, key=lambda n: (SCENARIO_ORDER.index(n) if n in SCENARIO_ORDER else 99, n)
     )
-    scenarios = {
-        n: _scenario(ctx, f"{fw.name}.scenarios.{n}", n, scen_raw[n], fw) for n in ordered
-    }
+    scenarios = {n: _scenario(ctx, f"{fw.name}.scenarios.{n}", n, scen_raw[n], fw) for n in ordered}
     return Assumptions(
         path=path,
         sha256=hashlib.sha256(data).hexdigest(),
@@ -474,6 +474,14 @@ def _quarter_frame(
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
+def money_sum(series: pl.Series) -> Decimal:
+    """The exact sum of a money column (polars sums Decimal columns as Decimal)."""
+    value = series.sum()
+    if not isinstance(value, Decimal):
+        raise TypeError(f"{series.name} is not a Decimal column")
+    return value
+
+
 def by_year(quarters: pl.DataFrame) -> pl.DataFrame:
     """Quarters summed by financial year; cumulative columns are the year-end figures."""
     sums = [
@@ -485,7 +493,11 @@ def by_year(quarters: pl.DataFrame) -> pl.DataFrame:
     out = quarters.group_by("financial_year", maintain_order=True).agg(
         *[pl.col(c).sum() for c in sums],
         pl.col("cumulative").last(),
-        *([pl.col("maximum_cumulative").last()] if "maximum_cumulative" in quarters.columns else []),
+        *(
+            [pl.col("maximum_cumulative").last()]
+            if "maximum_cumulative" in quarters.columns
+            else []
+        ),
     )
     order = [c for c in quarters.columns if c not in ("quarter", "quarter_start")]
     return out.select(order).with_columns(
@@ -523,8 +535,8 @@ def _scenario_forecast(
                     continue
                 money[(quarter_start(due), r)] += expected * amount
     quarters = _quarter_frame(fw, grid, families, money, maximum=True)
-    fees = quarters["attachment_fees"].sum()
-    results = quarters["results"].sum()
+    fees = money_sum(quarters["attachment_fees"])
+    results = money_sum(quarters["results"])
     return ScenarioForecast(
         scenario=sc,
         quarters=quarters,
@@ -608,9 +620,7 @@ def build_forecast(
     if a.framework != fw.name:
         raise ConfigError(f"{a.path}: assumptions for '{a.framework}', not '{fw.name}'.")
     if attachments_from not in ("plan", "recorded"):
-        raise FamilyMatchError(
-            f"--attachments: '{attachments_from}' is not one of plan, recorded."
-        )
+        raise FamilyMatchError(f"--attachments: '{attachments_from}' is not one of plan, recorded.")
     names = scenarios or list(a.scenarios)
     chosen = [a.scenario(n) for n in names]
     funded = fw.funded_families()
@@ -625,10 +635,10 @@ def build_forecast(
             attachments_from = "plan"
         profile = planned_profile(fw, a)
     capped = cap_profile(profile, funded)
-    if capped["families"].sum() < profile["families"].sum():
+    dropped = int(profile["families"].sum()) - int(capped["families"].sum())
+    if dropped:
         notes.append(
-            f"{profile['families'].sum() - capped['families'].sum():,} families beyond the "
-            f"{funded:,} funded earn nothing and are left out."
+            f"{dropped:,} families beyond the {funded:,} funded earn nothing and are left out."
         )
     year2 = _year2(fw, a, _first_year(fw, capped))
 
@@ -699,6 +709,6 @@ def headline(fc: Forecast, scenario: str) -> dict[str, Any]:
         "by_year": {fy: total for fy, total in sf.years.select("financial_year", "total").rows()},
     }
     if fc.actual_quarters is not None:
-        out["actual_to_date"] = fc.actual_quarters["total"].sum()
+        out["actual_to_date"] = money_sum(fc.actual_quarters["total"])
         out["actuals_to"] = fc.actuals_to
     return out

@@ -20,7 +20,7 @@ from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.styles import Font
 from openpyxl.worksheet.worksheet import Worksheet
 
-from claims.forecast import Forecast, ScenarioForecast
+from claims.forecast import Forecast, ScenarioForecast, money_sum
 from familymatch.workbooks import save_workbook, set_cell, write_table
 
 POUNDS = '"£"#,##0.00'
@@ -41,7 +41,11 @@ HEADERS = {
 def _header(column: str, fc: Forecast) -> str:
     if column in fc.framework.results:
         return f"{column} {fc.framework.results[column].title}"
-    for suffix, label in (("_forecast", "forecast"), ("_actual", "actual"), ("_variance", "variance")):
+    for suffix, label in (
+        ("_forecast", "forecast"),
+        ("_actual", "actual"),
+        ("_variance", "variance"),
+    ):
         if column.endswith(suffix):
             return f"{HEADERS.get(column.removesuffix(suffix), column)}: {label}"
     return HEADERS.get(column, column)
@@ -117,7 +121,7 @@ def _summary(ws: Worksheet, fc: Forecast, main: ScenarioForecast) -> None:
             ws,
             last,
             1,
-            f"Recorded to {fc.actuals_to.isoformat()}: £{fc.actual_quarters['total'].sum():,} "
+            f"Recorded to {fc.actuals_to.isoformat()}: £{money_sum(fc.actual_quarters['total']):,} "
             "(attachment fees earned and results claimed); see Actuals vs forecast.",
         )
     start = last + 2
@@ -348,7 +352,9 @@ def write_forecast_workbook(fc: Forecast, path: Path, title: str, main: str) -> 
     if fc.actual_quarters is not None:
         sheet = wb.create_sheet("Actuals vs forecast")
         to = fc.actuals_to.isoformat() if isinstance(fc.actuals_to, date) else "-"
-        _bold(sheet, 1, f"Actuals to {to} beside the {main} forecast (variance = actual - forecast)")
+        _bold(
+            sheet, 1, f"Actuals to {to} beside the {main} forecast (variance = actual - forecast)"
+        )
         row = 3
         for by in ("year", "quarter"):
             table = fc.comparison(main, by)
