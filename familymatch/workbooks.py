@@ -74,7 +74,9 @@ def libreoffice_opens(path: Path, out_dir: Path, timeout: float = 180.0) -> Path
 
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if soffice is None:
-        raise RuntimeError("LibreOffice (soffice) is not installed; `apt-get install libreoffice-calc-nogui`.")
+        raise RuntimeError(
+            "LibreOffice (soffice) is not installed; `apt-get install libreoffice-calc-nogui`."
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     profile = out_dir / "lo-profile"
     done = subprocess.run(
