@@ -297,7 +297,9 @@ def framework_path(name_or_path: str | Path, base: Path | None = None) -> Path:
     if "/" not in text and not text.endswith(".toml"):
         path = CLAIMS_DIR / f"{text}.toml"
         if not path.is_file():
-            known = ", ".join(sorted(p.stem for p in CLAIMS_DIR.glob("*.toml")))
+            known = ", ".join(
+                sorted(p.stem for p in CLAIMS_DIR.glob("*.toml") if p.stem != "assumptions")
+            )
             raise ConfigError(f"framework '{text}': no such framework (known: {known}).")
         return path
     path = Path(text)
