@@ -18,6 +18,8 @@ import polars as pl
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
 from claims.forecast import Forecast, ScenarioForecast, money_sum
@@ -52,10 +54,16 @@ def _header(column: str, fc: Forecast) -> str:
 
 
 def _frame(ws: Worksheet, frame: pl.DataFrame, fc: Forecast, start_row: int) -> int:
-    """Write a frame with readable headers; money columns get the pounds format."""
+    """Write a frame with readable headers; money columns get the pounds format; a column
+    keeps the widest width of the tables stacked on the sheet."""
+    letters = [get_column_letter(j) for j in range(1, frame.width + 1)]
+    before = {c: ws.column_dimensions[c].width for c in letters if c in ws.column_dimensions}
     last = write_table(
         ws, [_header(c, fc) for c in frame.columns], frame.rows(), start_row, filters=False
     )
+    for c, width in before.items():
+        if width and width > (ws.column_dimensions[c].width or 0):
+            ws.column_dimensions[c].width = width
     for j, dtype in enumerate(frame.dtypes, start=1):
         if isinstance(dtype, pl.Decimal):
             for r in range(start_row + 1, last + 1):
@@ -363,7 +371,8 @@ def write_forecast_workbook(fc: Forecast, path: Path, title: str, main: str) -> 
             _bold(sheet, row, f"by {by}")
             row = _frame(sheet, table, fc, row + 1) + 2
         _bold(sheet, row, "actuals by quarter, by result")
-        _frame(sheet, fc.actual_quarters, fc, row + 1)
+        recorded = fc.actual_quarters.filter(pl.col("quarter_start") <= fc.actuals_to)
+        _frame(sheet, recorded, fc, row + 1)
 
     sheet = wb.create_sheet("Assumptions")
     last = write_table(sheet, ["assumption", "value", "source"], assumption_rows(fc))
@@ -372,4 +381,9 @@ def write_forecast_workbook(fc: Forecast, path: Path, title: str, main: str) -> 
         label = str(sheet.cell(row=r, column=1).value)
         if isinstance(cell.value, Decimal) and "share" not in label:
             cell.number_format = POUNDS
+    for sheet in wb.worksheets:  # printed by finance: landscape, one page wide
+        sheet.page_setup.orientation = "landscape"
+        sheet.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+        sheet.page_setup.fitToWidth = 1
+        sheet.page_setup.fitToHeight = 0
     return save_workbook(wb, path)
