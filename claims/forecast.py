@@ -362,10 +362,6 @@ class Forecast:
     actuals_to: date | None = None  # the latest attachment or submission recorded
     notes: list[str] = field(default_factory=list)
 
-    @property
-    def result_names(self) -> list[str]:
-        return list(self.framework.results)
-
     def comparison(self, scenario: str, by: str = "quarter") -> pl.DataFrame | None:
         """Forecast beside actuals, for the periods up to the latest record: fees, results and
         total, forecast / actual / variance (actual minus forecast)."""
@@ -407,7 +403,8 @@ def _round(value: Decimal) -> Decimal:
     return value.quantize(PENNY, rounding=ROUND_HALF_UP)
 
 
-def _fee_share(fw: Framework, year_index: int | None, year2: YearTwoFees | None) -> Decimal:
+def _fee_share(year_index: int | None, year2: YearTwoFees | None) -> Decimal:
+    """The share of the fee paid: the year-two band for the second programme year, else 1."""
     if year_index == 1 and year2 is not None:
         return year2.share
     return Decimal(1)
@@ -525,7 +522,7 @@ def _scenario_forecast(
             year = fw.years[yi]
             q = quarter_start(month)
             families[q] += n
-            money[(q, "attachment_fees")] += year.attachment_fee * n * _fee_share(fw, yi, year2)
+            money[(q, "attachment_fees")] += year.attachment_fee * n * _fee_share(yi, year2)
             for r in fw.results:
                 expected = sc.success[r] * n
                 due = add_months(month, sc.lag_months[r])
@@ -587,7 +584,7 @@ def _actuals(
         q = quarter_start(month)
         families[q] += n
         if yi is not None:
-            fee = fw.years[yi].attachment_fee * n * _fee_share(fw, yi, year2)
+            fee = fw.years[yi].attachment_fee * n * _fee_share(yi, year2)
             money[(q, "attachment_fees")] += fee
     unknown = sorted(set(claims["result"].drop_nulls().to_list()) - set(fw.results))
     if unknown:
