@@ -151,3 +151,66 @@ def read_submitted_claims(store: Store) -> pl.DataFrame:
             }
         )
     return pl.concat(frames)
+
+
+def record_submission(
+    store: Store, claim_run: int, sha256: str, submitted_on: Any, families: int, pence: int
+) -> int:
+    """Record a verified claim as submitted (a run of kind ``submit``); returns its id."""
+    with recording_run(store, "submit", parameters={"claim_run": claim_run}) as run:
+        run.add(
+            s.submissions,
+            pl.DataFrame(
+                {
+                    "claim_run_id": [claim_run],
+                    "workbook_sha256": [sha256],
+                    "submitted_on": [submitted_on],
+                    "families": [families],
+                    "amount_pence": [pence],
+                }
+            ),
+        )
+        run.summary = {"claim_run": claim_run, "families": families, "amount_pence": pence}
+    return run.run_id
+
+
+def family_history(store: Store, family_ref: str) -> pl.DataFrame:
+    """Every claim decision about one family: claim_run, as_of, decision, result, amount,
+    reason, submitted_on (null if that claim was not submitted)."""
+    query = (
+        select(
+            s.claims.c.run_id,
+            s.runs.c.reference_date,
+            s.claims.c.decision,
+            s.claims.c.result,
+            s.claims.c.programme_year,
+            s.claims.c.amount_pence,
+            s.claims.c.reason,
+        )
+        .join(s.runs, s.runs.c.id == s.claims.c.run_id)
+        .where(
+            s.claims.c.family_ref == family_ref,
+            s.runs.c.kind == "claim",
+            s.runs.c.status == "complete",
+        )
+        .order_by(s.claims.c.run_id)
+    )
+    with as_engine(store).connect() as conn:
+        rows = conn.execute(query).fetchall()
+    frame = pl.DataFrame(
+        [tuple(r) for r in rows],
+        schema={
+            "claim_run": pl.Int64,
+            "as_of": pl.Date,
+            "decision": pl.String,
+            "result": pl.String,
+            "programme_year": pl.String,
+            "amount_pence": pl.Int64,
+            "reason": pl.String,
+        },
+        orient="row",
+    )
+    subs = submitted_claim_runs(store).select(
+        pl.col("claim_run_id").alias("claim_run"), "submitted_on"
+    )
+    return frame.join(subs, on="claim_run", how="left")
