@@ -667,11 +667,14 @@ def build_forecast(
         )
         actual_y = by_year(actual_q)
         if actual_year2 is not None and has_attachments:
-            notes.append(
-                f"recorded year-one attachments: {actual_year2.worked_with:,} of "
-                f"{actual_year2.agreed:,} agreed, so year-two fees are {actual_year2.band} in "
-                "the actuals."
-            )
+            done = f"{actual_year2.worked_with:,} of the {actual_year2.agreed:,} agreed"
+            if actuals_to > fw.years[0].end:
+                notes.append(
+                    f"recorded year-one attachments: {done}, so year-two fees are "
+                    f"{actual_year2.band} in the actuals."
+                )
+            else:
+                notes.append(f"year one is not over: {done} year-one families attached so far.")
     return Forecast(
         framework=fw,
         assumptions=a,
