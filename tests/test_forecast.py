@@ -348,6 +348,15 @@ def test_actuals_beside_the_forecast(phase1) -> None:  # type: ignore[no-untyped
     assert rows["2013/14"]["total_variance"] == D("1500.00") - q["total"].sum()
 
 
+def test_before_year_one_ends_no_band_is_named(phase1) -> None:  # type: ignore[no-untyped-def]
+    fc = build_forecast(
+        phase1, load_assumptions(None, phase1), None, _attachments([date(2012, 9, 1)]), None
+    )
+    assert fc.notes == [
+        "year one is not over: 1 of the 206 agreed year-one families attached so far."
+    ]
+
+
 def test_claims_only_and_unknown_results(phase1) -> None:  # type: ignore[no-untyped-def]
     a = load_assumptions(None, phase1)
     claims = _claims([("F1", "R2", "100.00", "2012/13", date(2013, 1, 5))])
