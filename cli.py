@@ -1067,6 +1067,225 @@ def claims_history(
     console.print(t)
 
 
+# --------------------------------------------------------------------------- forecast
+
+
+def _forecast(
+    store: Any,
+    folder: Path,
+    framework: str,
+    assumptions: Path | None = None,
+    scenario: str | None = None,
+    attachments_from: str = "plan",
+    run: int | None = None,
+) -> tuple[Any, str]:
+    """The forecast from the store's attachments and submitted claims; and the scenario to
+    print (``scenario``, else central). With ``scenario`` only that one is forecast. With a
+    build ``run``, a note sets its cohort beside the plan."""
+    from claims.forecast import build_forecast, load_assumptions
+    from claims.framework import load_framework
+    from claims.records import read_attachments, read_submitted_claims
+
+    fw = load_framework(framework, folder)
+    a = load_assumptions(assumptions, fw)
+    main = a.scenario(scenario).name if scenario is not None else a.default_scenario()
+    fc = build_forecast(
+        fw,
+        a,
+        [main] if scenario is not None else None,
+        read_attachments(store),
+        read_submitted_claims(store),
+        attachments_from,
+    )
+    if run is not None:
+        from claims.records import cohort_families
+        from familymatch.store import run_info
+
+        info = run_info(store, run)
+        if info["kind"] != "build":
+            raise FamilyMatchError(f"--run {run}: run {run} is a {info['kind']} run, not a build.")
+        fc.notes.append(
+            f"build run {run} found {cohort_families(store, run).height:,} families in the "
+            f"cohort; {fc.assumptions.planned_total:,} attachments are planned "
+            f"({fc.assumptions.path.name}), {fc.funded:,} funded ({fc.framework.path.name})."
+        )
+    return fc, main
+
+
+def _money(value: Any) -> str:
+    return "" if value is None else f"£{value:,.2f}"
+
+
+def _forecast_headline(fc: Any, main: str) -> list[str]:
+    from claims.forecast import headline
+
+    h = headline(fc, main)
+    others = [f"{n} {_money(sf.total)}" for n, sf in fc.scenarios.items() if n != main]
+    lines = [
+        f"{main} forecast {_money(h['total'])} of the {_money(h['maximum'])} maximum "
+        f"({h['share_of_maximum_pct']}%) for {h['funded_families']:,} funded families: "
+        f"attachment fees {_money(h['attachment_fees'])}, results {_money(h['results'])}"
+        + (f"; {', '.join(others)}" if others else ""),
+        "by financial year: " + ", ".join(f"{fy} {_money(v)}" for fy, v in h["by_year"].items()),
+    ]
+    if h["results_not_paid"]:
+        lines.append(
+            f"{_money(h['results_not_paid'])} of {main} results fall due after the last payment "
+            f"day {h['last_payment']:%d/%m/%Y} and are not paid"
+        )
+    if "actual_to_date" in h:
+        lines.append(
+            f"recorded to {h['actuals_to']:%d/%m/%Y}: {_money(h['actual_to_date'])} "
+            "(attachment fees earned and results claimed)"
+        )
+    return lines
+
+
+@app.command("forecast")
+@handles_errors
+def forecast_cmd(
+    project: ProjectOpt = Path("familymatch.toml"),
+    framework: Annotated[
+        str, typer.Option(help="Payment framework: a name in claims/ or a .toml path.")
+    ] = "phase1",
+    scenario: Annotated[
+        str | None,
+        typer.Option(help="low, central or high (default: all in the workbook, central printed)."),
+    ] = None,
+    run: Annotated[
+        int | None, typer.Option(help="A build run, to set its cohort beside the plan.")
+    ] = None,
+    attachments: Annotated[
+        str,
+        typer.Option(
+            help="plan: the planned attachments; recorded: the families recorded so far, then "
+            "the rest of the plan."
+        ),
+    ] = "plan",
+    assumptions: Annotated[
+        Path | None,
+        typer.Option(help="Assumptions file (default: claims/assumptions.toml)."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Workbook to write (default: reports/ beside the project)."
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON (the workbook only with --out).")
+    ] = False,
+) -> None:
+    """Attachment fees and results payments by financial year and quarter, low / central /
+    high, against the framework's maximum and beside the recorded attachments and submitted
+    claims; a workbook with charts and every assumption.
+
+    Example:  familymatch forecast -p work/demo/familymatch.toml --framework phase1 --out forecast.xlsx
+    """
+    from rich.table import Table
+
+    from claims.forecast_workbook import write_forecast_workbook
+
+    if out is not None and out.suffix.lower() != ".xlsx":
+        raise FamilyMatchError(f"--out {out}: use a .xlsx file name.")
+    proj, store = _project_store(project)
+    _audit(store, run)
+    fc, main = _forecast(store, proj.folder, framework, assumptions, scenario, attachments, run)
+    target = out
+    if target is None and not as_json:
+        target = proj.folder / "reports" / f"forecast-{fc.framework.name}.xlsx"
+    if target is not None:
+        if not target.parent.exists():
+            from familymatch.outputs import secure_mkdir
+
+            secure_mkdir(target.parent)
+        write_forecast_workbook(fc, target, proj.name or "familymatch", main)
+    if as_json:
+        from claims.forecast import headline
+
+        _print_json(
+            {
+                "framework": fc.framework.name,
+                "assumptions": str(fc.assumptions.path),
+                "attachments_from": fc.attachments_from,
+                "funded_families": fc.funded,
+                "maximum": fc.maximum,
+                "year2_fees": None if fc.year2 is None else vars(fc.year2),
+                "scenarios": {
+                    n: {
+                        "headline": headline(fc, n),
+                        "by_year": sf.years.to_dicts(),
+                        "by_quarter": sf.quarters.to_dicts(),
+                    }
+                    for n, sf in fc.scenarios.items()
+                },
+                "actuals": None
+                if fc.actual_quarters is None
+                else {
+                    "to": fc.actuals_to,
+                    "by_year": fc.actual_years.to_dicts(),
+                    "by_quarter": fc.actual_quarters.to_dicts(),
+                    "compared_with": main,
+                    "comparison_by_year": fc.comparison(main, "year").to_dicts(),
+                },
+                "notes": fc.notes,
+                "workbook": None if target is None else str(target),
+            }
+        )
+        return
+    from rich import box
+
+    def pounds(value: Any) -> str:
+        return "" if value is None else f"{value.quantize(1, rounding='ROUND_HALF_UP'):,}"
+
+    sf = fc.scenarios[main]
+    names = list(fc.framework.results)
+    t = Table(
+        title=f"{fc.framework.name} forecast, {main} scenario (£, whole pounds)",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    for c in ("year", "families", "fees", *names, "total", "cumulative"):
+        t.add_column(c, justify="left" if c == "year" else "right")
+    for r in sf.years.to_dicts():
+        t.add_row(
+            r["financial_year"],
+            f"{r['families']:,}",
+            pounds(r["attachment_fees"]),
+            *[pounds(r[n]) for n in names],
+            pounds(r["total"]),
+            pounds(r["cumulative"]),
+        )
+    console.print(t)
+    compare = fc.comparison(main, "year")
+    if compare is not None:
+        t = Table(
+            title=f"recorded to {fc.actuals_to:%d/%m/%Y} beside the {main} forecast (£)",
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+            collapse_padding=True,
+        )
+        for c in ("year", "families", "fees", "results", "total", "forecast", "variance"):
+            t.add_column(c, justify="left" if c == "year" else "right")
+        for r in compare.to_dicts():
+            t.add_row(
+                r["financial_year"],
+                f"{r['families_actual'] or 0:,} / {r['families_forecast']:,}",
+                pounds(r["attachment_fees_actual"]),
+                pounds(r["results_actual"]),
+                pounds(r["total_actual"]),
+                pounds(r["total_forecast"]),
+                pounds(r["total_variance"]),
+            )
+        console.print(t)
+    for line in _forecast_headline(fc, main):
+        console.print(line, highlight=False)
+    for note in fc.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
+    console.print(f"wrote {target}", highlight=False)
+
+
 # --------------------------------------------------------------------------- demo
 
 
@@ -1131,8 +1350,18 @@ def demo(
     console.rule("4. attachment, outcomes a year later, and a payment-by-results claim")
     claim_run, workbook = _demo_claim(out, result.run_id)
 
+    console.rule("5. income forecast (phase 1 payment framework, claims/assumptions.toml)")
+    from familymatch.project import load_project
+    from familymatch.store import open_store
+
+    proj = load_project(out / "familymatch.toml")
+    fc, main = _forecast(open_store(proj.database_url), proj.folder, "phase1", run=result.run_id)
+    for line in _forecast_headline(fc, main) + fc.notes:
+        console.print(line, highlight=False)
+
     console.rule("next")
     console.print(
+        f"familymatch forecast -p {out}/familymatch.toml\n"
         f"familymatch cohort report -p {out}/familymatch.toml\n"
         f"familymatch cohort show <HOUSEHOLD> -p {out}/familymatch.toml\n"
         f"familymatch link evaluate --truth {out}/truth -p {out}/familymatch.toml\n"

@@ -102,6 +102,12 @@ class Framework:
     components: dict[str, Component]
     year2_fees: FeeBands | None = None
     notes: tuple[str, ...] = ()
+    last_payment: date | None = None  # the last day a result can be claimed (phase 1: May 2015)
+
+    @property
+    def last_claim_day(self) -> date:
+        """The last day a result can be paid: ``last_payment``, else the last year's end."""
+        return self.last_payment if self.last_payment is not None else self.years[-1].end
 
     def year_of(self, day: date) -> ProgrammeYear | None:
         """The programme year holding ``day`` (None outside the programme)."""
@@ -291,7 +297,9 @@ def framework_path(name_or_path: str | Path, base: Path | None = None) -> Path:
     if "/" not in text and not text.endswith(".toml"):
         path = CLAIMS_DIR / f"{text}.toml"
         if not path.is_file():
-            known = ", ".join(sorted(p.stem for p in CLAIMS_DIR.glob("*.toml")))
+            known = ", ".join(
+                sorted(p.stem for p in CLAIMS_DIR.glob("*.toml") if p.stem != "assumptions")
+            )
             raise ConfigError(f"framework '{text}': no such framework (known: {known}).")
         return path
     path = Path(text)
@@ -332,6 +340,7 @@ def load_framework(name_or_path: str | Path, base: Path | None = None) -> Framew
             "one_turnaround_per_family",
             "year_basis",
             "notes",
+            "last_payment",
         },
         {"name", "title", "version", "max_per_family"},
     )
@@ -400,6 +409,14 @@ def load_framework(name_or_path: str | Path, base: Path | None = None) -> Framew
         )
         if bands.half_at > bands.full_at:
             raise ctx.fail("year2_attachment_fees.half_at", "is above full_at.")
+    last_payment = None
+    if "last_payment" in fw:
+        last_payment = ctx.day("framework.last_payment", fw["last_payment"])
+        if last_payment < years[-1].end:
+            raise ctx.fail(
+                "framework.last_payment",
+                f"{last_payment} is before the last programme year ends ({years[-1].end}).",
+            )
     indicative = local.get("indicative_families")
     return Framework(
         name=ctx.text("framework.name", fw["name"]),
@@ -423,6 +440,7 @@ def load_framework(name_or_path: str | Path, base: Path | None = None) -> Framew
         components=components,
         year2_fees=bands,
         notes=ctx.names("framework.notes", fw.get("notes", [])),
+        last_payment=last_payment,
     )
 
 

@@ -142,6 +142,7 @@ def test_demo_runs_every_step(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "planted vs found" in result.output
     assert "persons    precision" in result.output
+    assert "of the £2,480,000.00 maximum" in " ".join(result.output.split())
 
 
 def test_ingest_command_counts_and_writes_rejects(tmp_path: Path) -> None:
