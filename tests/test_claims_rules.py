@@ -344,3 +344,75 @@ def test_programme_year_of_attachment_sets_the_amount() -> None:
     d = one(("crime", "work"), rows, attached=date(2013, 4, 2), as_of=date(2014, 1, 1))
     assert d.results == ("R3",) and d.programme_year == "2013/14"
     assert d.amount == Decimal("1600.00")
+
+
+# --------------------------------------------------------------------------- phase 2
+
+FW2 = load_framework("phase2")
+P2_ATTACHED, P2_AS_OF = date(2016, 1, 10), date(2016, 9, 1)
+P2_TERMS = tuple(CAL.census_terms(P2_AS_OF, 3))
+
+
+def two(criteria: tuple[str, ...], facts: list[dict[str, Any]]) -> Any:
+    fam = Family("F1", "H1", "KW", P2_ATTACHED, criteria)
+    (d,) = decide(FW2, [fam], {"F1": facts}, P2_AS_OF, CAL, DOBS, {}, None)
+    return d
+
+
+def attendance(person: str, absent: int) -> list[dict[str, Any]]:
+    """Three terms of 100 sessions, ``absent`` of them missed (authorised + unauthorised)."""
+    return [
+        fact(
+            "school_census",
+            person,
+            term=t,
+            sessions_possible=100,
+            sessions_authorised=absent - absent // 2,
+            sessions_unauthorised=absent // 2,
+        )
+        for t in P2_TERMS
+    ]
+
+
+def test_phase2_progress_on_every_problem_at_entry() -> None:
+    # entered on school + crime: attendance 91% (absence 9% < 10%) and ASB down a half
+    asb = incidents(
+        "A1", [date(2015, 8, 1), date(2015, 9, 1), date(2015, 10, 1), date(2015, 12, 1)]
+    )
+    after = incidents("A1", [date(2016, 4, 1), date(2016, 5, 1)])
+    d = two(("crime", "school"), attendance("C1", 9) + asb + after)
+    assert d.results == ("progress",) and d.amount == Decimal("800.00")
+    assert d.programme_year == "2015/16"
+    # 10% absence (authorised + unauthorised) is not progress, whatever the unauthorised share
+    d = two(("crime", "school"), attendance("C1", 10) + asb + after)
+    assert not d.claimed and "absence 10.0%" in d.reason
+
+
+def test_phase2_a_problem_appearing_later_blocks_progress() -> None:
+    asb = incidents("A1", [date(2015, 8, 1), date(2015, 9, 1)])
+    cpp = fact("social_care", "C1", event_type="CPP", event_date=date(2016, 6, 1))
+    d = two(("crime", "school"), attendance("C1", 5) + asb + [cpp])
+    assert not d.claimed
+    assert "children_need_help: 1 social care in the 6 months" in d.reason
+    assert "(a new problem)" in d.reason
+    # an out-of-work claim still open in the later data blocks worklessness progress
+    jsa = claim("A1", date(2014, 1, 1), None, period="later")
+    d = two(("worklessness", "school"), attendance("C1", 5) + [jsa])
+    assert not d.claimed and "worklessness: 1 benefits open on 2016-09-01" in d.reason
+
+
+def test_phase2_continuous_employment_26_weeks_after_jsa() -> None:
+    # a child still missing 20% of school: no progress result, so employment is what counts
+    school = attendance("C1", 20)
+    jsa = claim("A1", date(2014, 1, 1), date(2016, 2, 1))
+    d = two(("worklessness", "school"), [*school, jsa, job("A1", date(2016, 3, 3))])  # 26 weeks
+    assert d.results == ("employment",)
+    assert {o.name: o.status for o in d.outcomes} == {
+        "progress": "not_achieved",
+        "employment": "achieved",
+    }
+    d = two(("worklessness", "school"), [*school, jsa, job("A1", date(2016, 3, 4))])
+    assert not d.claimed and "25 weeks of the 26 needed" in d.reason
+    esa = claim("A1", date(2014, 1, 1), date(2016, 5, 1), kind="ESA")
+    d = two(("worklessness", "school"), [*school, esa, job("A1", date(2016, 6, 2))])  # 13 weeks
+    assert d.results == ("employment",)
