@@ -13,6 +13,9 @@
    with no address) to the group's main household, so a family that moved is one household. A
    person who lives with others elsewhere stays where they live: a child living with a
    grandparent is in the grandparent's household, whatever the parent's claim says.
+5. A parent living apart: an adult on a claim group whose children (under 18) live in another
+   household is that household's parent living apart (``apart_parents``; the rule set decides
+   what they may contribute).
 
 Household ids are ``H`` + a short hash of the household's smallest record id: deterministic
 for the same input; the store re-maps them to stable family references across runs.
@@ -21,7 +24,7 @@ for the same input; the store re-maps them to stable family references across ru
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import polars as pl
@@ -47,6 +50,12 @@ class HouseholdResult:
     households: pl.DataFrame  # household_id, address, postcode, n_members, n_adults, n_children
     household_links: pl.DataFrame  # household_id, person_id, reason
     addresses: pl.DataFrame  # person_id, address_key, evidence_date, records, current
+    # household_id (the children's), person_id (the parent), reason
+    apart_parents: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(
+            schema={"household_id": pl.String, "person_id": pl.String, "reason": pl.String}
+        )
+    )
 
 
 def term_end(term: pl.Expr) -> pl.Expr:
@@ -366,6 +375,29 @@ def build_households(
         .join(hh_addr, on="household_id", how="left")
         .sort("household_id")
     )
+    # step 5: parents living apart: adults of a claim group whose children live elsewhere
+    in_group = (
+        groups.select("group_ref", "person_id")
+        .join(person_hh.select("person_id", "household_id"), on="person_id")
+        .join(ages, on="person_id", how="left")
+    )
+    children_home = (
+        in_group.filter(pl.col("age") < 18)
+        .select("group_ref", pl.col("household_id").alias("children_household"))
+        .unique()
+    )
+    apart = (
+        in_group.filter(pl.col("age") >= 18)
+        .join(children_home, on="group_ref")
+        .filter(pl.col("household_id") != pl.col("children_household"))
+        .select(
+            pl.col("children_household").alias("household_id"),
+            "person_id",
+            pl.format("parent living apart (claim {})", pl.col("group_ref")).alias("reason"),
+        )
+        .unique(["household_id", "person_id"], keep="first")
+        .sort("household_id", "person_id")
+    )
     links = (
         pl.concat(
             [
@@ -379,6 +411,11 @@ def build_households(
                     "person_id",
                     pl.format("claim:{}", pl.col("group_ref")).alias("reason"),
                 ),
+                apart.select(
+                    "household_id",
+                    "person_id",
+                    pl.format("apart:{}", pl.col("reason")).alias("reason"),
+                ),
             ]
         )
         .unique()
@@ -389,6 +426,7 @@ def build_households(
         households=households,
         household_links=links,
         addresses=history,
+        apart_parents=apart,
     )
 
 

@@ -247,3 +247,61 @@ def test_two_postcodes_each_seen_often_are_two_addresses() -> None:
         ]
     )
     assert h["a"] != h["b"]
+
+
+def test_parent_on_the_childs_claim_living_elsewhere_is_a_parent_living_apart() -> None:
+    # dad and his partner claim for the child at 1 Bay Road; the child lives with gran
+    bay = {"address": "1 Bay Road", "postcode": "PL3 3CC", "event_date": date(2011, 1, 1)}
+    rows = [
+        {"person": "dad", "kind": "benefits", "group_ref": "HB2", "dob": date(1980, 1, 1), **bay},
+        {"person": "pa", "kind": "benefits", "group_ref": "HB2", "dob": date(1982, 1, 1), **bay},
+        {"person": "child", "kind": "population", "group_ref": "HB2", "dob": date(2004, 2, 2)},
+        {
+            "person": "child",
+            "kind": "school_census",
+            "term": "2011/12-spring",
+            "address": "5 Cliff Road",
+            "postcode": "PL4 4DD",
+            "dob": date(2004, 2, 2),
+        },
+        {
+            "person": "gran",
+            "kind": "benefits",
+            "group_ref": "HB3",
+            "event_date": date(2010, 1, 1),
+            "address": "5 Cliff Road",
+            "postcode": "PL4 4DD",
+            "dob": date(1950, 3, 3),
+        },
+    ]
+    std, persons = frame(rows)
+    result = build_households(std, persons, R)
+    home = dict(result.membership.select("person_id", "household_id").unique().iter_rows())
+    assert home["child"] == home["gran"] != home["dad"] == home["pa"]
+    assert result.apart_parents.select("household_id", "person_id").rows() == [
+        (home["child"], "dad"),
+        (home["child"], "pa"),
+    ]
+    assert set(result.apart_parents["reason"]) == {"parent living apart (claim HB2)"}
+    links = result.household_links.filter(pl.col("reason").str.starts_with("apart:"))
+    assert links.select("household_id", "person_id").rows() == [
+        (home["child"], "dad"),
+        (home["child"], "pa"),
+    ]
+    from familymatch.link.explain import explain_household
+
+    pairs = pl.DataFrame(
+        schema={
+            "record_id_l": pl.String,
+            "record_id_r": pl.String,
+            "stage": pl.String,
+            "match_weight": pl.Float64,
+            "linked": pl.Boolean,
+        }
+    )
+    told = explain_household(home["child"], result.membership, result.household_links, pairs)
+    assert [m["person_id"] for m in told["members"]] == ["child", "gran"]
+    assert told["parents_living_apart"] == [
+        {"person_id": "dad", "reason": "parent living apart (claim HB2)"},
+        {"person_id": "pa", "reason": "parent living apart (claim HB2)"},
+    ]
