@@ -188,6 +188,31 @@ def test_workbooks_that_are_not_this_claim_are_refused(council: Council, tmp_pat
     )
 
 
+def test_a_claim_prepared_twice_is_paid_once(council: Council, tmp_path: Path) -> None:
+    """Two claims prepared before either is submitted hold the same families: once one is
+    submitted, verify reports every family of the other as already paid."""
+    copy = tmp_path / "council"
+    shutil.copytree(council.folder, copy)
+    p = str(copy / "familymatch.toml")
+    store = open_store(load_project(copy / "familymatch.toml").database_url)
+    assert latest_run(store, "submit") is None  # runs before the submission test below
+    second = copy / "second.xlsx"
+    again = json.loads(
+        run("claims", "prepare", "--as-of", "2013-06-01", "--out", str(second), "-p", p, "--json")
+    )
+    first = copy / "claim.xlsx"
+    wb = load_workbook(first)
+    audit = wb["Audit"]
+    for r in range(2, audit.max_row + 1):
+        audit.cell(row=r, column=5, value="I. Auditor")
+        audit.cell(row=r, column=7, value="yes")
+    wb.save(first)
+    run("claims", "submit", str(first), "-p", p, "--on", "2013-06-20")
+    out = fails("claims", "verify", str(second), "-p", p, code=1)
+    assert out.count("already paid") == again["claimed"]
+    assert f"in claim run {council.claim_run} submitted 2013-06-20" in out
+
+
 def test_submit_needs_sign_off_then_locks_the_families(council: Council, tmp_path: Path) -> None:
     p = str(council.project)
     out = fails("claims", "submit", str(council.workbook), "-p", p)
@@ -314,3 +339,38 @@ def test_allocation_round_trips_through_xlsx(council: Council, tmp_path: Path) -
 def test_claim_workbook_opens_in_libreoffice(council: Council, tmp_path: Path) -> None:
     pdf = libreoffice_opens(council.workbook, tmp_path)
     assert pdf.stat().st_size > 1000
+
+
+def test_late_data_that_no_longer_supports_a_claim_is_reported(
+    council: Council, tmp_path: Path
+) -> None:
+    """A later extract arrives after the claim was prepared: a child of a claimed R1 family
+    has three fixed-term exclusions. Verify re-derives the claim and names the family."""
+    copy = tmp_path / "council"
+    shutil.copytree(council.folder, copy)
+    project = str(copy / "familymatch.toml")
+    store = open_store(load_project(copy / "familymatch.toml").database_url)
+    lines = read_table(store, s.claim_lines, council.claim_run)
+    claims = read_table(store, s.claims, council.claim_run)
+    r1 = claims.filter(pl.col("result") == "R1")["claim_id"]
+    census = lines.filter(
+        pl.col("claim_id").is_in(r1.implode()) & (pl.col("source") == "school_census")
+    ).sort("claim_id", "line")
+    assert census.height, "a claimed R1 family with a child at school"
+    claim_id, record_id = census.select("claim_id", "record_id").row(0)
+    family = claims.filter(pl.col("claim_id") == claim_id)["family_ref"][0]
+    outcomes_run = latest_run(store, "outcomes")
+    assert outcomes_run is not None
+    child = read_table(store, s.records, outcomes_run, record_id=record_id).row(0, named=True)
+    extract = copy / "extracts_period2" / "exclusions.csv"
+    with extract.open("a", encoding="utf-8") as f:
+        for day in (4, 11, 18):
+            f.write(
+                f'"{child["surname"].upper()}, {child["forename"]}",{child["dob"]},'
+                f"{child['upn']},Fixed Term,2013-03-{day:02d},2,{child['school']},"
+                f"{child['postcode'] or ''}\n"
+            )
+    run("outcomes", "import", str(copy / "familymatch_period2.toml"), "-p", project)
+    out = fails("claims", "verify", str(council.workbook), "-p", project, code=1)
+    assert f"{family}: the evidence no longer supports R1" in out
+    assert "3 fixed-term" in out
