@@ -213,6 +213,34 @@ def test_a_claim_prepared_twice_is_paid_once(council: Council, tmp_path: Path) -
     assert f"in claim run {council.claim_run} submitted 2013-06-20" in out
 
 
+def test_the_funded_cap_holds_and_a_changed_framework_is_reported(
+    council: Council, tmp_path: Path
+) -> None:
+    copy = tmp_path / "council"
+    shutil.copytree(council.folder, copy)
+    p = str(copy / "familymatch.toml")
+    base = (Path(__file__).resolve().parents[1] / "claims" / "phase1.toml").read_text()
+    framework = tmp_path / "small.toml"
+    framework.write_text(base.replace("indicative_families = 745", "indicative_families = 4"))
+    out = tmp_path / "capped.xlsx"
+    capped = json.loads(
+        run(
+            "claims", "prepare", "--framework", str(framework), "--as-of", "2013-06-01",
+            "--out", str(out), "-p", p, "--json",
+        )
+    )  # fmt: skip
+    store = open_store(load_project(copy / "familymatch.toml").database_url)
+    claims = read_table(store, s.claims, int(capped["run_id"]))
+    assert latest_run(store, "submit") is None  # runs before the submission test below
+    assert capped["claimed"] == 3  # floor(4 x 5/6)
+    assert claims["reason"].str.contains("funded cap of 3 families is reached").sum() > 0
+    run("claims", "verify", str(out), "-p", p)
+    framework.write_text(base.replace("indicative_families = 745", "indicative_families = 2"))
+    told = fails("claims", "verify", str(out), "-p", p, code=1)
+    assert "framework small.toml changed since the claim was prepared" in told
+    assert "3 families turned around with this claim, above the funded cap of 1" in told
+
+
 def test_submit_needs_sign_off_then_locks_the_families(council: Council, tmp_path: Path) -> None:
     p = str(council.project)
     out = fails("claims", "submit", str(council.workbook), "-p", p)
