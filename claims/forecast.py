@@ -667,14 +667,17 @@ def build_forecast(
         )
         actual_y = by_year(actual_q)
         if actual_year2 is not None and has_attachments:
-            done = f"{actual_year2.worked_with:,} of the {actual_year2.agreed:,} agreed"
+            done = (
+                f"{actual_year2.worked_with:,} families attached against the "
+                f"{actual_year2.agreed:,} agreed for year one"
+            )
             if actuals_to > fw.years[0].end:
                 notes.append(
                     f"recorded year-one attachments: {done}, so year-two fees are "
                     f"{actual_year2.band} in the actuals."
                 )
             else:
-                notes.append(f"year one is not over: {done} year-one families attached so far.")
+                notes.append(f"year one is not over: {done} so far.")
     return Forecast(
         framework=fw,
         assumptions=a,

@@ -353,7 +353,7 @@ def test_before_year_one_ends_no_band_is_named(phase1) -> None:  # type: ignore[
         phase1, load_assumptions(None, phase1), None, _attachments([date(2012, 9, 1)]), None
     )
     assert fc.notes == [
-        "year one is not over: 1 of the 206 agreed year-one families attached so far."
+        "year one is not over: 1 families attached against the 206 agreed for year one so far."
     ]
 
 
