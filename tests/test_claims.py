@@ -26,6 +26,7 @@ from familymatch.workbooks import libreoffice_opens
 from fixtures.allocation import fill_allocation, score_claim
 
 runner = CliRunner()
+CRAFTED = '=HYPERLINK("http://x","click")'
 
 
 @dataclass
@@ -67,9 +68,13 @@ def council(
     # hold three planted families back (allocated later, or used by the refusal tests)
     filled = pl.read_csv(out / "allocation_filled.csv", infer_schema=False)
     held = filled.filter(pl.col("attached_on").is_not_null())["family_ref"][-3:]
-    filled.with_columns(
+    filled = filled.with_columns(
         pl.when(pl.col("family_ref").is_in(held.to_list())).then(None).otherwise(pl.col(c)).alias(c)
         for c in ("key_worker", "team", "attached_on")
+    )
+    # a crafted key worker name: it must stay text in every workbook
+    filled.with_columns(
+        pl.when(pl.col("key_worker").is_not_null()).then(pl.lit(CRAFTED)).alias("key_worker")
     ).write_csv(out / "allocation_filled.csv")
     run("attach", str(out / "allocation_filled.csv"), "-p", str(project), "--today", "2013-06-01")
     run("outcomes", "import", str(out / "familymatch_period2.toml"), "-p", str(project))
@@ -111,6 +116,13 @@ def test_claimed_families_are_the_planted_results(council: Council) -> None:
     assert set(claimed["programme_year"]) == {"2012/13"}
     not_claimed = claims.filter(pl.col("decision") == "not_claimed")
     assert not_claimed["reason"].str.len_chars().min() > 10  # every refusal says why
+
+
+def test_values_that_look_like_formulas_stay_text(council: Council) -> None:
+    wb = load_workbook(council.workbook)
+    cells = [c for row in wb["Families"].iter_rows(min_row=2, min_col=3, max_col=3) for c in row]
+    assert cells and all(c.value == CRAFTED and c.data_type == "s" for c in cells)
+    assert wb["Not claimed"].cell(row=2, column=2).data_type == "s"
 
 
 def test_verify_clean_workbook(council: Council) -> None:
