@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-slow test-postgres lint clean
+.PHONY: demo test test-slow test-postgres test-libreoffice lint clean
 
 $(BIN)/familymatch: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ test-slow: $(BIN)/familymatch
 
 test-postgres: $(BIN)/familymatch
 	$(BIN)/pytest -m postgres || [ $$? -eq 5 ]
+
+test-libreoffice: $(BIN)/familymatch
+	$(BIN)/pytest -m libreoffice || [ $$? -eq 5 ]
 
 clean:
 	rm -rf $(VENV) work .pytest_cache .mypy_cache .ruff_cache

@@ -39,10 +39,16 @@ fixtures_app = typer.Typer(
 cohort_app = typer.Typer(help="Build, inspect and compare the cohort.", no_args_is_help=True)
 link_app = typer.Typer(help="Inspect and measure the linkage.", no_args_is_help=True)
 db_app = typer.Typer(help="The database: schema upgrades and the build lock.", no_args_is_help=True)
+outcomes_app = typer.Typer(help="Outcome evidence from a later period.", no_args_is_help=True)
+claims_app = typer.Typer(
+    help="Payment-by-results claims: prepare, verify, submit, history.", no_args_is_help=True
+)
 app.add_typer(fixtures_app, name="fixtures")
 app.add_typer(cohort_app, name="cohort")
 app.add_typer(link_app, name="link")
 app.add_typer(db_app, name="db")
+app.add_typer(outcomes_app, name="outcomes")
+app.add_typer(claims_app, name="claims")
 
 ProjectOpt = Annotated[
     Path,
@@ -703,6 +709,583 @@ def audit_log(project: ProjectOpt = Path("familymatch.toml")) -> None:
     console.print(t)
 
 
+# --------------------------------------------------------------------------- attachment
+
+
+@cohort_app.command("allocation")
+@handles_errors
+def cohort_allocation(
+    out: Annotated[Path, typer.Option("--out", help="The template to write (.xlsx or .csv).")],
+    project: ProjectOpt = Path("familymatch.toml"),
+    run: Annotated[int | None, typer.Option(help="Build run (default: the latest).")] = None,
+) -> None:
+    """Write the allocation template: one row per cohort family, with blank key worker, team
+    and attachment date for the coordinator to fill in and give back to `familymatch attach`.
+
+    Example:  familymatch cohort allocation --out allocation.xlsx -p work/demo/familymatch.toml
+    """
+    from claims.attach import write_allocation_template
+    from claims.records import cohort_families
+
+    _, store = _project_store(project)
+    run_id = _run_or_latest(store, run)
+    cohort = cohort_families(store, run_id)
+    write_allocation_template(cohort, out)
+    _audit(store, run_id, [(str(out), "written")])
+    console.print(f"allocation template for {cohort.height:,} families: {out}", highlight=False)
+
+
+@app.command("attach")
+@handles_errors
+def attach(
+    file: Annotated[Path, typer.Argument(help="The allocation returned (.xlsx or .csv).")],
+    project: ProjectOpt = Path("familymatch.toml"),
+    run: Annotated[int | None, typer.Option(help="Build run (default: the latest).")] = None,
+    sheet: Annotated[str, typer.Option(help="The sheet of an .xlsx file.")] = "Allocation",
+    today: Annotated[
+        str | None, typer.Option(help="Treat this date as today (YYYY-MM-DD), for replays.")
+    ] = None,
+) -> None:
+    """Record the families attached: family reference, key worker, team, attachment date.
+
+    Every row is checked first (unknown family, not in the cohort, date before the build or in
+    the future, family already attached, listed twice); any problem and nothing is recorded.
+    Rows left blank are families not allocated yet.
+
+    Example:  familymatch attach allocation.xlsx -p work/demo/familymatch.toml
+    """
+    from claims.attach import check_allocation, read_allocation
+    from claims.records import (
+        cohort_families,
+        family_refs,
+        read_attachments,
+        record_attachments,
+    )
+    from familymatch.ingest import file_sha256
+    from familymatch.store import run_info
+
+    _, store = _project_store(project)
+    run_id = _run_or_latest(store, run)
+    allocation = read_allocation(file, sheet)
+    info = run_info(store, run_id)
+    check = check_allocation(
+        allocation,
+        cohort_families(store, run_id),
+        family_refs(store, run_id),
+        read_attachments(store).select("family_ref", "attached_on"),
+        info["reference_date"],
+        _parse_date(today, "--today") or date.today(),
+        file.name,
+    )
+    if check.problems:
+        for problem in check.problems[:50]:
+            err_console.print(f"  {problem}", highlight=False)
+        more = len(check.problems) - 50
+        raise FamilyMatchError(
+            f"{file.name}: {len(check.problems)} problem(s) found"
+            + (f" ({more} more not shown)" if more > 0 else "")
+            + "; nothing was recorded."
+        )
+    if check.rows.height == 0:
+        raise FamilyMatchError(
+            f"{file.name}: no family has a key worker and date; nothing to record."
+        )
+    attach_run = record_attachments(store, run_id, check.rows, str(file))
+    _audit(store, attach_run, [(str(file), file_sha256(file))])
+    console.print(
+        f"attached {check.rows.height:,} families (run {attach_run}); "
+        f"{check.skipped:,} rows left blank",
+        highlight=False,
+    )
+
+
+# --------------------------------------------------------------------------- outcomes and claims
+
+
+@outcomes_app.command("import")
+@handles_errors
+def outcomes_import(
+    later: Annotated[Path, typer.Argument(help="The later period's project file.")],
+    project: ProjectOpt = Path("familymatch.toml"),
+    build: Annotated[
+        int | None, typer.Option(help="Build run the families came from (default: theirs).")
+    ] = None,
+) -> None:
+    """Link a later period's extracts onto the attached families and record the evidence.
+
+    The later project file lists the later extracts (same layouts, plus an employment source);
+    its records are linked with the build's records using the build's fitted model.
+
+    Example:  familymatch outcomes import work/demo/familymatch_period2.toml -p work/demo/familymatch.toml
+    """
+    from rich.table import Table
+
+    from claims.outcomes import import_outcomes
+
+    _, store = _project_store(project)
+    with console.status("importing outcomes") as status:
+        result = import_outcomes(
+            later, store, build, progress=lambda st: status.update(f"outcomes: {st}")
+        )
+    t = Table(title=f"outcomes run {result.run_id} (onto build {result.build_run})")
+    for c in ("source", "records", "matched to a person", "in an attached family"):
+        t.add_column(c, justify="left" if c == "source" else "right")
+    for r in result.by_source.iter_rows(named=True):
+        t.add_row(
+            r["source"], f"{r['records']:,}", f"{r['matched']:,}", f"{r['attached_families']:,}"
+        )
+    console.print(t)
+    console.print(
+        f"{result.families_with_evidence:,} attached families have later evidence; "
+        + ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()),
+        highlight=False,
+    )
+
+
+def _print_claim(summary: dict[str, Any]) -> None:
+    from decimal import Decimal
+
+    from rich.table import Table
+
+    t = Table(title=f"claim: {summary['claimed']:,} of {summary['attached']:,} attached families")
+    for c in ("programme year", "result", "families", "amount"):
+        t.add_column(c, justify="left" if c in ("programme year", "result") else "right")
+    for r in summary["by_year_and_result"]:
+        t.add_row(
+            r["programme_year"], r["result"], f"{r['families']:,}", f"£{Decimal(r['amount']):,}"
+        )
+    t.add_row(
+        "[bold]total[/]",
+        "",
+        f"[bold]{summary['claimed']:,}[/]",
+        f"[bold]£{Decimal(summary['amount']):,}[/]",
+    )
+    console.print(t)
+
+
+@claims_app.command("prepare")
+@handles_errors
+def claims_prepare(
+    as_of: Annotated[str, typer.Option("--as-of", help="The claim date YYYY-MM-DD.")],
+    project: ProjectOpt = Path("familymatch.toml"),
+    framework: Annotated[
+        str, typer.Option(help="A framework in claims/ (phase1, phase2) or a TOML path.")
+    ] = "phase1",
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="The workbook (default: claims/ beside the project)."),
+    ] = None,
+    build: Annotated[
+        int | None, typer.Option(help="Build run (default: the attachments').")
+    ] = None,
+    sample: Annotated[
+        str | None, typer.Option(help="Audit sample share, e.g. 0.2 (default: the framework's).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Decide, per attached family, which result is claimable now; record the claim and write
+    the workbook for internal audit (summary, families, evidence, not claimed, audit sample).
+
+    Example:  familymatch claims prepare --framework phase1 --as-of 2013-06-01 -p work/demo/familymatch.toml
+    """
+    from decimal import Decimal, InvalidOperation
+
+    from claims.framework import load_framework
+    from claims.prepare import prepare_claim, workbook_name
+    from claims.workbook import write_claim_workbook
+
+    proj, store = _project_store(project)
+    fw = load_framework(framework, base=Path.cwd())
+    day = _parse_date(as_of, "--as-of")
+    assert day is not None
+    share = None
+    if sample is not None:
+        try:
+            share = Decimal(sample)
+        except InvalidOperation:
+            raise FamilyMatchError(f"--sample: '{sample}' is not a number.") from None
+        if not 0 < share <= 1:
+            raise FamilyMatchError(f"--sample: {sample} must be above 0 and at most 1.")
+    claim = prepare_claim(store, fw, day, build, share)
+    path = out or workbook_name(proj.folder / "claims", claim.run_id)
+    write_claim_workbook(path, claim.summary, claim.claims, claim.lines, claim.run_id, fw.title)
+    _audit(store, claim.run_id, [(str(path), "written")])
+    if as_json:
+        _print_json({"run_id": claim.run_id, "workbook": str(path), **claim.summary})
+        return
+    _print_claim(claim.summary)
+    console.print(f"claim run {claim.run_id}; workbook: {path}", highlight=False)
+
+
+def _print_verification(v: Any) -> None:
+    for family, what in v.discrepancies[:100]:
+        console.print(f"  [red]✗[/] {family}: {what}", highlight=False)
+    if len(v.discrepancies) > 100:
+        console.print(f"  ... and {len(v.discrepancies) - 100} more", highlight=False)
+    console.print(
+        f"audit sample: {v.sampled} families, {v.checked} checked, {v.agreed} agreed, "
+        f"{v.disagreed} not agreed",
+        highlight=False,
+    )
+
+
+@claims_app.command("verify")
+@handles_errors
+def claims_verify(
+    workbook: Annotated[Path, typer.Argument(help="The claim workbook.")],
+    project: ProjectOpt = Path("familymatch.toml"),
+) -> None:
+    """Re-derive every claim from the recorded evidence and compare with the workbook, cell by
+    cell; exit 1 on any discrepancy.
+
+    Example:  familymatch claims verify work/demo/claims/claim-run-4.xlsx -p work/demo/familymatch.toml
+    """
+    from claims.verify import verify_claim
+    from claims.workbook import read_claim_workbook
+    from familymatch.ingest import file_sha256
+
+    _, store = _project_store(project)
+    wb = read_claim_workbook(workbook)
+    v = verify_claim(store, wb)
+    _audit(store, wb.claim_run, [(str(workbook), file_sha256(workbook))])
+    _print_verification(v)
+    if not v.ok:
+        err_console.print(
+            f"[bold red]{len(v.discrepancies)} discrepancies[/] in claim run {v.claim_run}.",
+            highlight=False,
+        )
+        raise typer.Exit(1)
+    console.print(
+        f"[green]claim run {v.claim_run} verified:[/] {v.families:,} families, £{v.amount}; "
+        "every cell matches the recorded evidence.",
+        highlight=False,
+    )
+
+
+@claims_app.command("submit")
+@handles_errors
+def claims_submit(
+    workbook: Annotated[Path, typer.Argument(help="The verified, signed-off claim workbook.")],
+    project: ProjectOpt = Path("familymatch.toml"),
+    on: Annotated[
+        str | None, typer.Option("--on", help="Submission date (default: today).")
+    ] = None,
+) -> None:
+    """Record a verified and signed-off claim as submitted: its families cannot be claimed for
+    the same result again.
+
+    Example:  familymatch claims submit work/demo/claims/claim-run-4.xlsx -p work/demo/familymatch.toml
+    """
+    from datetime import date as date_type
+
+    from claims.records import record_submission, submitted_claim_runs
+    from claims.verify import verify_claim
+    from claims.workbook import read_claim_workbook
+    from familymatch.ingest import file_sha256
+
+    _, store = _project_store(project)
+    wb = read_claim_workbook(workbook)
+    done = submitted_claim_runs(store).filter(pl_col_eq("claim_run_id", wb.claim_run))
+    if done.height:
+        raise FamilyMatchError(
+            f"claim run {wb.claim_run} was already submitted on {done['submitted_on'][0]}."
+        )
+    v = verify_claim(store, wb)
+    if not v.ok:
+        _print_verification(v)
+        raise FamilyMatchError(
+            f"{workbook.name}: {len(v.discrepancies)} discrepancies; run `familymatch claims "
+            "verify` and resolve them before submitting."
+        )
+    if not v.signed_off:
+        raise FamilyMatchError(
+            f"{workbook.name}: internal audit has agreed {v.agreed} of the {v.sampled} sampled "
+            "families; every sampled family must be checked and agreed before submission."
+        )
+    sha = file_sha256(workbook)
+    when = _parse_date(on, "--on") or date_type.today()
+    from decimal import Decimal
+
+    from claims.records import to_pence
+
+    run_id = record_submission(
+        store, wb.claim_run, sha, when, v.families, to_pence(Decimal(v.amount))
+    )
+    _audit(store, run_id, [(str(workbook), sha)])
+    console.print(
+        f"claim run {wb.claim_run} submitted on {when} ({v.families:,} families, £{v.amount}); "
+        f"recorded as run {run_id}.",
+        highlight=False,
+    )
+
+
+def pl_col_eq(column: str, value: object) -> Any:
+    import polars as pl
+
+    return pl.col(column) == value
+
+
+@claims_app.command("history")
+@handles_errors
+def claims_history(
+    family: Annotated[str, typer.Argument(help="A family reference, e.g. F000123.")],
+    project: ProjectOpt = Path("familymatch.toml"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the history as JSON.")] = False,
+) -> None:
+    """What was claimed for a family, when, and whether it was submitted.
+
+    Example:  familymatch claims history F000123 -p work/demo/familymatch.toml
+    """
+    from rich.table import Table
+
+    from claims.records import family_history, from_pence
+
+    _, store = _project_store(project)
+    rows = family_history(store, family.upper())
+    _audit(store, None)
+    if rows.height == 0:
+        raise FamilyMatchError(f"family {family.upper()}: no claim has considered this family.")
+    if as_json:
+        _print_json(
+            [{**r, "amount": str(from_pence(r.pop("amount_pence")))} for r in rows.to_dicts()]
+        )
+        return
+    t = Table(title=f"claims for {family.upper()}")
+    for c in ("claim run", "as of", "decision", "result", "year", "amount", "submitted", "reason"):
+        t.add_column(c)
+    for r in rows.iter_rows(named=True):
+        t.add_row(
+            str(r["claim_run"]),
+            str(r["as_of"]),
+            r["decision"],
+            r["result"] or "",
+            r["programme_year"] or "",
+            f"£{from_pence(r['amount_pence']):,}" if r["result"] else "",
+            str(r["submitted_on"] or ""),
+            r["reason"] or "",
+        )
+    console.print(t)
+
+
+# --------------------------------------------------------------------------- forecast
+
+
+def _forecast(
+    store: Any,
+    folder: Path,
+    framework: str,
+    assumptions: Path | None = None,
+    scenario: str | None = None,
+    attachments_from: str = "plan",
+    run: int | None = None,
+) -> tuple[Any, str]:
+    """The forecast from the store's attachments and submitted claims; and the scenario to
+    print (``scenario``, else central). With ``scenario`` only that one is forecast. With a
+    build ``run``, a note sets its cohort beside the plan."""
+    from claims.forecast import build_forecast, load_assumptions
+    from claims.framework import load_framework
+    from claims.records import read_attachments, read_submitted_claims
+
+    fw = load_framework(framework, folder)
+    a = load_assumptions(assumptions, fw)
+    main = a.scenario(scenario).name if scenario is not None else a.default_scenario()
+    fc = build_forecast(
+        fw,
+        a,
+        [main] if scenario is not None else None,
+        read_attachments(store),
+        read_submitted_claims(store),
+        attachments_from,
+    )
+    if run is not None:
+        from claims.records import cohort_families
+        from familymatch.store import run_info
+
+        info = run_info(store, run)
+        if info["kind"] != "build":
+            raise FamilyMatchError(f"--run {run}: run {run} is a {info['kind']} run, not a build.")
+        fc.notes.append(
+            f"build run {run} found {cohort_families(store, run).height:,} families in the "
+            f"cohort; {fc.assumptions.planned_total:,} attachments are planned "
+            f"({fc.assumptions.path.name}), {fc.funded:,} funded ({fc.framework.path.name})."
+        )
+    return fc, main
+
+
+def _money(value: Any) -> str:
+    return "" if value is None else f"£{value:,.2f}"
+
+
+def _forecast_headline(fc: Any, main: str) -> list[str]:
+    from claims.forecast import headline
+
+    h = headline(fc, main)
+    others = [f"{n} {_money(sf.total)}" for n, sf in fc.scenarios.items() if n != main]
+    lines = [
+        f"{main} forecast {_money(h['total'])} of the {_money(h['maximum'])} maximum "
+        f"({h['share_of_maximum_pct']}%) for {h['funded_families']:,} funded families: "
+        f"attachment fees {_money(h['attachment_fees'])}, results {_money(h['results'])}"
+        + (f"; {', '.join(others)}" if others else ""),
+        "by financial year: " + ", ".join(f"{fy} {_money(v)}" for fy, v in h["by_year"].items()),
+    ]
+    if h["results_not_paid"]:
+        lines.append(
+            f"{_money(h['results_not_paid'])} of {main} results fall due after the last payment "
+            f"day {h['last_payment']:%d/%m/%Y} and are not paid"
+        )
+    if "actual_to_date" in h:
+        lines.append(
+            f"recorded to {h['actuals_to']:%d/%m/%Y}: {_money(h['actual_to_date'])} "
+            "(attachment fees earned and results claimed)"
+        )
+    return lines
+
+
+@app.command("forecast")
+@handles_errors
+def forecast_cmd(
+    project: ProjectOpt = Path("familymatch.toml"),
+    framework: Annotated[
+        str, typer.Option(help="Payment framework: a name in claims/ or a .toml path.")
+    ] = "phase1",
+    scenario: Annotated[
+        str | None,
+        typer.Option(help="low, central or high (default: all in the workbook, central printed)."),
+    ] = None,
+    run: Annotated[
+        int | None, typer.Option(help="A build run, to set its cohort beside the plan.")
+    ] = None,
+    attachments: Annotated[
+        str,
+        typer.Option(
+            help="plan: the planned attachments; recorded: the families recorded so far, then "
+            "the rest of the plan."
+        ),
+    ] = "plan",
+    assumptions: Annotated[
+        Path | None,
+        typer.Option(help="Assumptions file (default: claims/assumptions.toml)."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Workbook to write (default: reports/ beside the project)."
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON (the workbook only with --out).")
+    ] = False,
+) -> None:
+    """Attachment fees and results payments by financial year and quarter, low / central /
+    high, against the framework's maximum and beside the recorded attachments and submitted
+    claims; a workbook with charts and every assumption.
+
+    Example:  familymatch forecast -p work/demo/familymatch.toml --framework phase1 --out forecast.xlsx
+    """
+    from rich.table import Table
+
+    from claims.forecast_workbook import write_forecast_workbook
+
+    if out is not None and out.suffix.lower() != ".xlsx":
+        raise FamilyMatchError(f"--out {out}: use a .xlsx file name.")
+    proj, store = _project_store(project)
+    _audit(store, run)
+    fc, main = _forecast(store, proj.folder, framework, assumptions, scenario, attachments, run)
+    target = out
+    if target is None and not as_json:
+        target = proj.folder / "reports" / f"forecast-{fc.framework.name}.xlsx"
+    if target is not None:
+        if not target.parent.exists():
+            from familymatch.outputs import secure_mkdir
+
+            secure_mkdir(target.parent)
+        write_forecast_workbook(fc, target, proj.name or "familymatch", main)
+    if as_json:
+        from claims.forecast import headline
+
+        _print_json(
+            {
+                "framework": fc.framework.name,
+                "assumptions": str(fc.assumptions.path),
+                "attachments_from": fc.attachments_from,
+                "funded_families": fc.funded,
+                "maximum": fc.maximum,
+                "year2_fees": None if fc.year2 is None else vars(fc.year2),
+                "scenarios": {
+                    n: {
+                        "headline": headline(fc, n),
+                        "by_year": sf.years.to_dicts(),
+                        "by_quarter": sf.quarters.to_dicts(),
+                    }
+                    for n, sf in fc.scenarios.items()
+                },
+                "actuals": None
+                if fc.actual_quarters is None
+                else {
+                    "to": fc.actuals_to,
+                    "by_year": fc.actual_years.to_dicts(),
+                    "by_quarter": fc.actual_quarters.to_dicts(),
+                    "compared_with": main,
+                    "comparison_by_year": fc.comparison(main, "year").to_dicts(),
+                },
+                "notes": fc.notes,
+                "workbook": None if target is None else str(target),
+            }
+        )
+        return
+    from rich import box
+
+    def pounds(value: Any) -> str:
+        return "" if value is None else f"{value.quantize(1, rounding='ROUND_HALF_UP'):,}"
+
+    sf = fc.scenarios[main]
+    names = list(fc.framework.results)
+    t = Table(
+        title=f"{fc.framework.name} forecast, {main} scenario (£, whole pounds)",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    for c in ("year", "families", "fees", *names, "total", "cumulative"):
+        t.add_column(c, justify="left" if c == "year" else "right")
+    for r in sf.years.to_dicts():
+        t.add_row(
+            r["financial_year"],
+            f"{r['families']:,}",
+            pounds(r["attachment_fees"]),
+            *[pounds(r[n]) for n in names],
+            pounds(r["total"]),
+            pounds(r["cumulative"]),
+        )
+    console.print(t)
+    compare = fc.comparison(main, "year")
+    if compare is not None:
+        t = Table(
+            title=f"recorded to {fc.actuals_to:%d/%m/%Y} beside the {main} forecast (£)",
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+            collapse_padding=True,
+        )
+        for c in ("year", "families", "fees", "results", "total", "forecast", "variance"):
+            t.add_column(c, justify="left" if c == "year" else "right")
+        for r in compare.to_dicts():
+            t.add_row(
+                r["financial_year"],
+                f"{r['families_actual'] or 0:,} / {r['families_forecast']:,}",
+                pounds(r["attachment_fees_actual"]),
+                pounds(r["results_actual"]),
+                pounds(r["total_actual"]),
+                pounds(r["total_forecast"]),
+                pounds(r["total_variance"]),
+            )
+        console.print(t)
+    for line in _forecast_headline(fc, main):
+        console.print(line, highlight=False)
+    for note in fc.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
+    console.print(f"wrote {target}", highlight=False)
+
+
 # --------------------------------------------------------------------------- priority and lists
 
 
@@ -1055,14 +1638,90 @@ def demo(
             f"{len(files)} caseworker list(s) by locality in {lists_dir}", highlight=False
         )
 
+    console.rule("5. attachment, outcomes a year later, and a payment-by-results claim")
+    claim_run, workbook = _demo_claim(out, result.run_id)
+
+    console.rule("6. income forecast (phase 1 payment framework, claims/assumptions.toml)")
+    from familymatch.project import load_project
+    from familymatch.store import open_store
+
+    proj = load_project(out / "familymatch.toml")
+    fc, main = _forecast(open_store(proj.database_url), proj.folder, "phase1", run=result.run_id)
+    for line in _forecast_headline(fc, main) + fc.notes:
+        console.print(line, highlight=False)
+
     console.rule("next")
     console.print(
+        f"familymatch forecast -p {out}/familymatch.toml\n"
         f"familymatch cohort report -p {out}/familymatch.toml\n"
         f"familymatch cohort show <HOUSEHOLD> -p {out}/familymatch.toml\n"
         f"familymatch link evaluate --truth {out}/truth -p {out}/familymatch.toml\n"
-        f"familymatch cohort lists --by team --sheets -p {out}/familymatch.toml",
+        f"familymatch cohort lists --by worker -p {out}/familymatch.toml\n"
+        f"familymatch claims verify {workbook} -p {out}/familymatch.toml\n"
+        f"familymatch claims history <FAMILY> -p {out}/familymatch.toml",
         highlight=False,
     )
+
+
+def _demo_claim(out: Path, build_run: int) -> tuple[int, Path]:
+    """The demo's programme year: the coordinator allocates the families (the synthetic truth
+    plays the coordinator), they are attached, a year later the outcomes are imported, and a
+    phase-1 claim is prepared and verified."""
+    from claims.attach import check_allocation, read_allocation, write_allocation_template
+    from claims.framework import load_framework
+    from claims.outcomes import import_outcomes
+    from claims.prepare import prepare_claim, workbook_name
+    from claims.records import cohort_families, family_refs, read_attachments, record_attachments
+    from claims.verify import verify_claim
+    from claims.workbook import read_claim_workbook, write_claim_workbook
+    from familymatch.store import open_store, run_info
+    from fixtures.allocation import fill_allocation, score_claim
+    from fixtures.period2 import R2
+
+    proj, store = _project_store(out / "familymatch.toml")
+    template = out / "allocation.csv"
+    write_allocation_template(cohort_families(store, build_run), template)
+    filled = out / "allocation_filled.csv"
+    fill_allocation(template, filled, store, build_run, out / "truth")
+    check = check_allocation(
+        read_allocation(filled),
+        cohort_families(store, build_run),
+        family_refs(store, build_run),
+        read_attachments(store).select("family_ref", "attached_on"),
+        run_info(store, build_run)["reference_date"],
+        R2,
+        filled.name,
+    )
+    if check.problems:
+        raise FamilyMatchError(check.problems[0])
+    record_attachments(store, build_run, check.rows, str(filled))
+    console.print(
+        f"allocation template {template.name}; {check.rows.height:,} families attached "
+        f"(July-October 2012) from {filled.name}",
+        highlight=False,
+    )
+    with console.status("importing the period-2 extracts"):
+        imported = import_outcomes(out / "familymatch_period2.toml", store, build_run)
+    console.print(
+        f"outcomes a year later: {imported.records:,} records, {imported.matched:,} linked to "
+        f"known people, {imported.families_with_evidence:,} attached families with new evidence",
+        highlight=False,
+    )
+    fw = load_framework("phase1")
+    claim = prepare_claim(open_store(proj.database_url), fw, R2)
+    workbook = workbook_name(out / "claims", claim.run_id)
+    write_claim_workbook(workbook, claim.summary, claim.claims, claim.lines, claim.run_id, fw.title)
+    _print_claim(claim.summary)
+    verified = verify_claim(store, read_claim_workbook(workbook))
+    score = score_claim(claim.claims, store, build_run, out / "truth")
+    console.print(
+        f"claim workbook {workbook} verified: {len(verified.discrepancies)} discrepancies; "
+        f"against the planted results: precision {score['precision']:.4f}, recall "
+        f"{score['recall']:.4f} ({score['right']} of {score['planted_results']} planted; "
+        f"{score['planted_results_attached']} of them attached)",
+        highlight=False,
+    )
+    return claim.run_id, workbook
 
 
 def main() -> None:

@@ -13,6 +13,9 @@
    with no address) to the group's main household, so a family that moved is one household. A
    person who lives with others elsewhere stays where they live: a child living with a
    grandparent is in the grandparent's household, whatever the parent's claim says.
+5. A parent living apart: an adult on a claim group whose children (under 18) live in another
+   household is that household's parent living apart (``apart_parents``; the rule set decides
+   what they may contribute).
 
 Household ids are ``H`` + a short hash of the household's smallest record id: deterministic
 for the same input; the store re-maps them to stable family references across runs.
@@ -21,7 +24,7 @@ for the same input; the store re-maps them to stable family references across ru
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import polars as pl
@@ -47,6 +50,12 @@ class HouseholdResult:
     households: pl.DataFrame  # household_id, address, postcode, n_members, n_adults, n_children
     household_links: pl.DataFrame  # household_id, person_id, reason
     addresses: pl.DataFrame  # person_id, address_key, evidence_date, records, current
+    # household_id (the children's), person_id (the parent), reason
+    apart_parents: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(
+            schema={"household_id": pl.String, "person_id": pl.String, "reason": pl.String}
+        )
+    )
 
 
 def term_end(term: pl.Expr) -> pl.Expr:
@@ -66,6 +75,19 @@ def street_signature(addr: pl.Expr) -> pl.Expr:
         .str.replace_all(r"\b[0-9]+[A-Z]?\b", "")
         .str.replace_all(r"\s+", " ")
         .str.strip_chars()
+    )
+
+
+def _postcode_hamming(a: pl.Expr, b: pl.Expr) -> pl.Expr:
+    """Characters that differ, position by position, between the postcodes leading two address
+    keys ("PL5 7ZN|21"); a difference in length counts each extra character."""
+    pa, pb = a.str.extract(r"^([^|]*)\|", 1), b.str.extract(r"^([^|]*)\|", 1)
+    return (
+        pl.sum_horizontal(
+            (pa.str.slice(i, 1) != pb.str.slice(i, 1)).fill_null(True).cast(pl.Int32)
+            for i in range(8)
+        )
+        + (pa.str.len_chars().cast(pl.Int32) - pb.str.len_chars().cast(pl.Int32)).abs()
     )
 
 
@@ -99,14 +121,66 @@ def address_keys(std: pl.DataFrame) -> pl.DataFrame:
         .then(pl.format("{}|{}", street, pl.col("addr_num")))
         .alias("street_key"),
     )
+    # a postcode typo ("PL5 7ZK" for "PL5 7ZN") makes a second key for one address: a key seen
+    # once, with the same street and number in the same postcode sector as a commoner key whose
+    # postcode differs in one character, is that address (two streets of one name in a sector
+    # exist, so a key seen more than once, or further off, is kept)
+    sector = pl.col("address_key").str.extract(r"^([A-Z0-9]+ [0-9])[A-Z]{2}\|", 1)
+    same = ["sector", "street_key", "number"]
+    variants = (
+        keyed.filter(~pl.col("address_key").str.starts_with("U:"))
+        .drop_nulls(["address_key", "street_key"])
+        .with_columns(
+            sector.alias("sector"),
+            # the flat and house number as keyed: flats of one building stay apart
+            pl.col("address_key").str.replace(r"^[^|]*\|", "").alias("number"),
+        )
+        .drop_nulls("sector")
+        .group_by([*same, "address_key"])
+        .len()
+        .sort([*same, "len", "address_key"], descending=[False, False, False, True, False])
+    )
+    canonical = (
+        variants.join(
+            variants.group_by(same, maintain_order=True).agg(
+                pl.col("address_key").first().alias("canonical")
+            ),
+            on=same,
+        )
+        .filter(
+            (pl.col("address_key") != pl.col("canonical"))
+            & (pl.col("len") == 1)  # seen once: a slip, not a second address
+            & (_postcode_hamming(pl.col("address_key"), pl.col("canonical")) == 1)
+        )
+        .select("address_key", "street_key", "canonical")
+        .unique()
+    )
+    keyed = (
+        keyed.join(canonical, on=["address_key", "street_key"], how="left")
+        .with_columns(pl.coalesce("canonical", "address_key").alias("address_key"))
+        .drop("canonical")
+    )
     # records without a postcode: the unique keyed address with the same street and number
     known = (
         keyed.drop_nulls(["address_key", "street_key"]).select("street_key", "address_key").unique()
+    )
+    # ... but not when the street's name is found in more than one postcode district: the
+    # city has several streets of that name, and the one without a postcode may be any of them
+    district = pl.col("address_key").str.extract(r"^([A-Z0-9]+) ", 1)
+    streets = known.with_columns(
+        pl.col("street_key").str.replace(r"\|[^|]*$", "").alias("street"), district.alias("d")
+    )
+    shared = (
+        streets.drop_nulls("d")
+        .group_by("street")
+        .agg(pl.col("d").n_unique().alias("districts"))
+        .filter(pl.col("districts") > 1)["street"]
     )
     unique_street = (
         known.group_by("street_key")
         .agg(pl.col("address_key").first(), pl.len().alias("n"))
         .filter(pl.col("n") == 1)
+        .filter(~pl.col("street_key").str.replace(r"\|[^|]*$", "").is_in(shared.implode()))
         .select("street_key", pl.col("address_key").alias("by_street"))
     )
     keyed = keyed.join(unique_street, on="street_key", how="left").with_columns(
@@ -301,6 +375,29 @@ def build_households(
         .join(hh_addr, on="household_id", how="left")
         .sort("household_id")
     )
+    # step 5: parents living apart: adults of a claim group whose children live elsewhere
+    in_group = (
+        groups.select("group_ref", "person_id")
+        .join(person_hh.select("person_id", "household_id"), on="person_id")
+        .join(ages, on="person_id", how="left")
+    )
+    children_home = (
+        in_group.filter(pl.col("age") < 18)
+        .select("group_ref", pl.col("household_id").alias("children_household"))
+        .unique()
+    )
+    apart = (
+        in_group.filter(pl.col("age") >= 18)
+        .join(children_home, on="group_ref")
+        .filter(pl.col("household_id") != pl.col("children_household"))
+        .select(
+            pl.col("children_household").alias("household_id"),
+            "person_id",
+            pl.format("parent living apart (claim {})", pl.col("group_ref")).alias("reason"),
+        )
+        .unique(["household_id", "person_id"], keep="first")
+        .sort("household_id", "person_id")
+    )
     links = (
         pl.concat(
             [
@@ -314,6 +411,11 @@ def build_households(
                     "person_id",
                     pl.format("claim:{}", pl.col("group_ref")).alias("reason"),
                 ),
+                apart.select(
+                    "household_id",
+                    "person_id",
+                    pl.format("apart:{}", pl.col("reason")).alias("reason"),
+                ),
             ]
         )
         .unique()
@@ -324,6 +426,7 @@ def build_households(
         households=households,
         household_links=links,
         addresses=history,
+        apart_parents=apart,
     )
 
 

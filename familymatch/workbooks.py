@@ -60,3 +60,46 @@ def write_table(
 def save_workbook(wb: Workbook, path: Path) -> Path:
     """Save owner-only (0600) through a temporary file, so a failure leaves nothing behind."""
     return write_owner_only(path, lambda tmp: wb.save(tmp))
+
+
+def libreoffice_opens(path: Path, out_dir: Path, timeout: float = 180.0) -> Path:
+    """Convert a workbook to PDF with headless LibreOffice and return the PDF.
+
+    LibreOffice refuses (or asks to repair) a workbook whose XML is not well formed; converting
+    it without a screen is the check the issues ask for ("opens without repair"). Raises
+    ``RuntimeError`` naming the file if LibreOffice is missing or produces no PDF.
+    """
+    import shutil
+    import subprocess
+
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if soffice is None:
+        raise RuntimeError(
+            "LibreOffice (soffice) is not installed; `apt-get install libreoffice-calc-nogui`."
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    profile = out_dir / "lo-profile"
+    done = subprocess.run(
+        [
+            soffice,
+            f"-env:UserInstallation=file://{profile.resolve()}",
+            "--headless",
+            "--norestore",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(out_dir),
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    pdf = out_dir / (path.stem + ".pdf")
+    if done.returncode != 0 or not pdf.is_file() or pdf.stat().st_size == 0:
+        raise RuntimeError(
+            f"{path.name}: LibreOffice could not open it (exit {done.returncode}): "
+            f"{(done.stderr or done.stdout).strip()[:300]}"
+        )
+    return pdf

@@ -75,7 +75,13 @@ def build_cohort(
         linked = link_project(project, reference, progress=say, model=model)
         t = time.perf_counter()
         say("rules")
-        ev = evaluate(rule_set, linked.std, linked.membership, reference)
+        ev = evaluate(
+            rule_set,
+            linked.std,
+            linked.membership,
+            reference,
+            apart_parents=linked.households.apart_parents,
+        )
         seconds = dict(linked.seconds)
         seconds["rules"] = time.perf_counter() - t
         summary = summarise(ev, run.run_id)

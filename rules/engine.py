@@ -263,35 +263,26 @@ def _evaluate_rate(
     return households.select("household_id", "met", "value", "threshold", "note"), evidence
 
 
-def evaluate(
-    rule_set: RuleSet,
-    records: pl.DataFrame,
-    membership: pl.DataFrame,
-    reference_date: date,
-    calendar: Calendar | None = None,
-) -> Evaluation:
-    """Evaluate ``rule_set`` for every household in ``membership``."""
-    cal = calendar or load_calendar()
-    cols = [
-        "record_id",
-        "source",
-        "kind",
-        "row",
-        "dob",
-        "event_type",
-        "event_date",
-        "end_date",
-        "term",
-        "sessions_possible",
-        "sessions_authorised",
-        "sessions_unauthorised",
-    ]
-    base = records.select(cols).join(
-        membership.select("record_id", "person_id", "household_id"), on="record_id"
-    )
-    base = base.join(person_dob(base), on="person_id", how="left").with_columns(
-        age_in_years(pl.col("person_dob"), pl.lit(reference_date)).alias("age")
-    )
+BASE_COLUMNS = [
+    "record_id",
+    "source",
+    "kind",
+    "row",
+    "dob",
+    "event_type",
+    "event_date",
+    "end_date",
+    "term",
+    "sessions_possible",
+    "sessions_authorised",
+    "sessions_unauthorised",
+]
+
+
+def _indicators(
+    rule_set: RuleSet, base: pl.DataFrame, reference_date: date, cal: Calendar
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Every indicator for every household in ``base``: (results, evidence)."""
     results = []
     evidence = []
     for ind in rule_set.indicators.values():
@@ -309,23 +300,90 @@ def evaluate(
         if results
         else pl.DataFrame(schema=RESULT_SCHEMA)
     )
-    households = membership.select("household_id").unique().sort("household_id")
+    ev = (
+        pl.concat(evidence, how="diagonal_relaxed")
+        if evidence
+        else pl.DataFrame(schema={k: v for k, v in EVIDENCE_SCHEMA.items() if k != "criterion"})
+    )
+    return ind_results, ev
 
-    # criteria
-    crit_rows = []
-    criterion_of: dict[str, list[str]] = {}
+
+def _criteria_met(rule_set: RuleSet, ind_results: pl.DataFrame) -> pl.DataFrame:
+    """household_id, criterion: every criterion each household meets."""
+    rows = []
     for c in rule_set.criteria.values():
-        for i in c.indicators:
-            criterion_of.setdefault(i, []).append(c.name)
-        met = (
+        rows.append(
             ind_results.filter(pl.col("indicator").is_in(list(c.indicators)) & pl.col("met"))
             .group_by("household_id")
             .agg(pl.col("indicator").n_unique().alias("n"))
             .filter(pl.col("n") >= c.at_least)
             .select("household_id", pl.lit(c.name).alias("criterion"))
         )
-        crit_rows.append(met)
-    criteria_met = pl.concat(crit_rows)
+    return pl.concat(rows)
+
+
+def _with_ages(base: pl.DataFrame, reference_date: date) -> pl.DataFrame:
+    return base.join(person_dob(base), on="person_id", how="left").with_columns(
+        age_in_years(pl.col("person_dob"), pl.lit(reference_date)).alias("age")
+    )
+
+
+def evaluate(
+    rule_set: RuleSet,
+    records: pl.DataFrame,
+    membership: pl.DataFrame,
+    reference_date: date,
+    calendar: Calendar | None = None,
+    apart_parents: pl.DataFrame | None = None,
+) -> Evaluation:
+    """Evaluate ``rule_set`` for every household in ``membership``.
+
+    ``apart_parents`` (household_id, person_id): parents living apart from the household's
+    children. When the rule set sets ``entry.parent_apart_max_problems``, their records count
+    for the household too, but the criteria only they make met are limited to that many (the
+    first in the rule set's order); otherwise they are not counted."""
+    cal = calendar or load_calendar()
+    facts = records.select(BASE_COLUMNS)
+    members = membership.select("record_id", "person_id", "household_id")
+    base = _with_ages(facts.join(members, on="record_id"), reference_date)
+    ind_results, ev = _indicators(rule_set, base, reference_date, cal)
+    criteria_met = _criteria_met(rule_set, ind_results)
+
+    cap = rule_set.entry.parent_apart_max_problems
+    apart_rows = pl.DataFrame(schema={"household_id": pl.String, "person_id": pl.String})
+    if cap is not None and apart_parents is not None and apart_parents.height:
+        apart_rows = apart_parents.select("household_id", "person_id").unique()
+        # the parents' own records, under the children's household
+        theirs = facts.join(
+            members.select("record_id", "person_id").join(apart_rows, on="person_id"),
+            on="record_id",
+        )
+        touched = apart_rows.select("household_id").unique()
+        scope = pl.concat(
+            [base.join(touched, on="household_id"), _with_ages(theirs, reference_date)],
+            how="diagonal_relaxed",
+        )
+        ind_all, ev_all = _indicators(rule_set, scope, reference_date, cal)
+        order = {name: i for i, name in enumerate(rule_set.criteria)}
+        extra = (
+            _criteria_met(rule_set, ind_all)
+            .join(criteria_met, on=["household_id", "criterion"], how="anti")
+            .with_columns(pl.col("criterion").replace_strict(order).alias("o"))
+            .sort("household_id", "o")
+        )
+        kept = extra.group_by("household_id", maintain_order=True).head(cap).drop("o")
+        criteria_met = pl.concat([criteria_met, kept])
+        keep_hh = ~pl.col("household_id").is_in(touched["household_id"].implode())
+        ind_results = pl.concat([ind_results.filter(keep_hh), ind_all], how="diagonal_relaxed")
+        ev = pl.concat([ev.filter(keep_hh), ev_all], how="diagonal_relaxed")
+
+    households = membership.select("household_id").unique().sort("household_id")
+
+    # criteria
+    criterion_of: dict[str, list[str]] = {}
+    for c in rule_set.criteria.values():
+        for i in c.indicators:
+            criterion_of.setdefault(i, []).append(c.name)
     names = sorted(rule_set.criteria)
     per_household = criteria_met.group_by("household_id").agg(
         pl.col("criterion").unique().sort().alias("criteria")
@@ -362,11 +420,6 @@ def evaluate(
     cohort = cohort.with_columns((enough & admitted & require_ok).alias("in_cohort"))
 
     # evidence rows, one per criterion the indicator serves
-    ev = (
-        pl.concat(evidence, how="diagonal_relaxed")
-        if evidence
-        else pl.DataFrame(schema=EVIDENCE_SCHEMA)
-    )
     crit_map = pl.DataFrame(
         [(i, c) for i, cs in criterion_of.items() for c in cs],
         schema={"indicator": pl.String, "criterion": pl.String},
@@ -375,6 +428,19 @@ def evaluate(
     ev = ev.join(crit_map, on="indicator", how="left").with_columns(
         pl.col("criterion").fill_null("entry")
     )
+    if apart_rows.height:
+        # a parent living apart's rows prove only the criteria counted for the household
+        counted = criteria_met.select("household_id", "criterion", pl.lit(True).alias("counted"))
+        ev = (
+            ev.join(
+                apart_rows.with_columns(pl.lit(True).alias("apart")),
+                on=["household_id", "person_id"],
+                how="left",
+            )
+            .join(counted, on=["household_id", "criterion"], how="left")
+            .filter(pl.col("apart").is_null() | pl.col("counted").is_not_null())
+            .drop("apart", "counted")
+        )
     ev = ev.select(list(EVIDENCE_SCHEMA)).sort(
         "household_id", "criterion", "indicator", "record_id"
     )

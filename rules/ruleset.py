@@ -57,6 +57,9 @@ class Entry:
     local_filter: tuple[str, ...] = ()
     take_all_at_least: bool = False
     require_any: tuple[str, ...] = ()
+    # problems a parent living apart from the children may supply (None: apart parents are not
+    # counted at all, as in phase 1)
+    parent_apart_max_problems: int | None = None
 
 
 @dataclass(frozen=True)
@@ -254,8 +257,22 @@ def load_rule_set(name_or_path: str | Path, base: Path | None = None) -> RuleSet
     ctx.keys(
         "entry",
         e,
-        {"at_least", "all_criteria_admit", "local_filter", "take_all_at_least", "require_any"},
+        {
+            "at_least",
+            "all_criteria_admit",
+            "local_filter",
+            "take_all_at_least",
+            "require_any",
+            "parent_apart_max_problems",
+        },
     )
+    apart_max = e.get("parent_apart_max_problems")
+    if apart_max is not None:
+        apart_max = ctx.typed("entry.parent_apart_max_problems", apart_max, int, "a whole number")
+        if not 0 <= apart_max <= len(criteria):
+            raise ctx.fail(
+                "entry.parent_apart_max_problems", f"must be between 0 and {len(criteria)}."
+            )
     at_least = ctx.typed("entry.at_least", e.get("at_least", len(criteria)), int, "a whole number")
     if not 1 <= at_least <= len(criteria):
         raise ctx.fail("entry.at_least", f"must be between 1 and {len(criteria)} (the criteria).")
@@ -269,6 +286,7 @@ def load_rule_set(name_or_path: str | Path, base: Path | None = None) -> RuleSet
             "entry.take_all_at_least", e.get("take_all_at_least", False), bool, "true or false"
         ),
         require_any=_names(ctx, "entry.require_any", e.get("require_any", [])),
+        parent_apart_max_problems=apart_max,
     )
     for n in (*entry.local_filter, *entry.require_any):
         if n not in indicators:

@@ -391,16 +391,13 @@ def check_teams(config: PriorityConfig, localities: list[str]) -> None:
 
 def read_attachments(store: Store) -> pl.DataFrame | None:
     """The latest attachment of each family from complete ``attach`` runs: family_ref,
-    key_worker, team (null where not recorded), attached_on; None if nothing is recorded."""
+    key_worker, team, attached_on; None if nothing is recorded. (``claims.records`` reads the
+    same rows; ``rules`` cannot import ``claims``.)"""
     from sqlalchemy import select
 
     a = s.attachments
-    team = a.c.get("team", None)
-    cols = [a.c.run_id, a.c.family_ref, a.c.key_worker, a.c.attached_on]
-    if team is not None:
-        cols.append(team)
     query = (
-        select(*cols)
+        select(a.c.run_id, a.c.family_ref, a.c.key_worker, a.c.team, a.c.attached_on)
         .join(s.runs, s.runs.c.id == a.c.run_id)
         .where(s.runs.c.kind == "attach", s.runs.c.status == "complete")
     )
@@ -408,13 +405,19 @@ def read_attachments(store: Store) -> pl.DataFrame | None:
         rows = conn.execute(query).fetchall()
     if not rows:
         return None
-    names = ["run_id", "family_ref", "key_worker", "attached_on"] + (["team"] if team else [])
-    frame = pl.DataFrame([tuple(r) for r in rows], schema=names, orient="row")
-    if "team" not in frame.columns:
-        frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("team"))
+    frame = pl.DataFrame(
+        [tuple(r) for r in rows],
+        schema={
+            "run_id": pl.Int64,
+            "family_ref": pl.String,
+            "key_worker": pl.String,
+            "team": pl.String,
+            "attached_on": pl.Date,
+        },
+        orient="row",
+    )
     return (
-        frame.with_columns(pl.col("attached_on").cast(pl.Date))
-        .sort(["family_ref", "run_id", "attached_on"], nulls_last=False)
+        frame.sort(["family_ref", "run_id", "attached_on"], nulls_last=False)
         .group_by("family_ref", maintain_order=True)
         .last()
         .select("family_ref", "key_worker", "team", "attached_on")

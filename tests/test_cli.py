@@ -142,6 +142,7 @@ def test_demo_runs_every_step(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "planted vs found" in result.output
     assert "persons    precision" in result.output
+    assert "of the £2,480,000.00 maximum" in " ".join(result.output.split())
 
 
 def test_ingest_command_counts_and_writes_rejects(tmp_path: Path) -> None:
@@ -285,7 +286,7 @@ def test_cohort_diff_db_upgrade_and_unchanged_files(tmp_path: Path) -> None:
     assert unchanged.get("school_census") == 1 and "benefits" not in unchanged
     upgraded = runner.invoke(app, ["db", "upgrade", "-p", proj])
     assert upgraded.exit_code == 0, upgraded.output
-    assert "-> 0002" in upgraded.output
+    assert "-> 0003" in upgraded.output
 
 
 def test_commands_that_read_personal_data_are_audited(tmp_path: Path) -> None:

@@ -365,3 +365,81 @@ def test_codes_of_a_kind_with_an_unfiltered_indicator_are_not_unknown() -> None:
     sf = load_rule_set("supporting-families")
     recs, members = records(asb(date(2012, 1, 1)))
     assert evaluate(sf, recs, members, R).unknown_codes == []
+
+
+def test_phase2_parent_living_apart_supplies_at_most_one_problem() -> None:
+    """The children live with their mother (H1: school absence); their father lives elsewhere
+    (H2) and is on their claim: he has an out-of-work benefit, a domestic abuse incident and
+    a health contact. He may supply one problem to the children's household, not three."""
+    phase2 = load_rule_set("phase2")
+    assert phase2.entry.parent_apart_max_problems == 1
+    rows = [
+        {
+            "kind": "school_census",
+            "person": "k",
+            "hh": "H1",
+            "dob": CHILD,
+            "term": "2011/12-spring",
+            "sessions_possible": 100,
+            "sessions_authorised": 8,
+            "sessions_unauthorised": 4,
+        },
+        {
+            "kind": "benefits",
+            "person": "dad",
+            "hh": "H2",
+            "dob": ADULT,
+            "event_type": "JSA",
+            "event_date": date(2011, 1, 1),
+        },
+        {
+            "kind": "domestic_abuse",
+            "person": "dad",
+            "hh": "H2",
+            "dob": ADULT,
+            "event_type": "DA_INCIDENT",
+            "event_date": date(2012, 3, 1),
+        },
+        {
+            "kind": "health",
+            "person": "dad",
+            "hh": "H2",
+            "dob": ADULT,
+            "event_type": "MENTAL_HEALTH",
+            "event_date": date(2012, 2, 1),
+        },
+    ]
+    recs, members = records(rows)
+    apart = pl.DataFrame({"household_id": ["H1"], "person_id": ["dad"]})
+    without = evaluate(phase2, recs, members, R)
+    assert dict(without.cohort.select("household_id", "combination").iter_rows()) == {
+        "H1": "school",
+        "H2": "domestic_abuse+health+worklessness",
+    }
+    ev = evaluate(phase2, recs, members, R, apart_parents=apart)
+    cohort = dict(ev.cohort.select("household_id", "combination").iter_rows())
+    # the first of his problems in the rule set's order (crime, school, children_need_help,
+    # worklessness, domestic_abuse, health)
+    order = list(phase2.criteria)
+    first = min(("domestic_abuse", "health", "worklessness"), key=order.index)
+    assert first == "worklessness"
+    assert cohort["H1"] == "+".join(sorted(["school", first]))
+    assert ev.cohort.filter(pl.col("household_id") == "H1")["in_cohort"].to_list() == [True]
+    assert cohort["H2"] == "domestic_abuse+health+worklessness"  # his own household unchanged
+    h1 = ev.evidence.filter(pl.col("household_id") == "H1")
+    assert set(h1["criterion"]) == {"entry", "school", first}  # his other rows prove nothing
+    assert set(h1.filter(pl.col("person_id") == "dad")["criterion"]) == {first}
+    # phase 1 does not count a parent living apart at all
+    assert PHASE1.entry.parent_apart_max_problems is None
+    p1 = evaluate(PHASE1, recs, members, R, apart_parents=apart)
+    assert dict(p1.cohort.select("household_id", "combination").iter_rows())["H1"] == ""
+
+
+def test_parent_apart_max_problems_is_validated(tmp_path: Path) -> None:
+    text = (Path(__file__).resolve().parents[1] / "rules" / "phase2.toml").read_text()
+    bad = tmp_path / "p2.toml"
+    bad.write_text(text.replace("parent_apart_max_problems = 1", "parent_apart_max_problems = 9"))
+    with pytest.raises(
+        ConfigError, match=r"entry.parent_apart_max_problems: must be between 0 and 6"
+    ):
+        load_rule_set(bad)

@@ -137,4 +137,12 @@ def explain_household(
                 ],
             }
         )
-    return {"household_id": household_id, "members": people}
+    apart = reasons.filter(pl.col("reason").str.starts_with("apart:"))
+    return {
+        "household_id": household_id,
+        "members": people,
+        "parents_living_apart": [
+            {"person_id": p, "reason": r.removeprefix("apart:")}
+            for p, r in apart.select("person_id", "reason").sort("person_id").iter_rows()
+        ],
+    }

@@ -129,7 +129,7 @@ def read_frame(conn: Connection, table: Table, run_id: int, **equals: Any) -> pl
 def _polars_type(sa_type: Any) -> pl.DataType | None:
     """The polars type of a column type (None: datetimes, left as the driver returns them)."""
     name = type(sa_type).__name__
-    if name == "Integer":
+    if name in ("Integer", "BigInteger"):
         return pl.Int64()
     if name == "Float":
         return pl.Float64()

@@ -6,7 +6,8 @@ Every row a build writes carries its ``run_id``; readers only look at runs whose
 This module is the CURRENT schema (head). The database is created and upgraded only by the
 Alembic revisions in ``familymatch/store/migrations/versions`` (``0001`` = the first released
 schema, frozen; ``0002`` = family references, person keys, attachments, outcomes, claims, and
-``run_id`` no longer a foreign key). A
+``run_id`` no longer a foreign key; ``0003`` = claims in whole pence with decisions and
+evidence lines, submissions, attachment teams). A
 change here needs a new revision; ``tests/test_store_migrations.py`` checks that the upgraded
 database matches these tables.
 """
@@ -14,6 +15,7 @@ database matches these tables.
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -30,7 +32,7 @@ from sqlalchemy import (
 from familymatch.canonical import CANONICAL_SCHEMA
 
 metadata = MetaData()
-SCHEMA_VERSION = 2  # = the number of the head Alembic revision
+SCHEMA_VERSION = 3  # = the number of the head Alembic revision
 
 
 def _run_fk() -> Column[int]:
@@ -244,6 +246,9 @@ attachments = Table(
     Column("key_worker", Text),
     Column("attached_on", Date),
     Column("recorded_at", DateTime(timezone=True)),
+    Column("team", Text),  # 0003
+    Column("build_run_id", Integer),  # 0003: the build the family was attached from
+    Column("source_row", Integer),  # 0003: the allocation file's data row
     Index("ix_attachments_run_ref", "run_id", "family_ref"),
 )
 
@@ -264,38 +269,59 @@ outcome_evidence = Table(
     Index("ix_outcome_evidence_run_ref", "run_id", "family_ref"),
 )
 
+# --- recreated in migration 0003: one row per attached family per claim run, claimed or not
 claims = Table(
     "claims",
     metadata,
     _run_fk(),
-    Column("claim_id", String(40), nullable=False),
-    Column("family_ref", String(20)),
+    Column("claim_id", String(60), nullable=False),  # "<run>-<family_ref>"
+    Column("family_ref", String(20), nullable=False),
     Column("household_id", String(20)),
-    Column("claim_type", String(50)),
-    Column("period", String(50)),
-    Column("amount", Float),
-    Column("status", String(20)),
-    Column("note", Text),
+    Column("result", String(50)),  # R1 / R2 / R3 / progress / employment; null if not claimed
+    Column("programme_year", String(20)),
+    Column("amount_pence", BigInteger),  # exact: whole pence
+    Column("decision", String(20), nullable=False),  # claimed | not_claimed
+    Column("reason", Text),
+    Column("attached_on", Date),
+    Column("key_worker", Text),
+    Column("criteria_at_entry", Text),
+    Column("sampled", Boolean),  # in internal audit's sample
     Index("ix_claims_run_claim", "run_id", "claim_id"),
+    Index("ix_claims_family", "family_ref"),
 )
 
+# the evidence behind each decision: a component's before/after figures and the rows
 claim_lines = Table(
     "claim_lines",
     metadata,
     _run_fk(),
-    Column("claim_id", String(40), nullable=False),
+    Column("claim_id", String(60), nullable=False),
     Column("line", Integer),
-    Column("item", String(100)),
-    Column("criterion", String(100)),
-    Column("indicator", String(100)),
+    Column("component", String(100)),
+    Column("measure", Text),
+    Column("person_id", String(20)),
     Column("record_id", Text),
     Column("source", String(100)),
     Column("row", Integer),
-    Column("person_id", String(20)),
     Column("date", Date),
-    Column("value", Text),
-    Column("amount", Float),
+    Column("before", Text),
+    Column("after", Text),
+    Column("threshold", Text),
+    Column("met", Boolean),
     Index("ix_claim_lines_run_claim", "run_id", "claim_id"),
+)
+
+# a verified claim workbook sent to the department (migration 0003)
+submissions = Table(
+    "submissions",
+    metadata,
+    _run_fk(),
+    Column("claim_run_id", Integer, nullable=False),
+    Column("workbook_sha256", String(64), nullable=False),
+    Column("submitted_on", Date, nullable=False),
+    Column("families", Integer),
+    Column("amount_pence", BigInteger),
+    Index("ix_submissions_claim_run", "claim_run_id"),
 )
 
 audit_log = Table(
@@ -328,4 +354,5 @@ RUN_TABLES = (
     outcome_evidence,
     claims,
     claim_lines,
+    submissions,
 )

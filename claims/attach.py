@@ -1,0 +1,187 @@
+"""Attachment: the families the programme takes on, with their key worker and date.
+
+The coordinator gets an allocation template (``write_allocation_template``: one row per cohort
+family, key worker / team / attachment date left blank), fills in the families allocated, and
+gives it back to ``familymatch attach FILE``. ``read_allocation`` reads it (CSV or XLSX, the
+project's readers) and ``check_allocation`` validates every row against the build and the
+attachments already recorded: an unknown family, a family not in the cohort, a missing key
+worker, an unreadable date, a date before the build's reference date or in the future, a family
+already attached (earlier, or twice in the file). Any problem and nothing is recorded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+from openpyxl import Workbook
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from familymatch.errors import InputFileError
+from familymatch.ingest.fields import _parse_dates
+from familymatch.ingest.readers import ROW, read_source
+from familymatch.outputs import write_owner_only
+from familymatch.project import SourceSpec
+from familymatch.workbooks import save_workbook, write_table
+
+SHEET = "Allocation"
+TEMPLATE_COLUMNS = (
+    "family_ref",
+    "criteria",
+    "postcode",
+    "key_worker",
+    "team",
+    "attached_on",
+)
+# header spellings a coordinator might use, normalised (lower case, no spaces/underscores)
+ALIASES = {
+    "family_ref": ("familyref", "familyreference", "reference", "ref", "family"),
+    "key_worker": ("keyworker", "worker", "caseworker"),
+    "team": ("team",),
+    "attached_on": ("attachedon", "attachmentdate", "dateattached", "attached", "date"),
+}
+DATE_FORMATS = ("dd/mm/yyyy", "excel")
+
+
+@dataclass
+class AllocationCheck:
+    """The rows to record and the problems found (one sentence each, naming the row)."""
+
+    rows: pl.DataFrame  # family_ref, household_id, key_worker, team, attached_on, source_row
+    problems: list[str]
+    skipped: int  # template rows left blank (not allocated)
+
+
+def write_allocation_template(cohort: pl.DataFrame, path: Path) -> Path:
+    """One row per cohort family (family_ref, criteria, postcode), blanks to fill in. CSV or
+    XLSX by the file's extension; owner-only."""
+    frame = cohort.select("family_ref", "criteria", "postcode").sort("family_ref")
+    if path.suffix.lower() == ".csv":
+        out = frame.with_columns(
+            pl.lit("").alias("key_worker"),
+            pl.lit("").alias("team"),
+            pl.lit("").alias("attached_on"),
+        )
+        return write_owner_only(path, lambda tmp: out.write_csv(tmp))
+    if path.suffix.lower() != ".xlsx":
+        raise InputFileError(f"{path.name}: an allocation template is .csv or .xlsx.")
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = SHEET
+    rows = [(*r, None, None, None) for r in frame.iter_rows()]
+    last = write_table(ws, TEMPLATE_COLUMNS, rows)
+    ws.column_dimensions["D"].width = 24
+    ws.column_dimensions["F"].width = 14
+    check = DataValidation(
+        type="date",
+        operator="greaterThan",
+        formula1="DATE(2000,1,1)",
+        allow_blank=True,
+        showErrorMessage=True,
+        errorTitle="Attachment date",
+        error="Enter the date the family was attached (a date).",
+    )
+    ws.add_data_validation(check)
+    check.add(f"F2:F{max(last, 2)}")
+    for r in range(2, last + 1):
+        ws.cell(row=r, column=6).number_format = "dd/mm/yyyy"
+    return save_workbook(wb, path)
+
+
+def _column_map(columns: list[str], label: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for col in columns:
+        norm = col.lower().replace(" ", "").replace("_", "")
+        for field, names in ALIASES.items():
+            if norm in names and field not in found:
+                found[field] = col
+    for need in ("family_ref", "key_worker", "attached_on"):
+        if need not in found:
+            raise InputFileError(
+                f"{label}: no '{need}' column (the columns are: {', '.join(columns)})."
+            )
+    return found
+
+
+def read_allocation(path: Path, sheet: str = SHEET) -> pl.DataFrame:
+    """The allocation file as family_ref, key_worker, team, attached_on_text, attached_on,
+    source_row (1-based data row)."""
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix not in ("csv", "xlsx"):
+        raise InputFileError(f"{path.name}: an allocation file is .csv or .xlsx.")
+    spec = SourceSpec(name="allocation", kind="population", path=path, format=suffix, sheet=sheet)
+    raw = read_source(spec).frame
+    cols = _column_map([c for c in raw.columns if c != ROW], f"allocation file {path.name}")
+    text = pl.col(cols["attached_on"])
+    return raw.select(
+        pl.col(cols["family_ref"]).str.to_uppercase().alias("family_ref"),
+        pl.col(cols["key_worker"]).alias("key_worker"),
+        (pl.col(cols["team"]) if "team" in cols else pl.lit(None, dtype=pl.String)).alias("team"),
+        text.alias("attached_on_text"),
+        _parse_dates(text, DATE_FORMATS).alias("attached_on"),
+        pl.col(ROW).alias("source_row"),
+    )
+
+
+def check_allocation(
+    allocation: pl.DataFrame,
+    cohort: pl.DataFrame,
+    known_refs: set[str],
+    already: pl.DataFrame,
+    reference_date: date,
+    today: date,
+    label: str,
+) -> AllocationCheck:
+    """Validate an allocation (see the module docstring). ``cohort`` holds family_ref and
+    household_id of the build's cohort; ``known_refs`` every family reference of the build;
+    ``already`` the attachments recorded before (family_ref, attached_on)."""
+    blank = (
+        pl.col("key_worker").is_null()
+        & pl.col("attached_on_text").is_null()
+        & pl.col("team").is_null()
+    )
+    skipped = allocation.filter(blank).height
+    rows = allocation.filter(~blank)
+    in_cohort = dict(zip(cohort["family_ref"], cohort["household_id"], strict=True))
+    earlier = dict(zip(already["family_ref"], already["attached_on"], strict=True))
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    for r in rows.iter_rows(named=True):
+        where = f"{label} row {r['source_row']}"
+        ref = r["family_ref"]
+        if ref is None:
+            problems.append(f"{where}: no family reference.")
+            continue
+        if ref not in known_refs:
+            problems.append(f"{where}: family {ref} is not a family of the build.")
+        elif ref not in in_cohort:
+            problems.append(f"{where}: family {ref} is not in the build's cohort.")
+        if ref in seen:
+            problems.append(f"{where}: family {ref} is also on row {seen[ref]}.")
+        seen.setdefault(ref, r["source_row"])
+        if ref in earlier:
+            problems.append(f"{where}: family {ref} was already attached on {earlier[ref]}.")
+        if r["key_worker"] is None:
+            problems.append(f"{where}: no key worker.")
+        d = r["attached_on"]
+        if r["attached_on_text"] is None:
+            problems.append(f"{where}: no attachment date.")
+        elif d is None:
+            problems.append(
+                f"{where}: attachment date '{r['attached_on_text']}' is not a date "
+                "(dd/mm/yyyy or YYYY-MM-DD)."
+            )
+        elif d < reference_date:
+            problems.append(
+                f"{where}: attachment date {d} is before the build's reference date "
+                f"{reference_date}."
+            )
+        elif d > today:
+            problems.append(f"{where}: attachment date {d} is in the future.")
+    recorded = rows.with_columns(
+        pl.col("family_ref").replace_strict(in_cohort, default=None).alias("household_id")
+    ).select("family_ref", "household_id", "key_worker", "team", "attached_on", "source_row")
+    return AllocationCheck(rows=recorded, problems=problems, skipped=skipped)

@@ -1,0 +1,236 @@
+"""Outcome evidence: a later period's extracts linked onto the persons and households of the
+build the families were attached from.
+
+The later extracts are ingested and standardised like any build's; then they are linked together
+with that build's records (read back from the store) using the build's own fitted model (same
+comparisons, same m and u, same term frequencies), so a later record joins the person it
+belongs to whatever its source. A later record whose person cluster holds a record of the build
+takes that record's person and household; records of attached families are the outcome
+evidence. The import is recorded as a run of kind ``outcomes``: its records, each record's
+person and household in the build (``persons`` / ``membership``), and the attached families'
+evidence rows (``outcome_evidence``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from claims.records import read_attachments
+from familymatch.canonical import CANONICAL_SCHEMA
+from familymatch.errors import FamilyMatchError
+from familymatch.ingest import ingest_project
+from familymatch.link import link_records
+from familymatch.link.model import FSModel
+from familymatch.project import load_project
+from familymatch.standardise import standardise
+from familymatch.store import Store, audit, read_table, recording_run, run_info
+from familymatch.store import schema as s
+
+BUILD_PREFIX = "build|"  # keeps the build's record ids apart from the later extract's
+
+
+@dataclass
+class OutcomesImport:
+    run_id: int
+    build_run: int
+    records: int
+    matched: int  # later records that joined a person of the build
+    attached: int  # ... of whom in an attached family
+    families_with_evidence: int
+    by_source: pl.DataFrame
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def map_to_build(later_persons: pl.DataFrame, build_membership: pl.DataFrame) -> pl.DataFrame:
+    """For each later record (record_id without the prefix), the build's person_id and
+    household_id of its cluster (null when the cluster holds no record of the build).
+
+    ``later_persons``: record_id, person_id (clusters over build + later records, the build's
+    record ids prefixed); ``build_membership``: record_id, person_id, household_id of the build.
+    A cluster holding records of several build persons takes the one with most records."""
+    build = build_membership.select(
+        (pl.lit(BUILD_PREFIX) + pl.col("record_id")).alias("record_id"),
+        pl.col("person_id").alias("build_person"),
+        pl.col("household_id").alias("build_household"),
+    )
+    clusters = later_persons.select("record_id", pl.col("person_id").alias("cluster"))
+    best = (
+        clusters.join(build, on="record_id")
+        .group_by("cluster", "build_person", "build_household")
+        .agg(pl.len().alias("n"))
+        .sort(["cluster", "n", "build_person"], descending=[False, True, False])
+        .group_by("cluster", maintain_order=True)
+        .first()
+        .drop("n")
+    )
+    later = clusters.filter(~pl.col("record_id").str.starts_with(BUILD_PREFIX))
+    return later.join(best, on="cluster", how="left").select(
+        "record_id",
+        pl.col("build_person").alias("person_id"),
+        pl.col("build_household").alias("household_id"),
+    )
+
+
+def import_outcomes(
+    project_path: Path,
+    store: Store,
+    build_run: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> OutcomesImport:
+    """Ingest ``project_path`` (the later period's project file), link it onto the build the
+    attached families came from, and record the evidence."""
+    say = progress or (lambda _: None)
+    seconds: dict[str, float] = {}
+    project = load_project(project_path)
+    attachments = read_attachments(store)
+    if attachments.height == 0:
+        raise FamilyMatchError(
+            "no family is attached yet; record the allocation with `familymatch attach` first."
+        )
+    if build_run is None:
+        build_run = int(attachments.sort("run_id")["build_run_id"][-1])
+    info = run_info(store, build_run)
+    if info["kind"] != "build":
+        raise FamilyMatchError(f"run {build_run} is a {info['kind']} run, not a build.")
+
+    t = time.perf_counter()
+    say("ingest")
+    ingested = ingest_project(project)
+    later = ingested.records.select(list(CANONICAL_SCHEMA))
+    seconds["ingest"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    say("read the build")
+    build_records = read_table(store, s.records, build_run).select(list(CANONICAL_SCHEMA))
+    membership = read_table(store, s.membership, build_run)
+    model = FSModel.from_json(read_table(store, s.link_models, build_run)["model_json"][0])
+    seconds["read build"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    say("standardise")
+    both = pl.concat(
+        [
+            build_records.with_columns(
+                (pl.lit(BUILD_PREFIX) + pl.col("record_id")).alias("record_id")
+            ),
+            later,
+        ]
+    )
+    std = standardise(both)
+    seconds["standardise"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    say("link")
+    linked = link_records(std, model=model)
+    mapped = map_to_build(linked.persons, membership)
+    seconds["link"] = time.perf_counter() - t
+
+    households = read_table(store, s.households, build_run).select("household_id", "family_ref")
+    attached = attachments.select("family_ref").unique()
+    families = households.join(attached, on="family_ref")
+    evidence = (
+        later.join(mapped, on="record_id")
+        .join(families, on="household_id")
+        .select(
+            "family_ref",
+            "household_id",
+            pl.col("kind").alias("outcome"),
+            pl.col("event_type").alias("indicator"),
+            "record_id",
+            "source",
+            "row",
+            "person_id",
+            pl.coalesce(pl.col("event_date"), pl.col("end_date")).alias("date"),
+            pl.coalesce(pl.col("term"), pl.col("detail")).alias("value"),
+        )
+        .sort("family_ref", "source", "row")
+    )
+    by_source = (
+        later.join(mapped, on="record_id", how="left")
+        .join(
+            families.select("household_id", pl.lit(True).alias("attached")),
+            on="household_id",
+            how="left",
+        )
+        .group_by("source")
+        .agg(
+            pl.len().alias("records"),
+            pl.col("person_id").is_not_null().sum().alias("matched"),
+            pl.col("attached").fill_null(False).sum().alias("attached_families"),
+        )
+        .sort("source")
+    )
+
+    t = time.perf_counter()
+    say("record")
+    with recording_run(
+        store,
+        "outcomes",
+        project_name=project.name,
+        project_path=str(project.path),
+        reference_date=project.reference_date,
+        parameters={"build_run": build_run},
+    ) as run:
+        run.add(s.source_files, ingested.stats_frame())
+        run.add(s.rejects, ingested.rejects)
+        run.add(s.records, later)
+        run.add(
+            s.persons,
+            mapped.select(
+                "record_id", pl.col("person_id").fill_null(""), pl.lit(True).alias("linkable")
+            ),
+        )
+        run.add(s.membership, mapped.drop_nulls("person_id"))
+        run.add(s.outcome_evidence, evidence)
+        run.summary = {
+            "build_run": build_run,
+            "records": later.height,
+            "matched": int(mapped["person_id"].is_not_null().sum()),
+            "attached": evidence.height,
+            "families_with_evidence": evidence["family_ref"].n_unique(),
+            "by_source": by_source.to_dicts(),
+        }
+    seconds["record"] = time.perf_counter() - t
+    audit(store, "outcomes import", run.run_id, [(st.path, st.sha256) for st in ingested.stats])
+    return OutcomesImport(
+        run_id=run.run_id,
+        build_run=build_run,
+        records=later.height,
+        matched=int(mapped["person_id"].is_not_null().sum()),
+        attached=evidence.height,
+        families_with_evidence=evidence["family_ref"].n_unique(),
+        by_source=by_source,
+        seconds=seconds,
+    )
+
+
+def latest_outcomes_run(store: Store, build_run: int) -> int | None:
+    """The newest complete outcomes import linked onto ``build_run``."""
+    import json
+
+    from sqlalchemy import select
+
+    from familymatch.store.engine import as_engine
+
+    query = (
+        select(s.runs.c.id, s.runs.c.parameters)
+        .where(s.runs.c.kind == "outcomes", s.runs.c.status == "complete")
+        .order_by(s.runs.c.id.desc())
+    )
+    with as_engine(store).connect() as conn:
+        for run_id, params in conn.execute(query):
+            if json.loads(params or "{}").get("build_run") == build_run:
+                return int(run_id)
+    return None
+
+
+def reference_of(store: Store, run_id: int) -> date:
+    ref = run_info(store, run_id)["reference_date"]
+    assert isinstance(ref, date)
+    return ref
