@@ -222,17 +222,17 @@ def gather_lists(
     info = run_info(store, build_run)
     reference: date = info["reference_date"]
     rule_set = _rule_set_of(project, info)
-    ids = families.select("household_id")
-    membership = read_table(store, s.membership, build_run).join(ids, on="household_id")
-    records = read_table(store, s.records, build_run).join(
-        membership.select("record_id"), on="record_id"
+    from rules.select import read_rows_in
+
+    hh = families["household_id"].to_list()
+    membership = read_rows_in(store, s.membership, build_run, "household_id", hh)
+    records = read_rows_in(
+        store, s.records, build_run, "record_id", membership["record_id"].to_list()
     )
     people = people_of(records, membership, reference)
-    results = read_table(store, s.indicator_results, build_run).join(ids, on="household_id")
-    evidence = (
-        read_table(store, s.evidence, build_run)
-        .join(ids, on="household_id")
-        .unique(["household_id", "criterion", "indicator", "record_id"])
+    results = read_rows_in(store, s.indicator_results, build_run, "household_id", hh)
+    evidence = read_rows_in(store, s.evidence, build_run, "household_id", hh).unique(
+        ["household_id", "criterion", "indicator", "record_id"]
     )
     pseudo = key is not None
 

@@ -317,6 +317,32 @@ def _margin(fam: pl.DataFrame, k: int) -> pl.DataFrame:
 
 # --------------------------------------------------------------------------- from a build
 
+IN_CHUNK = 900  # values per IN (...) list: well inside every SQLite build's variable limit
+
+
+def read_rows_in(
+    store: Store, table: Any, run_id: int, column: str, values: list[str]
+) -> pl.DataFrame:
+    """Rows of ``table`` for one complete run whose ``column`` is one of ``values`` (a few
+    hundred families' rows without reading a city's: the tables are indexed by run and
+    household or record)."""
+    from sqlalchemy import select
+
+    from familymatch.store.bulk import _polars_type
+
+    run_info(store, run_id)
+    cols = [c for c in table.columns if c.name != "run_id"]
+    rows: list[tuple[Any, ...]] = []
+    uniq = sorted(set(values))
+    with store.engine.connect() as conn:
+        for start in range(0, len(uniq), IN_CHUNK):
+            chunk = uniq[start : start + IN_CHUNK]
+            query = select(*cols).where(table.c.run_id == run_id, table.c[column].in_(chunk))
+            rows.extend(tuple(r) for r in conn.execute(query))
+    types = {c.name: _polars_type(c.type) for c in cols}
+    schema = {n: (t if t is not None else pl.Datetime("us")) for n, t in types.items()}
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
 
 @dataclass
 class ScoredBuild:
@@ -343,11 +369,13 @@ def score_build(store: Store, project: Project, run_id: int, config: PriorityCon
     check_against(config, rule_set)
     lookup = load_lookup(project.postcode_lookup)
     areas = family_areas(read_table(store, s.households, run_id), lookup)
+    cohort = read_table(store, s.cohort, run_id)
+    ids = cohort.filter(pl.col("in_cohort"))["household_id"].to_list()
     scores = score_families(
         config,
-        read_table(store, s.cohort, run_id),
-        read_table(store, s.indicator_results, run_id),
-        read_table(store, s.evidence, run_id),
+        cohort,
+        read_rows_in(store, s.indicator_results, run_id, "household_id", ids),
+        read_rows_in(store, s.evidence, run_id, "household_id", ids),
         areas,
         info["reference_date"],
         len(rule_set.criteria),
