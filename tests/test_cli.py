@@ -143,6 +143,9 @@ def test_demo_runs_every_step(tmp_path: Path) -> None:
     assert "planted vs found" in result.output
     assert "persons    precision" in result.output
     assert "of the £2,480,000.00 maximum" in " ".join(result.output.split())
+    lists = sorted((tmp_path / "demo" / "lists").glob("select-run-2-by-locality/*.xlsx"))
+    assert lists and (tmp_path / "demo" / "selections" / "selection-run-2.xlsx").is_file()
+    assert "caseworker list(s) by locality" in result.output
 
 
 def test_ingest_command_counts_and_writes_rejects(tmp_path: Path) -> None:
