@@ -12,7 +12,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import select
 
-from familymatch.store import Store, read_table, recording_run
+from familymatch.store import Store, read_kind, read_table, recording_run
 from familymatch.store import schema as s
 from familymatch.store.engine import as_engine
 
@@ -28,29 +28,6 @@ def to_pence(amount: Decimal) -> int:
 
 def from_pence(pence: int) -> Decimal:
     return (Decimal(pence) / PENCE).quantize(Decimal("0.01"))
-
-
-def _complete_rows(store: Store, table: Any, kind: str) -> pl.DataFrame:
-    """Rows of ``table`` from every complete run of ``kind``, with their run_id."""
-    cols = list(table.columns)
-    query = (
-        select(*cols)
-        .join(s.runs, s.runs.c.id == table.c.run_id)
-        .where(s.runs.c.kind == kind, s.runs.c.status == "complete")
-        .order_by(table.c.run_id)
-    )
-    with as_engine(store).connect() as conn:
-        rows = conn.execute(query).fetchall()
-    frame = pl.DataFrame(
-        [tuple(r) for r in rows],
-        schema=[c.name for c in cols],
-        orient="row",
-        infer_schema_length=None,
-    )
-    from familymatch.store.bulk import _polars_type
-
-    casts = {c.name: t for c in cols if (t := _polars_type(c.type)) is not None}
-    return frame.with_columns(pl.col(n).cast(t) for n, t in casts.items())
 
 
 def cohort_families(store: Store, build_run: int) -> pl.DataFrame:
@@ -80,7 +57,7 @@ def family_refs(store: Store, build_run: int) -> set[str]:
 def read_attachments(store: Store) -> pl.DataFrame:
     """Every family attached in a complete ``attach`` run: family_ref, household_id,
     key_worker, team, attached_on, build_run_id, run_id (the attach run)."""
-    rows = _complete_rows(store, s.attachments, "attach")
+    rows = read_kind(store, s.attachments, "attach")
     return rows.select(
         "family_ref",
         "household_id",
@@ -115,7 +92,7 @@ def read_claims(store: Store, claim_run: int) -> pl.DataFrame:
 def submitted_claim_runs(store: Store) -> pl.DataFrame:
     """claim_run_id, submitted_on, workbook_sha256, run_id (the submit run) of every
     submission."""
-    return _complete_rows(store, s.submissions, "submit").select(
+    return read_kind(store, s.submissions, "submit").select(
         "claim_run_id", "submitted_on", "workbook_sha256", "families", "amount_pence", "run_id"
     )
 

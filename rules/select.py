@@ -419,31 +419,12 @@ def check_teams(config: PriorityConfig, localities: list[str]) -> None:
 
 def read_attachments(store: Store) -> pl.DataFrame | None:
     """The latest attachment of each family from complete ``attach`` runs: family_ref,
-    key_worker, team, attached_on; None if nothing is recorded. (``claims.records`` reads the
-    same rows; ``rules`` cannot import ``claims``.)"""
-    from sqlalchemy import select
+    key_worker, team, attached_on; None if nothing is recorded."""
+    from familymatch.store import read_kind
 
-    a = s.attachments
-    query = (
-        select(a.c.run_id, a.c.family_ref, a.c.key_worker, a.c.team, a.c.attached_on)
-        .join(s.runs, s.runs.c.id == a.c.run_id)
-        .where(s.runs.c.kind == "attach", s.runs.c.status == "complete")
-    )
-    with store.engine.connect() as conn:
-        rows = conn.execute(query).fetchall()
-    if not rows:
+    frame = read_kind(store, s.attachments, "attach")
+    if frame.height == 0:
         return None
-    frame = pl.DataFrame(
-        [tuple(r) for r in rows],
-        schema={
-            "run_id": pl.Int64,
-            "family_ref": pl.String,
-            "key_worker": pl.String,
-            "team": pl.String,
-            "attached_on": pl.Date,
-        },
-        orient="row",
-    )
     return (
         frame.sort(["family_ref", "run_id", "attached_on"], nulls_last=False)
         .group_by("family_ref", maintain_order=True)
