@@ -91,7 +91,7 @@ def _scenario(ctx: _Ctx, key: str, name: str, raw: Any, fw: Framework) -> Scenar
     lag_raw = ctx.table(f"{key}.lag_months", raw["lag_months"], names, names)
     lags = {}
     for r in fw.results:
-        lags[r] = ctx.integer(f"{key}.lag_months.{r}", lag_raw[r], 0)
+        lags[r] = ctx.whole(f"{key}.lag_months.{r}", lag_raw[r], 0)
         if lags[r] > MAX_LAG_MONTHS:
             raise ctx.fail(
                 f"{key}.lag_months.{r}", f"{lags[r]} months is more than {MAX_LAG_MONTHS}."
@@ -158,7 +158,7 @@ def load_assumptions(path: Path | None, fw: Framework) -> Assumptions:
                 f"{key}.planned.{year}",
                 f"'{year}' is not a programme year of {fw.name} ({', '.join(year_names)}).",
             )
-        planned[year] = ctx.integer(f"{key}.planned.{year}", n, 0)
+        planned[year] = ctx.whole(f"{key}.planned.{year}", n, 0)
     total = sum(planned.values())
     funded = fw.funded_families()
     if total > funded:
@@ -169,7 +169,7 @@ def load_assumptions(path: Path | None, fw: Framework) -> Assumptions:
         )
     agreed = None
     if "agreed_first_year" in att:
-        agreed = ctx.integer(f"{key}.agreed_first_year", att["agreed_first_year"], 1)
+        agreed = ctx.whole(f"{key}.agreed_first_year", att["agreed_first_year"], 1)
         if agreed > funded:
             raise ctx.fail(
                 f"{key}.agreed_first_year", f"{agreed:,} is more than the {funded:,} funded."

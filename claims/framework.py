@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from familymatch.canonical import SOURCE_KINDS
+from familymatch.config import ConfigContext
 from familymatch.errors import ConfigError
 
 CLAIMS_DIR = Path(__file__).parent
@@ -125,40 +126,8 @@ class Framework:
         return int(Fraction(n) * self.funded_share)
 
 
-class _Ctx:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def fail(self, key: str, problem: str) -> ConfigError:
-        return ConfigError(f"{self.path}: {key}: {problem}")
-
-    def table(self, key: str, value: Any, allowed: set[str], required: set[str]) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise self.fail(key, "must be a table.")
-        for k in value:
-            if k not in allowed:
-                raise self.fail(
-                    f"{key}.{k}", f"unknown key (allowed: {', '.join(sorted(allowed))})."
-                )
-        for k in sorted(required):
-            if k not in value:
-                raise self.fail(f"{key}.{k}", "is required.")
-        return value
-
-    def text(self, key: str, value: Any) -> str:
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(key, "must be a non-empty string.")
-        return value
-
-    def integer(self, key: str, value: Any, minimum: int = 0) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise self.fail(key, f"must be a whole number of at least {minimum}.")
-        return value
-
-    def boolean(self, key: str, value: Any) -> bool:
-        if not isinstance(value, bool):
-            raise self.fail(key, "must be true or false.")
-        return value
+class _Ctx(ConfigContext):
+    """The shared checks, and amounts, shares and fractions."""
 
     def money(self, key: str, value: Any) -> Decimal:
         """An amount in pounds: a string ("3200.00") or a whole number; never a float."""
@@ -192,19 +161,6 @@ class _Ctx:
             raise self.fail(key, f"'{value}' must be more than 0 and at most 1.")
         return frac
 
-    def day(self, key: str, value: Any) -> date:
-        if isinstance(value, date):
-            return value
-        try:
-            return date.fromisoformat(self.text(key, value))
-        except ValueError:
-            raise self.fail(key, f"'{value}' is not a date YYYY-MM-DD.") from None
-
-    def names(self, key: str, value: Any) -> tuple[str, ...]:
-        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            raise self.fail(key, "must be a list of names.")
-        return tuple(value)
-
 
 def _component(ctx: _Ctx, name: str, raw: Any) -> Component:
     key = f"components.{name}"
@@ -222,8 +178,8 @@ def _component(ctx: _Ctx, name: str, raw: Any) -> Component:
     measure = raw.get("absence_measure", "unauthorised")
     if measure not in ABSENCE_MEASURES:
         raise ctx.fail(f"{key}.absence_measure", f"must be one of {', '.join(ABSENCE_MEASURES)}.")
-    baseline = ctx.integer(f"{key}.baseline_months", raw.get("baseline_months", 6), 1)
-    window = ctx.integer(f"{key}.window_months", raw.get("window_months", 6), 1)
+    baseline = ctx.whole(f"{key}.baseline_months", raw.get("baseline_months", 6), 1)
+    window = ctx.whole(f"{key}.window_months", raw.get("window_months", 6), 1)
     if baseline > 36 or window > 36:
         raise ctx.fail(key, "windows longer than 36 months are not a result period.")
     return Component(
@@ -237,12 +193,12 @@ def _component(ctx: _Ctx, name: str, raw: Any) -> Component:
         ),
         kinds=kinds,
         event_types=ctx.names(f"{key}.event_types", raw.get("event_types", [])),
-        terms=ctx.integer(f"{key}.terms", raw.get("terms", 3), 1),
-        max_exclusions=ctx.integer(f"{key}.max_exclusions", raw.get("max_exclusions", 3), 1),
+        terms=ctx.whole(f"{key}.terms", raw.get("terms", 3), 1),
+        max_exclusions=ctx.whole(f"{key}.max_exclusions", raw.get("max_exclusions", 3), 1),
         absence_measure=measure,
         max_absence=ctx.share(f"{key}.max_absence", raw.get("max_absence", "0.15")),
         age_under=(
-            ctx.integer(f"{key}.age_under", raw["age_under"], 1) if "age_under" in raw else None
+            ctx.whole(f"{key}.age_under", raw["age_under"], 1) if "age_under" in raw else None
         ),
         baseline_months=baseline,
         window_months=window,
@@ -266,9 +222,7 @@ def _result(ctx: _Ctx, name: str, raw: Any, components: dict[str, Component]) ->
     weeks = raw.get("weeks_by_benefit", {})
     if not isinstance(weeks, dict):
         raise ctx.fail(f"{key}.weeks_by_benefit", "must be a table of benefit = weeks.")
-    by_benefit = {
-        str(b): ctx.integer(f"{key}.weeks_by_benefit.{b}", w, 1) for b, w in weeks.items()
-    }
+    by_benefit = {str(b): ctx.whole(f"{key}.weeks_by_benefit.{b}", w, 1) for b, w in weeks.items()}
     benefits = ctx.names(f"{key}.benefits", raw.get("benefits", []))
     if kind == "continuous_employment" and not benefits:
         raise ctx.fail(f"{key}.benefits", "continuous employment needs the out-of-work benefits.")
@@ -283,11 +237,11 @@ def _result(ctx: _Ctx, name: str, raw: Any, components: dict[str, Component]) ->
         excludes=ctx.names(f"{key}.excludes", raw.get("excludes", [])),
         components=parts,
         benefits=benefits,
-        min_weeks=ctx.integer(f"{key}.min_weeks", raw.get("min_weeks", 13), 1),
+        min_weeks=ctx.whole(f"{key}.min_weeks", raw.get("min_weeks", 13), 1),
         weeks_by_benefit=by_benefit,
-        lookback_months=ctx.integer(f"{key}.lookback_months", raw.get("lookback_months", 6), 1),
+        lookback_months=ctx.whole(f"{key}.lookback_months", raw.get("lookback_months", 6), 1),
         event_types=ctx.names(f"{key}.event_types", raw.get("event_types", [])),
-        window_months=ctx.integer(f"{key}.window_months", raw.get("window_months", 6), 1),
+        window_months=ctx.whole(f"{key}.window_months", raw.get("window_months", 6), 1),
     )
 
 
@@ -431,10 +385,10 @@ def load_framework(name_or_path: str | Path, base: Path | None = None) -> Framew
         ),
         year_basis=year_basis,
         indicative_families=(
-            None if indicative is None else ctx.integer("local.indicative_families", indicative, 1)
+            None if indicative is None else ctx.whole("local.indicative_families", indicative, 1)
         ),
         audit_sample_share=ctx.share("audit.sample_share", audit.get("sample_share", "0.10")),
-        audit_seed=ctx.integer("audit.seed", audit.get("seed", 0)),
+        audit_seed=ctx.whole("audit.seed", audit.get("seed", 0)),
         years=tuple(years),
         results=results,
         components=components,

@@ -34,21 +34,10 @@ from familymatch.errors import FamilyMatchError
 from familymatch.people import modal_dob
 from familymatch.store import Store, read_table, recording_run
 from familymatch.store import schema as s
+from rules.engine import BASE_COLUMNS
 from rules.terms import load_calendar
 
-FACT_COLUMNS = (
-    "record_id",
-    "source",
-    "row",
-    "kind",
-    "event_type",
-    "event_date",
-    "end_date",
-    "term",
-    "sessions_possible",
-    "sessions_authorised",
-    "sessions_unauthorised",
-)
+FACT_COLUMNS = tuple(c for c in BASE_COLUMNS if c != "dob")  # the rules' columns
 
 
 @dataclass
@@ -69,7 +58,7 @@ def _family_facts(store: Store, run_id: int, households: pl.DataFrame, period: s
     claim reads a few thousand of a build's records, not all of them)."""
     from sqlalchemy import select
 
-    from familymatch.store.bulk import _polars_type
+    from familymatch.store.bulk import frame_of
     from familymatch.store.engine import as_engine
 
     m, r = s.membership, s.records
@@ -84,11 +73,7 @@ def _family_facts(store: Store, run_id: int, households: pl.DataFrame, period: s
                 .where(m.c.run_id == run_id, m.c.household_id.in_(ids[start : start + 500]))
             )
             rows.extend(tuple(x) for x in conn.execute(query))
-    names = [c.name for c in cols]
-    frame = pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None)
-    frame = frame.with_columns(
-        pl.col(c.name).cast(t) for c in cols if (t := _polars_type(c.type)) is not None
-    )
+    frame = frame_of(rows, cols)
     return frame.join(households, on="household_id").select(
         "family_ref",
         "person_id",

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from familymatch.canonical import MAPPABLE_FIELDS, SOURCE_KINDS
+from familymatch.config import ConfigContext
 from familymatch.errors import ConfigError
 
 DATE_FORMATS = ("dd/mm/yyyy", "mm/dd/yyyy", "iso", "excel", "dd-mon-yyyy")
@@ -108,14 +109,7 @@ class Project:
         raise ConfigError(f"{self.path.name}: no source named '{name}'.")
 
 
-class _Ctx:
-    """Error context: the file and the dotted key being read."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def fail(self, key: str, problem: str) -> ConfigError:
-        return ConfigError(f"{self.path}: {key}: {problem}")
+_Ctx = ConfigContext
 
 
 def _expect(ctx: _Ctx, key: str, value: Any, kind: type | tuple[type, ...], what: str) -> Any:
@@ -127,10 +121,7 @@ def _expect(ctx: _Ctx, key: str, value: Any, kind: type | tuple[type, ...], what
 
 
 def _check_keys(ctx: _Ctx, key: str, table: dict[str, Any], allowed: set[str]) -> None:
-    unknown = sorted(set(table) - allowed)
-    if unknown:
-        where = f"{key}.{unknown[0]}" if key else unknown[0]
-        raise ctx.fail(where, f"unknown key (allowed here: {', '.join(sorted(allowed))}).")
+    ctx.keys(key, table, allowed)
 
 
 def _resolve_path(ctx: _Ctx, key: str, value: Any, folder: Path) -> Path:

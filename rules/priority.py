@@ -27,6 +27,7 @@ from typing import Any
 
 import polars as pl
 
+from familymatch.config import ConfigContext
 from familymatch.errors import ConfigError
 from familymatch.standardise import normalise_postcode
 from rules.engine import months_before
@@ -126,49 +127,9 @@ def _num(q: float) -> str:
     return f"{q:g}" if float(q).is_integer() else f"{q:.1f}"
 
 
-class _Ctx:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def fail(self, key: str, problem: str) -> ConfigError:
-        return ConfigError(f"{self.path}: {key}: {problem}")
-
-    def keys(self, key: str, table: dict[str, Any], allowed: set[str]) -> None:
-        for k in table:
-            if k not in allowed:
-                where = f"{key}.{k}" if key else k
-                raise self.fail(where, f"unknown key (allowed: {', '.join(sorted(allowed))}).")
-
-    def table(self, key: str, value: Any) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise self.fail(key, "must be a table.")
-        return value
-
-    def text(self, key: str, value: Any) -> str:
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(key, "must be non-empty text.")
-        return value
-
-    def whole(self, key: str, value: Any, minimum: int = 0) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(key, f"must be a whole number (got {value!r}).")
-        if value < minimum:
-            raise self.fail(key, f"must be at least {minimum} (got {value}).")
-        return value
-
-    def number(self, key: str, value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.fail(key, f"must be a number (got {value!r}).")
-        return float(value)
-
-    def names(self, key: str, value: Any) -> tuple[str, ...]:
-        if (
-            not isinstance(value, list)
-            or not value
-            or not all(isinstance(v, str) and v for v in value)
-        ):
-            raise self.fail(key, "must be a non-empty list of names.")
-        return tuple(value)
+class _Ctx(ConfigContext):
+    def names(self, key: str, value: Any, empty: bool = False) -> tuple[str, ...]:
+        return super().names(key, value, empty)
 
 
 FACTOR_KEYS = {

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from familymatch.canonical import SOURCE_KINDS
+from familymatch.config import ConfigContext
 from familymatch.errors import ConfigError
 
 RULES_DIR = Path(__file__).parent
@@ -78,34 +79,11 @@ class RuleSet:
         return {i.kind for i in self.indicators.values()}
 
 
-class _Ctx:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def fail(self, key: str, problem: str) -> ConfigError:
-        return ConfigError(f"{self.path}: {key}: {problem}")
-
-    def keys(self, key: str, table: dict[str, Any], allowed: set[str]) -> None:
-        for k in table:
-            if k not in allowed:
-                raise self.fail(
-                    f"{key}.{k}", f"unknown key (allowed: {', '.join(sorted(allowed))})."
-                )
-
-    def typed(self, key: str, value: Any, kind: type, what: str) -> Any:
-        if isinstance(value, bool) and kind is not bool:
-            raise self.fail(key, f"must be {what}.")
-        if kind is float and isinstance(value, int):
-            return float(value)
-        if not isinstance(value, kind):
-            raise self.fail(key, f"must be {what}.")
-        return value
+_Ctx = ConfigContext
 
 
 def _names(ctx: _Ctx, key: str, value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise ctx.fail(key, "must be a list of names.")
-    return tuple(value)
+    return ctx.names(key, value)
 
 
 def _indicator(ctx: _Ctx, name: str, raw: Any) -> Indicator:

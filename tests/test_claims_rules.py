@@ -66,7 +66,7 @@ BASE = Path(__file__).resolve().parents[1] / "claims" / "phase1.toml"
         (
             "min_weeks = 13",
             "min_weeks = 0",
-            "results.R3.min_weeks: must be a whole number of at least 1",
+            "results.R3.min_weeks: must be at least 1 (got 0)",
         ),
         (
             'components = ["education", "asb", "offending"]',

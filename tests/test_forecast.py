@@ -393,7 +393,7 @@ def test_recorded_attachments_then_the_rest_of_the_plan(phase1) -> None:  # type
         ({"r1": "1.2"}, "phase1.scenarios.central.success.R1: '1.2' must be between 0 and 1"),
         (
             {"l3": "-1"},
-            "phase1.scenarios.central.lag_months.R3: must be a whole number of at least 0",
+            "phase1.scenarios.central.lag_months.R3: must be at least 0 (got -1)",
         ),
         ({"l1": "61"}, "phase1.scenarios.central.lag_months.R1: 61 months is more than 60"),
         (
@@ -406,7 +406,7 @@ def test_recorded_attachments_then_the_rest_of_the_plan(phase1) -> None:  # type
         ),
         (
             {"planned": '"2012/13" = -3'},
-            "phase1.attachments.planned.2012/13: must be a whole number of at least 0",
+            "phase1.attachments.planned.2012/13: must be at least 0 (got -3)",
         ),
         (
             {"r1": "0.95", "r3": "0.10"},
@@ -415,7 +415,7 @@ def test_recorded_attachments_then_the_rest_of_the_plan(phase1) -> None:  # type
         ({"r2": "0.95", "r3": "0.10", "r1": "0.5"}, "R2 0.95 + R3 0.10 is more than 1"),
         (
             {"agreed": "agreed_first_year = 0"},
-            "phase1.attachments.agreed_first_year: must be a whole number of at least 1",
+            "phase1.attachments.agreed_first_year: must be at least 1 (got 0)",
         ),
     ],
 )

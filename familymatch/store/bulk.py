@@ -7,6 +7,7 @@ or roll back together.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
@@ -114,8 +115,11 @@ def read_frame(conn: Connection, table: Table, run_id: int, **equals: Any) -> pl
     query = select(*cols).where(table.c.run_id == run_id)
     for col, value in equals.items():
         query = query.where(table.c[col] == value)
-    result = conn.execute(query)
-    rows = result.fetchall()
+    return frame_of(conn.execute(query).fetchall(), cols)
+
+
+def frame_of(rows: Sequence[Any], cols: Sequence[Any]) -> pl.DataFrame:
+    """Result rows of the columns ``cols`` as a frame with the columns' types."""
     frame = pl.DataFrame(
         [tuple(r) for r in rows],
         schema=[c.name for c in cols],

@@ -363,7 +363,7 @@ def read_table(store: Store | Engine, table: Table, run_id: int, **equals: Any) 
 def read_kind(store: Store | Engine, table: Table, kind: str) -> pl.DataFrame:
     """Rows of ``table`` from every complete run of ``kind`` (e.g. every attachment of every
     ``attach`` run), with their ``run_id``, oldest run first."""
-    from familymatch.store.bulk import _polars_type
+    from familymatch.store.bulk import frame_of
 
     cols = list(table.columns)
     query = (
@@ -373,15 +373,7 @@ def read_kind(store: Store | Engine, table: Table, kind: str) -> pl.DataFrame:
         .order_by(table.c.run_id)
     )
     with as_engine(store).connect() as conn:
-        rows = conn.execute(query).fetchall()
-    frame = pl.DataFrame(
-        [tuple(r) for r in rows],
-        schema=[c.name for c in cols],
-        orient="row",
-        infer_schema_length=None,
-    )
-    casts = {c.name: t for c in cols if (t := _polars_type(c.type)) is not None}
-    return frame.with_columns(pl.col(n).cast(t) for n, t in casts.items())
+        return frame_of(conn.execute(query).fetchall(), cols)
 
 
 @dataclass(frozen=True)
