@@ -19,11 +19,10 @@ from openpyxl import Workbook
 from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
 from claims.forecast import Forecast, ScenarioForecast, money_sum
-from familymatch.workbooks import save_workbook, set_cell, write_table
+from familymatch.workbooks import print_one_page_wide, save_workbook, set_cell, write_table
 
 POUNDS = '"£"#,##0.00'
 HEADERS = {
@@ -382,8 +381,5 @@ def write_forecast_workbook(fc: Forecast, path: Path, title: str, main: str) -> 
         if isinstance(cell.value, Decimal) and "share" not in label:
             cell.number_format = POUNDS
     for sheet in wb.worksheets:  # printed by finance: landscape, one page wide
-        sheet.page_setup.orientation = "landscape"
-        sheet.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
-        sheet.page_setup.fitToWidth = 1
-        sheet.page_setup.fitToHeight = 0
+        print_one_page_wide(sheet)
     return save_workbook(wb, path)

@@ -25,7 +25,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from claims.records import from_pence
 from familymatch.errors import InputFileError
-from familymatch.workbooks import save_workbook, set_cell, write_table
+from familymatch.workbooks import print_one_page_wide, save_workbook, set_cell, write_table
 
 FORMAT = "familymatch-claim/1"
 META = "familymatch"
@@ -229,6 +229,8 @@ def write_claim_workbook(
     audit.column_dimensions["E"].width = 20
     audit.column_dimensions["H"].width = 40
 
+    for sheet in wb.worksheets:  # internal audit prints it: one page wide
+        print_one_page_wide(sheet, landscape=sheet.title != "Summary")
     meta = wb.create_sheet(META)
     for i, (k, v) in enumerate(
         [

@@ -33,11 +33,10 @@ from openpyxl import Workbook
 from openpyxl.formatting.rule import ColorScaleRule, FormulaRule
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
 from familymatch.outputs import secure_mkdir
-from familymatch.workbooks import save_workbook, set_cell, write_table
+from familymatch.workbooks import print_one_page_wide, save_workbook, set_cell, write_table
 
 # column -> (header, width cap); the order here is the order in the sheet
 FAMILY_COLUMNS: dict[str, tuple[str, int]] = {
@@ -131,7 +130,7 @@ def write_cover(ws: Worksheet, cover: Cover) -> None:
     ws.column_dimensions["A"].width = 30
     ws.column_dimensions["B"].width = 100
     ws.sheet_view.showGridLines = False
-    _print_setup(ws, landscape=False)
+    print_one_page_wide(ws, landscape=False)
 
 
 def _lines(text: str, width: float) -> int:
@@ -146,14 +145,6 @@ def _fit_height(ws: Worksheet, row: int, texts: Sequence[str], width: int) -> No
     if lines > 1:
         current = ws.row_dimensions[row].height or LINE_HEIGHT
         ws.row_dimensions[row].height = max(current, LINE_HEIGHT * lines)
-
-
-def _print_setup(ws: Worksheet, landscape: bool = True) -> None:
-    ws.page_setup.orientation = "landscape" if landscape else "portrait"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
 
 
 def _cell_value(value: Any) -> Any:
@@ -221,7 +212,7 @@ def write_frame(
             ),
         )
     ws.print_title_rows = "1:1"
-    _print_setup(ws)
+    print_one_page_wide(ws)
     return n
 
 

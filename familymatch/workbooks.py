@@ -11,6 +11,7 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
 from familymatch.outputs import write_owner_only
@@ -55,6 +56,15 @@ def write_table(
     if filters and r > start_row:
         ws.auto_filter.ref = f"A{start_row}:{get_column_letter(len(header))}{r}"
     return r
+
+
+def print_one_page_wide(ws: Worksheet, landscape: bool = True) -> None:
+    """Print on A4, one page wide (as many pages down as needed)."""
+    ws.page_setup.orientation = "landscape" if landscape else "portrait"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
 
 
 def save_workbook(wb: Workbook, path: Path) -> Path:
