@@ -70,6 +70,44 @@ def test_postcode_levels() -> None:
     assert levels_of(dict(PERSON), {**moved, "postcode": "EX1 1AB"})["loc"] == 0
 
 
+def test_a_street_without_its_number_and_an_address_without_numbers() -> None:
+    elsewhere = {**PERSON, "postcode": "EX1 1AB"}
+    # another postcode (a slip or a move along the street): the same street is level 2
+    assert levels_of(dict(PERSON), {**elsewhere, "address": "9 Mill Lane"})["loc"] == 2
+    assert levels_of(dict(PERSON), {**elsewhere, "address": "Mill Lane"})["loc"] == 2
+    assert levels_of(dict(PERSON), {**elsewhere, "address": "9 Mil Lane"})["loc"] == 2
+    assert levels_of(dict(PERSON), {**elsewhere, "address": "9 Hill Lane"})["loc"] == 0
+    # the same address with no house number on either side, another postcode: level 3
+    no_number = {**PERSON, "address": "Mill Lane"}
+    assert levels_of(no_number, {**no_number, "postcode": "EX1 1AB"})["loc"] == 3
+    # no address on either side is not a similar address
+    no_address = {**PERSON, "address": None}
+    assert levels_of(no_address, {**no_address, "postcode": "EX1 1AB"})["loc"] == 0
+
+
+def test_swapped_names_exact_and_with_a_typo() -> None:
+    def names(fn: str, sn: str) -> tuple[int, int]:
+        lv = levels_of(dict(PERSON), {**PERSON, "forename": fn, "surname": sn})
+        return lv["fn"], lv["sn"]
+
+    assert names("Quill", "Tilly") == (3, 3)
+    assert names("Quil", "Tilly") == (3, 2)  # a typo in the swapped surname
+    assert names("Qiull", "Tlily") == (2, 2)
+    # one name crossed, the other unlike: not a swap, the direct levels stand
+    assert names("Quill", "Brown") == (0, 0)
+
+
+def test_a_keying_slip_in_the_date_of_birth_is_level_1() -> None:
+    def dob_level(d: date) -> int:
+        return levels_of({**PERSON, "dob": date(1984, 5, 6)}, {**PERSON, "dob": d})["dob"]
+
+    assert dob_level(date(1987, 5, 6)) == 1  # one digit
+    assert dob_level(date(1948, 5, 6)) == 1  # two adjacent digits transposed
+    assert dob_level(date(1985, 5, 6)) == 1  # the year off by one
+    assert dob_level(date(1990, 5, 6)) == 0  # 1984 / 1990: two digits
+    assert dob_level(date(1984, 7, 9)) == 0
+
+
 def population(n: int = 300) -> list[dict[str, object]]:
     first = ["ALAN", "BETH", "CARL", "DINA", "ERIC", "FAYE", "GARY", "HOLLY", "IVAN", "JUNE"]
     rows: list[dict[str, object]] = []
