@@ -11,7 +11,7 @@ import pytest
 from familymatch.canonical import conform
 from familymatch.errors import ConfigError
 from familymatch.link import LinkConfig, PairRule, link_records
-from familymatch.link.blocking import DEFAULT_RULES, WIDE_RULES
+from familymatch.link.blocking import DEFAULT_RULES, WIDE_RULES, BlockingRule, candidate_pairs
 from familymatch.link.compare import FIELDS, comparison_levels, pair_frame
 from familymatch.link.evaluate import link_rates, pairwise_scores
 from familymatch.link.explain import explain_pair
@@ -106,6 +106,22 @@ def test_a_keying_slip_in_the_date_of_birth_is_level_1() -> None:
     assert dob_level(date(1985, 5, 6)) == 1  # the year off by one
     assert dob_level(date(1990, 5, 6)) == 0  # 1984 / 1990: two digits
     assert dob_level(date(1984, 7, 9)) == 0
+
+
+def test_a_swapped_name_blocks_with_its_forename_as_written() -> None:
+    # NED resolves to EDWARD as a forename; swapped into the surname it does not: the
+    # unordered name key uses the forenames as written so the two records still meet
+    std = standardise(
+        records(
+            [
+                {**PERSON, "forename": "Ned", "surname": "Clarke", "dob": date(1974, 8, 1)},
+                {**PERSON, "forename": "Clarke", "surname": "Ned", "dob": None},
+            ]
+        )
+    ).with_row_index("__i")
+    rule = BlockingRule("names_unordered", ("name_unordered",))
+    pairs, _ = candidate_pairs(std, (rule,))
+    assert pairs.select("i", "j").rows() == [(0, 1)]
 
 
 def population(n: int = 300) -> list[dict[str, object]]:
