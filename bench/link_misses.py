@@ -150,7 +150,9 @@ def main() -> None:
             .head(args.show)
         )
         detail = (
-            cause.join(side.rename({c: f"{c}_l" for c in side.columns}), left_on="i", right_on="__i_l")
+            cause.join(
+                side.rename({c: f"{c}_l" for c in side.columns}), left_on="i", right_on="__i_l"
+            )
             .join(side.rename({c: f"{c}_r" for c in side.columns}), left_on="j", right_on="__i_r")
             .sort("match_weight", descending=True, nulls_last=True)
         )
@@ -160,7 +162,11 @@ def main() -> None:
                     "cause",
                     pl.col("match_weight").round(1),
                     *FIELDS,
-                    *[c for col in ("fn", "sn", "dob", "addr", "pc") for c in (f"{col}_l", f"{col}_r")],
+                    *[
+                        c
+                        for col in ("fn", "sn", "dob", "addr", "pc")
+                        for c in (f"{col}_l", f"{col}_r")
+                    ],
                 ).head(args.show)
             )
         if args.out:
