@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/link_misses.py ../shared/bench/data/febrl4 [--show 20] [--out DIR]
 
+(the harness's data folder: compare.sh or prepare_data.py / gen_people.py create it)
+
 Links the data set exactly as bench/link_dataset.py does, then (after linking, for diagnosis
 only) reads the harness's truth and scores every true pair and every wrongly linked pair with
 the fitted model: whether blocking found it, its comparison levels, its match weight and the
@@ -14,12 +16,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from itertools import combinations
 from pathlib import Path
 
 import polars as pl
 
-from bench.link_dataset import load
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script from the repository
+from link_dataset import load  # noqa: E402  (bench/link_dataset.py)
+
 from familymatch.link import LinkConfig, link_records, linkable_expr
 from familymatch.link.blocking import DEFAULT_RULES, WIDE_RULES, candidate_pairs
 from familymatch.link.compare import FIELDS, comparison_levels, pair_frame
