@@ -85,6 +85,7 @@ def main() -> None:
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
         "n_records": records.height,
         "household_guards": household,
+        "blocking_rules": len(rules),
     }
     (out / "stats.json").write_text(json.dumps(stats))
 

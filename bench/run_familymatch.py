@@ -63,8 +63,8 @@ def main() -> None:
             "status": "ok",
             "stages": stats["stages"],
             "tool_version": "familymatch 0.1.0",
-            "config": "identifier passes + 12 blocking rules + multi-level Fellegi-Sunter (EM, "
-            "term frequencies) + pair rules + guarded clustering"
+            "config": f"identifier passes + {stats.get('blocking_rules', '?')} blocking rules + "
+            "multi-level Fellegi-Sunter (EM, term frequencies) + pair rules + guarded clustering"
             + (
                 " with household guards"
                 if stats.get("household_guards")

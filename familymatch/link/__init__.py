@@ -20,7 +20,7 @@ import polars as pl
 
 from familymatch.link.blocking import DEFAULT_RULES, BlockingRule, candidate_pairs
 from familymatch.link.cluster import PersonClusters
-from familymatch.link.compare import FIELDS, comparison_levels, pair_frame
+from familymatch.link.compare import FIELDS, comparison_levels, pair_frame, street_expr
 from familymatch.link.model import (
     FSModel,
     attach_term_frequencies,
@@ -181,7 +181,10 @@ def link_records(
     peak_mb: dict[str, float] = {}  # the process's peak resident memory at the end of each stage
     t0 = time.perf_counter()
     std = std.with_row_index("__i").with_columns(linkable_expr().alias("linkable"))
-    usable = std.filter(pl.col("linkable"))
+    # the street (address without numbers) once per record, for the comparisons
+    usable = std.filter(pl.col("linkable")).with_columns(
+        street_expr(pl.col("addr")).alias("addr_street")
+    )
 
     t = time.perf_counter()
     id_edges = identifier_edges(usable, config.identifier_columns)

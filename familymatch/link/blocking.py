@@ -23,9 +23,17 @@ DERIVED_KEYS: dict[str, pl.Expr] = {
         pl.min_horizontal(pl.col("dob").dt.day(), pl.col("dob").dt.month()),
         pl.max_horizontal(pl.col("dob").dt.day(), pl.col("dob").dt.month()),
     ),
-    # forename and surname in either order: a swapped name has the same key
+    # forename and surname in either order: a swapped name has the same key (the forename as
+    # written: a swapped record's "forename" is a surname, which has no nickname to resolve)
     "name_unordered": pl.concat_str(
-        [pl.min_horizontal("fn_canon", "sn"), pl.max_horizontal("fn_canon", "sn")], separator="|"
+        [pl.min_horizontal("fn", "sn"), pl.max_horizontal("fn", "sn")], separator="|"
+    ),
+    # the two initials in either order: a swap with a typo in one of the names keeps them
+    "initials_unordered": pl.concat_str(
+        [
+            pl.min_horizontal(pl.col("fn").str.slice(0, 1), pl.col("sn").str.slice(0, 1)),
+            pl.max_horizontal(pl.col("fn").str.slice(0, 1), pl.col("sn").str.slice(0, 1)),
+        ]
     ),
     "fn_initial": pl.col("fn").str.slice(0, 1),
     "sn_initial": pl.col("sn").str.slice(0, 1),
@@ -51,12 +59,14 @@ DEFAULT_RULES: tuple[BlockingRule, ...] = (
     BlockingRule("names_sound+birth_year", ("fn_phon", "sn_phon", "dob_year")),
     BlockingRule("address", ("addr",)),
     BlockingRule("postcode+surname_initial", ("pc", "sn_initial")),
+    BlockingRule("dob+initials_unordered", ("dob", "initials_unordered")),
+    BlockingRule("postcode+initials_unordered", ("pc", "initials_unordered")),
 )
 
 # wider rules for small data sets whose postcodes carry little (FEBRL's Australian postcodes):
 # house number with an initial groups hundreds of thousands of pairs at city scale
 WIDE_RULES: tuple[BlockingRule, ...] = (
-    BlockingRule("forename+surname", ("fn_canon", "sn")),
+    BlockingRule("names_unordered", ("name_unordered",)),
     BlockingRule("names_sound", ("fn_phon", "sn_phon")),
     BlockingRule("house_number+surname_initial", ("addr_num", "sn_initial")),
     BlockingRule("house_number+forename_initial", ("addr_num", "fn_initial")),

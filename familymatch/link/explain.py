@@ -13,11 +13,23 @@ from familymatch.link.model import FSModel, attach_term_frequencies
 from familymatch.standardise import standardise
 
 LEVEL_NAMES = {
-    "fn": ["different", "JW >= 0.80", "JW >= 0.92", "same after nicknames / swapped", "same"],
-    "sn": ["different", "JW >= 0.80", "JW >= 0.92", "one contains the other / swapped", "same"],
+    "fn": [
+        "different",
+        "JW >= 0.80 (or swapped)",
+        "JW >= 0.92 (or swapped)",
+        "same after nicknames / swapped",
+        "same",
+    ],
+    "sn": [
+        "different",
+        "JW >= 0.80 (or swapped)",
+        "JW >= 0.92 (or swapped)",
+        "one contains the other / swapped",
+        "same",
+    ],
     "dob": [
         "different",
-        "year off by one",
+        "a keying slip (one digit, adjacent digits, year off by one)",
         "same year and month or day",
         "day/month transposed",
         "same",
@@ -25,8 +37,8 @@ LEVEL_NAMES = {
     "loc": [
         "different",
         "same district",
-        "same sector",
-        "same number, similar address",
+        "same sector or same street",
+        "same (or no) number, similar address",
         "same postcode",
         "same postcode and number",
     ],
