@@ -17,14 +17,13 @@ from pathlib import Path
 
 import polars as pl
 from openpyxl import Workbook
-from openpyxl.worksheet.datavalidation import DataValidation
 
 from familymatch.errors import InputFileError
 from familymatch.ingest.fields import _parse_dates
 from familymatch.ingest.readers import ROW, read_source
 from familymatch.outputs import write_owner_only
 from familymatch.project import SourceSpec
-from familymatch.workbooks import save_workbook, write_table
+from familymatch.workbooks import date_column, save_workbook, write_table
 
 SHEET = "Allocation"
 TEMPLATE_COLUMNS = (
@@ -75,19 +74,7 @@ def write_allocation_template(cohort: pl.DataFrame, path: Path) -> Path:
     last = write_table(ws, TEMPLATE_COLUMNS, rows)
     ws.column_dimensions["D"].width = 24
     ws.column_dimensions["F"].width = 14
-    check = DataValidation(
-        type="date",
-        operator="greaterThan",
-        formula1="DATE(2000,1,1)",
-        allow_blank=True,
-        showErrorMessage=True,
-        errorTitle="Attachment date",
-        error="Enter the date the family was attached (a date).",
-    )
-    ws.add_data_validation(check)
-    check.add(f"F2:F{max(last, 2)}")
-    for r in range(2, last + 1):
-        ws.cell(row=r, column=6).number_format = "dd/mm/yyyy"
+    date_column(ws, "F", 2, last, "Enter the date the family was attached (a date).")
     return save_workbook(wb, path)
 
 

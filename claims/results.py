@@ -127,6 +127,12 @@ def _status(relevant: bool, ok: bool) -> str:
     return "not_met" if relevant else "new_problem"
 
 
+def _absent(row: Fact, measure: str) -> int:
+    """Sessions missed in one census row: unauthorised, or all (``overall``)."""
+    authorised = (row["sessions_authorised"] or 0) if measure == "overall" else 0
+    return int((row["sessions_unauthorised"] or 0) + authorised)
+
+
 def school_component(
     comp: Component, family: Family, facts: Sequence[Fact], as_of: date, calendar: Calendar
 ) -> Outcome:
@@ -158,11 +164,7 @@ def school_component(
     for child in children:
         rows = [census[child][t] for t in terms if t in census[child]]
         possible = sum(r["sessions_possible"] or 0 for r in rows)
-        absent = sum(
-            (r["sessions_unauthorised"] or 0)
-            + ((r["sessions_authorised"] or 0) if comp.absence_measure == "overall" else 0)
-            for r in rows
-        )
+        absent = sum(_absent(r, comp.absence_measure) for r in rows)
         rate = Decimal(absent) / Decimal(possible) if possible else Decimal(0)
         fixed = [f for f in exclusions[child] if f["event_type"] == "FIXED"]
         permanent = [f for f in exclusions[child] if f["event_type"] == "PERMANENT"]
@@ -189,9 +191,7 @@ def school_component(
             )
         )
         for r in rows:
-            absent_r = (r["sessions_unauthorised"] or 0) + (
-                (r["sessions_authorised"] or 0) if comp.absence_measure == "overall" else 0
-            )
+            absent_r = _absent(r, comp.absence_measure)
             lines.append(
                 _row_line(
                     comp.name,

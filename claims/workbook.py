@@ -25,7 +25,13 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from claims.records import from_pence
 from familymatch.errors import InputFileError
-from familymatch.workbooks import print_one_page_wide, save_workbook, set_cell, write_table
+from familymatch.workbooks import (
+    date_column,
+    print_one_page_wide,
+    save_workbook,
+    set_cell,
+    write_table,
+)
 
 FORMAT = "familymatch-claim/1"
 META = "familymatch"
@@ -210,22 +216,11 @@ def write_claim_workbook(
         errorTitle="Agreed",
         error="Enter yes or no.",
     )
-    checked_on = DataValidation(
-        type="date",
-        operator="greaterThan",
-        formula1="DATE(2000,1,1)",
-        allow_blank=True,
-        showErrorMessage=True,
-        error="Enter the date the family was checked.",
-    )
     audit.add_data_validation(agreed)
-    audit.add_data_validation(checked_on)
-    if last >= 2:
-        agreed.add(f"G2:G{last}")
-        checked_on.add(f"F2:F{last}")
+    agreed.add(f"G2:G{max(2, last)}")
+    date_column(audit, "F", 2, last, "Enter the date the family was checked.")
     for i in range(2, last + 1):
         audit.cell(row=i, column=4).number_format = MONEY
-        audit.cell(row=i, column=6).number_format = "dd/mm/yyyy"
     audit.column_dimensions["E"].width = 20
     audit.column_dimensions["H"].width = 40
 

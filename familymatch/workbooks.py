@@ -11,6 +11,7 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -56,6 +57,22 @@ def write_table(
     if filters and r > start_row:
         ws.auto_filter.ref = f"A{start_row}:{get_column_letter(len(header))}{r}"
     return r
+
+
+def date_column(ws: Worksheet, column: str, first: int, last: int, error: str) -> None:
+    """Cells ``column``first:last take a date (data validation) shown dd/mm/yyyy."""
+    check = DataValidation(
+        type="date",
+        operator="greaterThan",
+        formula1="DATE(2000,1,1)",
+        allow_blank=True,
+        showErrorMessage=True,
+        error=error,
+    )
+    ws.add_data_validation(check)
+    check.add(f"{column}{first}:{column}{max(first, last)}")
+    for r in range(first, last + 1):
+        ws[f"{column}{r}"].number_format = "dd/mm/yyyy"
 
 
 def print_one_page_wide(ws: Worksheet, landscape: bool = True) -> None:
