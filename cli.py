@@ -828,11 +828,15 @@ def outcomes_import(
             later, store, build, progress=lambda st: status.update(f"outcomes: {st}")
         )
     t = Table(title=f"outcomes run {result.run_id} (onto build {result.build_run})")
-    for c in ("source", "records", "matched to a person", "in an attached family"):
+    for c in ("source", "records", "a known person", "a newcomer", "in an attached family"):
         t.add_column(c, justify="left" if c == "source" else "right")
     for r in result.by_source.iter_rows(named=True):
         t.add_row(
-            r["source"], f"{r['records']:,}", f"{r['matched']:,}", f"{r['attached_families']:,}"
+            r["source"],
+            f"{r['records']:,}",
+            f"{r['matched']:,}",
+            f"{r['newcomers']:,}",
+            f"{r['attached_families']:,}",
         )
     console.print(t)
     console.print(

@@ -5,8 +5,10 @@ The later extracts are ingested and standardised like any build's; then they are
 with that build's records (read back from the store) using the build's own fitted model (same
 comparisons, same m and u, same term frequencies), so a later record joins the person it
 belongs to whatever its source. A later record whose person cluster holds a record of the build
-takes that record's person and household; records of attached families are the outcome
-evidence. The import is recorded as a run of kind ``outcomes``: its records, each record's
+takes that record's person and household; a later record that joined nobody of the build
+(a baby, a new partner) joins the build household of the people it lives with at the later
+date, as a new member (``N``-numbered person), so a problem they bring counts as the framework
+says. Records of attached families are the outcome evidence. The import is recorded as a run of kind ``outcomes``: its records, each record's
 person and household in the build (``persons`` / ``membership``), and the attached families'
 evidence rows (``outcome_evidence``).
 """
@@ -24,6 +26,7 @@ import polars as pl
 from claims.records import read_attachments
 from familymatch.canonical import CANONICAL_SCHEMA
 from familymatch.errors import FamilyMatchError
+from familymatch.households import build_households
 from familymatch.ingest import ingest_project
 from familymatch.link import link_records
 from familymatch.link.model import FSModel
@@ -33,6 +36,7 @@ from familymatch.store import Store, audit, read_table, recording_run, run_info
 from familymatch.store import schema as s
 
 BUILD_PREFIX = "build|"  # keeps the build's record ids apart from the later extract's
+NEW = pl.col("person_id").str.starts_with("N")  # a newcomer: nobody of the build
 
 
 @dataclass
@@ -40,7 +44,7 @@ class OutcomesImport:
     run_id: int
     build_run: int
     records: int
-    matched: int  # later records that joined a person of the build
+    matched: int  # later records that joined a person of the build (newcomers not counted)
     attached: int  # ... of whom in an attached family
     families_with_evidence: int
     by_source: pl.DataFrame
@@ -74,6 +78,52 @@ def map_to_build(later_persons: pl.DataFrame, build_membership: pl.DataFrame) ->
         "record_id",
         pl.col("build_person").alias("person_id"),
         pl.col("build_household").alias("household_id"),
+    )
+
+
+def join_newcomers(
+    mapped: pl.DataFrame, persons: pl.DataFrame, later_households: pl.DataFrame
+) -> pl.DataFrame:
+    """Give a later record that joined no person of the build (a baby, a new partner, a person
+    the build never saw) the build household of the people it lives with at the later date.
+
+    ``mapped``: record_id, person_id, household_id from :func:`map_to_build`; ``persons``: the
+    combined clusters; ``later_households``: record_id, household_id at the later date over the
+    build's records (prefixed) and the later ones. The newcomer's person id is ``N`` + its
+    cluster, the household the build household most of the later household's known people
+    belonged to."""
+    known = mapped.drop_nulls("person_id")
+    unknown = mapped.filter(pl.col("person_id").is_null()).select("record_id")
+    if unknown.height == 0:
+        return mapped
+    later_hh = later_households.select("record_id", pl.col("household_id").alias("later_hh"))
+    # the later household's known people, by the build household they came from
+    known_later = (
+        known.join(later_hh, on="record_id")
+        .group_by("later_hh", "household_id")
+        .agg(pl.col("person_id").n_unique().alias("n"))
+        .sort(["later_hh", "n", "household_id"], descending=[False, True, False])
+        .group_by("later_hh", maintain_order=True)
+        .first()
+        .select("later_hh", pl.col("household_id").alias("joins"))
+    )
+    newcomers = (
+        unknown.join(later_hh, on="record_id")
+        .join(known_later, on="later_hh")
+        .join(persons.select("record_id", "person_id"), on="record_id")
+        .select(
+            "record_id",
+            pl.format("N{}", pl.col("person_id")).alias("new_person"),
+            pl.col("joins"),
+        )
+    )
+    return (
+        mapped.join(newcomers, on="record_id", how="left")
+        .with_columns(
+            pl.coalesce("person_id", "new_person").alias("person_id"),
+            pl.coalesce("household_id", "joins").alias("household_id"),
+        )
+        .select("record_id", "person_id", "household_id")
     )
 
 
@@ -129,6 +179,8 @@ def import_outcomes(
     say("link")
     linked = link_records(std, model=model)
     mapped = map_to_build(linked.persons, membership)
+    later_households = build_households(std, linked.persons, project.reference_date).membership
+    mapped = join_newcomers(mapped, linked.persons, later_households)
     seconds["link"] = time.perf_counter() - t
 
     households = read_table(store, s.households, build_run).select("household_id", "family_ref")
@@ -161,12 +213,15 @@ def import_outcomes(
         .group_by("source")
         .agg(
             pl.len().alias("records"),
-            pl.col("person_id").is_not_null().sum().alias("matched"),
+            (pl.col("person_id").is_not_null() & ~NEW).sum().alias("matched"),
+            NEW.fill_null(False).sum().alias("newcomers"),
             pl.col("attached").fill_null(False).sum().alias("attached_families"),
         )
         .sort("source")
     )
 
+    newcomers = int(mapped.select(NEW.fill_null(False).sum()).item())
+    matched = int(mapped["person_id"].is_not_null().sum()) - newcomers
     t = time.perf_counter()
     say("record")
     with recording_run(
@@ -191,7 +246,8 @@ def import_outcomes(
         run.summary = {
             "build_run": build_run,
             "records": later.height,
-            "matched": int(mapped["person_id"].is_not_null().sum()),
+            "matched": matched,
+            "newcomers": newcomers,
             "attached": evidence.height,
             "families_with_evidence": evidence["family_ref"].n_unique(),
             "by_source": by_source.to_dicts(),
@@ -202,7 +258,7 @@ def import_outcomes(
         run_id=run.run_id,
         build_run=build_run,
         records=later.height,
-        matched=int(mapped["person_id"].is_not_null().sum()),
+        matched=matched,
         attached=evidence.height,
         families_with_evidence=evidence["family_ref"].n_unique(),
         by_source=by_source,

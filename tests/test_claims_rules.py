@@ -416,3 +416,39 @@ def test_phase2_continuous_employment_26_weeks_after_jsa() -> None:
     esa = claim("A1", date(2014, 1, 1), date(2016, 5, 1), kind="ESA")
     d = two(("worklessness", "school"), [*school, esa, job("A1", date(2016, 6, 2))])  # 13 weeks
     assert d.results == ("employment",)
+
+
+def test_a_newcomer_joins_the_family_they_live_with() -> None:
+    """A later record linked to nobody of the build (a baby, a new partner) joins the build
+    household of the known people it lives with at the later date; one living with nobody
+    known stays out."""
+    import polars as pl
+
+    from claims.outcomes import join_newcomers
+
+    mapped = pl.DataFrame(
+        {
+            "record_id": ["census:1", "census:2", "asb:7", "asb:8"],
+            "person_id": ["P1", None, None, None],
+            "household_id": ["H1", None, None, None],
+        }
+    )
+    persons = pl.DataFrame(
+        {
+            "record_id": ["census:1", "census:2", "asb:7", "asb:8"],
+            "person_id": ["C1", "C2", "C2", "C9"],
+        }
+    )
+    later = pl.DataFrame(
+        {
+            "record_id": ["census:1", "census:2", "asb:7", "asb:8"],
+            "household_id": ["L1", "L1", "L1", "L5"],
+        }
+    )
+    joined = join_newcomers(mapped, persons, later).sort("record_id")
+    assert joined.rows() == [
+        ("asb:7", "NC2", "H1"),
+        ("asb:8", None, None),
+        ("census:1", "P1", "H1"),
+        ("census:2", "NC2", "H1"),
+    ]
