@@ -980,16 +980,18 @@ def claims_submit(
 
     Example:  familymatch claims submit work/demo/claims/claim-run-4.xlsx -p work/demo/familymatch.toml
     """
-    from datetime import date as date_type
+    from decimal import Decimal
 
-    from claims.records import record_submission, submitted_claim_runs
+    import polars as pl
+
+    from claims.records import record_submission, submitted_claim_runs, to_pence
     from claims.verify import verify_claim
     from claims.workbook import read_claim_workbook
     from familymatch.ingest import file_sha256
 
     _, store = _project_store(project)
     wb = read_claim_workbook(workbook)
-    done = submitted_claim_runs(store).filter(pl_col_eq("claim_run_id", wb.claim_run))
+    done = submitted_claim_runs(store).filter(pl.col("claim_run_id") == wb.claim_run)
     if done.height:
         raise FamilyMatchError(
             f"claim run {wb.claim_run} was already submitted on {done['submitted_on'][0]}."
@@ -1007,11 +1009,7 @@ def claims_submit(
             "families; every sampled family must be checked and agreed before submission."
         )
     sha = file_sha256(workbook)
-    when = _parse_date(on, "--on") or date_type.today()
-    from decimal import Decimal
-
-    from claims.records import to_pence
-
+    when = _parse_date(on, "--on") or date.today()
     run_id = record_submission(
         store, wb.claim_run, sha, when, v.families, to_pence(Decimal(v.amount))
     )
@@ -1021,12 +1019,6 @@ def claims_submit(
         f"recorded as run {run_id}.",
         highlight=False,
     )
-
-
-def pl_col_eq(column: str, value: object) -> Any:
-    import polars as pl
-
-    return pl.col(column) == value
 
 
 @claims_app.command("history")

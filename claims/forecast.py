@@ -26,7 +26,6 @@ The model (docs/decisions/0005-forecast.md):
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -38,6 +37,7 @@ from typing import Any
 import polars as pl
 
 from claims.framework import CLAIMS_DIR, PENNY, FeeBands, Framework, ProgrammeYear, _Ctx
+from familymatch.config import read_toml
 from familymatch.errors import ConfigError, FamilyMatchError
 
 ASSUMPTIONS_FILE = CLAIMS_DIR / "assumptions.toml"
@@ -129,11 +129,7 @@ def load_assumptions(path: Path | None, fw: Framework) -> Assumptions:
     path = path or ASSUMPTIONS_FILE
     if not path.is_file():
         raise ConfigError(f"assumptions {path}: the file does not exist.")
-    data = path.read_bytes()
-    try:
-        raw = tomllib.loads(data.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc}).") from None
+    raw, data = read_toml(path)
     ctx = _Ctx(path)
     if fw.name not in raw:
         known = ", ".join(raw) or "none"

@@ -11,16 +11,15 @@ file and the dotted key.
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from familymatch.canonical import SOURCE_KINDS
-from familymatch.config import ConfigContext
+from familymatch.config import ConfigContext, read_toml
 from familymatch.errors import ConfigError
 
 CLAIMS_DIR = Path(__file__).parent
@@ -266,11 +265,7 @@ def framework_path(name_or_path: str | Path, base: Path | None = None) -> Path:
 
 def load_framework(name_or_path: str | Path, base: Path | None = None) -> Framework:
     path = framework_path(name_or_path, base)
-    data = path.read_bytes()
-    try:
-        raw = tomllib.loads(data.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc}).") from None
+    raw, data = read_toml(path)
     ctx = _Ctx(path)
     top = {
         "framework",
@@ -396,8 +391,3 @@ def load_framework(name_or_path: str | Path, base: Path | None = None) -> Framew
         notes=ctx.names("framework.notes", fw.get("notes", [])),
         last_payment=last_payment,
     )
-
-
-def floor_pounds(value: Decimal) -> Decimal:
-    """Round an amount down to the penny (shares of a fee never round up)."""
-    return value.quantize(PENNY, rounding=ROUND_FLOOR)

@@ -18,12 +18,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 
 import polars as pl
 
-from claims.records import read_attachments
+from claims.records import attachments_and_build
 from familymatch.canonical import CANONICAL_SCHEMA
 from familymatch.errors import FamilyMatchError
 from familymatch.households import build_households
@@ -138,13 +137,7 @@ def import_outcomes(
     say = progress or (lambda _: None)
     seconds: dict[str, float] = {}
     project = load_project(project_path)
-    attachments = read_attachments(store)
-    if attachments.height == 0:
-        raise FamilyMatchError(
-            "no family is attached yet; record the allocation with `familymatch attach` first."
-        )
-    if build_run is None:
-        build_run = int(attachments.sort("run_id")["build_run_id"][-1])
+    attachments, build_run = attachments_and_build(store, build_run)
     info = run_info(store, build_run)
     if info["kind"] != "build":
         raise FamilyMatchError(f"run {build_run} is a {info['kind']} run, not a build.")
@@ -284,9 +277,3 @@ def latest_outcomes_run(store: Store, build_run: int) -> int | None:
             if json.loads(params or "{}").get("build_run") == build_run:
                 return int(run_id)
     return None
-
-
-def reference_of(store: Store, run_id: int) -> date:
-    ref = run_info(store, run_id)["reference_date"]
-    assert isinstance(ref, date)
-    return ref

@@ -24,12 +24,12 @@ import polars as pl
 from claims.framework import Framework
 from claims.outcomes import latest_outcomes_run
 from claims.records import (
+    attachments_and_build,
     from_pence,
-    read_attachments,
     read_submitted_claims,
     to_pence,
 )
-from claims.results import Decision, Fact, Family, Line, decide
+from claims.results import Decision, Fact, Family, decide
 from familymatch.errors import FamilyMatchError
 from familymatch.people import modal_dob
 from familymatch.store import Store, read_table, recording_run
@@ -83,14 +83,13 @@ def _family_facts(store: Store, run_id: int, households: pl.DataFrame, period: s
     )
 
 
-def gather(store: Store, fw: Framework, build_run: int | None = None) -> Evidence:
-    attachments = read_attachments(store)
-    if attachments.height == 0:
-        raise FamilyMatchError(
-            "no family is attached; record the allocation with `familymatch attach`."
-        )
-    if build_run is None:
-        build_run = int(attachments.sort("run_id")["build_run_id"][-1])
+def gather(
+    store: Store, fw: Framework, build_run: int | None = None, not_claim_run: int | None = None
+) -> Evidence:
+    """The evidence for deciding every family attached from ``build_run``; what earlier
+    submissions claimed, leaving out the submission of claim run ``not_claim_run`` (verify
+    re-derives a claim without its own submission counting against it)."""
+    attachments, build_run = attachments_and_build(store, build_run)
     attachments = attachments.filter(pl.col("build_run_id") == build_run)
     if attachments.height == 0:
         raise FamilyMatchError(f"no family was attached from build run {build_run}.")
@@ -120,6 +119,8 @@ def gather(store: Store, fw: Framework, build_run: int | None = None) -> Evidenc
     for row in facts_frame.drop("dob").iter_rows(named=True):
         facts.setdefault(row["family_ref"], []).append(row)
     submitted = read_submitted_claims(store)
+    if not_claim_run is not None:
+        submitted = submitted.filter(pl.col("claim_run_id") != not_claim_run)
     already: dict[str, set[str]] = {}
     for ref, result in submitted.select("family_ref", "result").iter_rows():
         already.setdefault(ref, set()).update(result.split("+"))
@@ -296,7 +297,3 @@ def prepare_claim(
 
 def workbook_name(folder: Path, run_id: int) -> Path:
     return folder / f"claim-run-{run_id}.xlsx"
-
-
-def lines_of(decision: Decision) -> list[Line]:
-    return decision.lines

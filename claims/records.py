@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from familymatch.store import Store, read_kind, read_table, recording_run
 from familymatch.store import schema as s
+from familymatch.store.bulk import frame_of
 from familymatch.store.engine import as_engine
 
 PENCE = Decimal(100)
@@ -69,6 +70,21 @@ def read_attachments(store: Store) -> pl.DataFrame:
     )
 
 
+def attachments_and_build(store: Store, build_run: int | None) -> tuple[pl.DataFrame, int]:
+    """Every attachment recorded, and the build to read (``build_run``, else the build the
+    latest allocation was attached from); an error when nothing is attached."""
+    from familymatch.errors import FamilyMatchError
+
+    attachments = read_attachments(store)
+    if attachments.height == 0:
+        raise FamilyMatchError(
+            "no family is attached yet; record the allocation with `familymatch attach` first."
+        )
+    if build_run is None:
+        build_run = int(attachments.sort("run_id")["build_run_id"][-1])
+    return attachments, build_run
+
+
 def record_attachments(store: Store, build_run: int, rows: pl.DataFrame, path: str) -> int:
     """Record checked allocation rows as one ``attach`` run; returns its id."""
     from familymatch.store.audit import now
@@ -83,10 +99,6 @@ def record_attachments(store: Store, build_run: int, rows: pl.DataFrame, path: s
         )
         run.summary = {"families": rows.height, "build_run": build_run}
     return run.run_id
-
-
-def read_claims(store: Store, claim_run: int) -> pl.DataFrame:
-    return read_table(store, s.claims, claim_run)
 
 
 def submitted_claim_runs(store: Store) -> pl.DataFrame:
@@ -154,16 +166,17 @@ def record_submission(
 def family_history(store: Store, family_ref: str) -> pl.DataFrame:
     """Every claim decision about one family: claim_run, as_of, decision, result, amount,
     reason, submitted_on (null if that claim was not submitted)."""
+    cols = [
+        s.claims.c.run_id.label("claim_run"),
+        s.runs.c.reference_date.label("as_of"),
+        s.claims.c.decision,
+        s.claims.c.result,
+        s.claims.c.programme_year,
+        s.claims.c.amount_pence,
+        s.claims.c.reason,
+    ]
     query = (
-        select(
-            s.claims.c.run_id,
-            s.runs.c.reference_date,
-            s.claims.c.decision,
-            s.claims.c.result,
-            s.claims.c.programme_year,
-            s.claims.c.amount_pence,
-            s.claims.c.reason,
-        )
+        select(*cols)
         .join(s.runs, s.runs.c.id == s.claims.c.run_id)
         .where(
             s.claims.c.family_ref == family_ref,
@@ -173,20 +186,7 @@ def family_history(store: Store, family_ref: str) -> pl.DataFrame:
         .order_by(s.claims.c.run_id)
     )
     with as_engine(store).connect() as conn:
-        rows = conn.execute(query).fetchall()
-    frame = pl.DataFrame(
-        [tuple(r) for r in rows],
-        schema={
-            "claim_run": pl.Int64,
-            "as_of": pl.Date,
-            "decision": pl.String,
-            "result": pl.String,
-            "programme_year": pl.String,
-            "amount_pence": pl.Int64,
-            "reason": pl.String,
-        },
-        orient="row",
-    )
+        frame = frame_of(conn.execute(query).fetchall(), cols)
     subs = submitted_claim_runs(store).select(
         pl.col("claim_run_id").alias("claim_run"), "submitted_on"
     )

@@ -21,7 +21,7 @@ import polars as pl
 
 from claims.framework import Framework, load_framework
 from claims.prepare import content_hash, decide_all, gather, totals
-from claims.records import from_pence, read_submitted_claims, submitted_claim_runs, to_pence
+from claims.records import from_pence, read_submitted_claims, to_pence
 from claims.workbook import (
     EVIDENCE_COLUMNS,
     FAMILY_COLUMNS,
@@ -125,31 +125,24 @@ def verify_claim(store: Store, wb: ClaimWorkbook) -> Verification:
         v.discrepancies.append(
             ("-", f"framework {fw.path.name} changed since the claim was prepared")
         )
-    ev = gather(store, fw, int(params["build_run"]))
     # this claim's own submission (if any) must not count against it
-    others = submitted_claim_runs(store).filter(pl.col("claim_run_id") != wb.claim_run)
+    ev = gather(store, fw, int(params["build_run"]), not_claim_run=wb.claim_run)
     other_claims = read_submitted_claims(store).filter(pl.col("claim_run_id") != wb.claim_run)
-    ev.already = {}
-    for ref, result in other_claims.select("family_ref", "result").iter_rows():
-        ev.already.setdefault(ref, set()).update(result.split("+"))
     turnarounds = {n for n, r in fw.results.items() if r.turnaround}
-    ev.turned_around_before = sum(1 for r in ev.already.values() if r & turnarounds)
     as_of = date.fromisoformat(params["as_of"])
     now = {d.family.family_ref: d for d in decide_all(fw, ev, as_of)}
     for r in claimed.iter_rows(named=True):
         ref = r["family_ref"]
         paid = [
-            (cr, res)
-            for cr, res, f in other_claims.select(
-                "claim_run_id", "result", "family_ref"
+            (cr, res, when)
+            for cr, res, f, when in other_claims.select(
+                "claim_run_id", "result", "family_ref", "submitted_on"
             ).iter_rows()
             if f == ref and set(res.split("+")) & (set(r["result"].split("+")) | turnarounds)
         ]
         if paid:
-            when = others.filter(pl.col("claim_run_id") == paid[0][0])["submitted_on"][0]
-            v.discrepancies.append(
-                (ref, f"already paid: {paid[0][1]} in claim run {paid[0][0]} submitted {when}")
-            )
+            cr, res, when = paid[0]
+            v.discrepancies.append((ref, f"already paid: {res} in claim run {cr} submitted {when}"))
             continue
         d = now.get(ref)
         if d is None:

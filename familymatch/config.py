@@ -4,12 +4,22 @@ dotted key, and the checks every reader needs."""
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from familymatch.errors import ConfigError
+
+
+def read_toml(path: Path) -> tuple[dict[str, Any], bytes]:
+    """The parsed file and its bytes (to hash); ``{path}: not valid TOML (...)`` otherwise."""
+    data = path.read_bytes()
+    try:
+        return tomllib.loads(data.decode("utf-8")), data
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}).") from None
 
 
 class ConfigContext:
