@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from rich.console import Console
 from rich.logging import RichHandler
 
 LOGGER_NAME = "familymatch"
@@ -14,7 +15,10 @@ def setup_logging(level: str = "WARNING") -> logging.Logger:
     """Configure the ``familymatch`` logger to write to stderr through rich."""
     logger = logging.getLogger(LOGGER_NAME)
     logger.handlers.clear()
-    handler = RichHandler(show_path=False, rich_tracebacks=False, markup=False)
+    # rich's default console is stdout: logs would corrupt `--json` output
+    handler = RichHandler(
+        console=Console(stderr=True), show_path=False, rich_tracebacks=False, markup=False
+    )
     handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
     logger.addHandler(handler)
     logger.setLevel(level.upper())
