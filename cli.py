@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -102,6 +102,12 @@ def _print_json(data: object) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
+def show(items: Iterable[Any]) -> None:
+    """Print each line or table the packages' views give, in order."""
+    for item in items:
+        console.print(item, highlight=False)
+
+
 # --------------------------------------------------------------------------- fixtures
 
 
@@ -138,10 +144,9 @@ def ingest(
 
     Nothing is linked or recorded. Example:  familymatch ingest -p work/demo/familymatch.toml
     """
-    from rich.table import Table
-
     from familymatch.ingest import ingest_project, write_rejects
     from familymatch.project import load_project
+    from familymatch.views import ingest_table, reject_lines
 
     proj = load_project(project)
     with console.status("reading extracts") as status:
@@ -149,29 +154,10 @@ def ingest(
     from familymatch.store import open_store
 
     _audit(open_store(proj.database_url), None, [(st.path, st.sha256) for st in result.stats])
-    t = Table(title="sources")
-    for c in ("source", "kind", "rows read", "accepted", "rejected", "records"):
-        t.add_column(c, justify="left" if c in ("source", "kind") else "right")
-    for st in result.stats:
-        accepted = st.rows_read - st.rows_rejected
-        t.add_row(
-            st.source,
-            st.kind,
-            f"{st.rows_read:,}",
-            f"{accepted:,}",
-            f"{st.rows_rejected:,}",
-            f"{st.records:,}",
-        )
-    console.print(t)
-    if result.rejects.height:
-        reasons = (
-            result.rejects.group_by("source", "column", "reason").len().sort("source", "column")
-        )
-        for source, column, reason, n in reasons.iter_rows():
-            console.print(f"  {source}: {n} row(s), column '{column}': {reason}", highlight=False)
-        if rejects is not None:
-            write_rejects(result.rejects, rejects)
-            console.print(f"rejected rows written to {rejects}", highlight=False)
+    show([ingest_table(result.stats), *reject_lines(result.rejects)])
+    if result.rejects.height and rejects is not None:
+        write_rejects(result.rejects, rejects)
+        console.print(f"rejected rows written to {rejects}", highlight=False)
 
 
 # --------------------------------------------------------------------------- cohort
@@ -207,43 +193,6 @@ def _run_or_latest(store: Any, run: int | None) -> int:
     return run
 
 
-def print_summary(summary: dict[str, Any], seconds: dict[str, float] | None = None) -> None:
-    from rich.table import Table
-
-    cohort = summary["cohort"]
-    table = Table(title=f"Cohort (run {summary['run_id']})", show_lines=False)
-    table.add_column("criteria met")
-    table.add_column("households", justify="right")
-    for combo, n in cohort["by_combination"].items():
-        table.add_row(combo, f"{n:,}")
-    table.add_row("[bold]total[/]", f"[bold]{cohort['total']:,}[/]")
-    console.print(f"households assessed: {summary['households_assessed']:,}")
-    console.print(table)
-    if seconds:
-        console.print(
-            "stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items()), highlight=False
-        )
-
-
-def _print_ingest(result: Any) -> None:
-    from rich.table import Table
-
-    t = Table(title="sources")
-    for c in ("source", "rows read", "accepted", "rejected", "records"):
-        t.add_column(c, justify="left" if c == "source" else "right")
-    for st in result.linked.ingest.stats:
-        t.add_row(
-            st.source,
-            f"{st.rows_read:,}",
-            f"{st.rows_read - st.rows_rejected:,}",
-            f"{st.rows_rejected:,}",
-            f"{st.records:,}",
-        )
-    console.print(t)
-    if result.rejects_file is not None:
-        console.print(f"rejected rows and reasons: {result.rejects_file}", highlight=False)
-
-
 @cohort_app.command("build")
 @handles_errors
 def cohort_build(
@@ -266,6 +215,7 @@ def cohort_build(
     Example:  familymatch cohort build -p work/demo/familymatch.toml --model-from-run 1
     """
     from rules.build import build_cohort
+    from rules.views import build_view
 
     reference = _parse_date(as_of, "--as-of")
     if as_json:
@@ -279,10 +229,7 @@ def cohort_build(
             progress=lambda st: status.update(f"building: {st}"),
             model_from_run=model_from_run,
         )
-    _print_ingest(result)
-    print_summary(result.summary, result.seconds)
-    for msg in result.evaluation.unknown_codes:
-        console.print(f"[yellow]note:[/] {msg}", highlight=False)
+    show(build_view(result))
 
 
 @cohort_app.command("show")
@@ -382,52 +329,15 @@ def cohort_report(
 
     Example:  familymatch cohort report 3 -p work/demo/familymatch.toml --out profile.xlsx
     """
-    from rich.table import Table
-
-    from familymatch.store import read_table
-    from familymatch.store import schema as s
-    from familymatch.store.runs import run_info
-    from rules.report import load_lookup, profile, write_profile_workbook
+    from rules.commands import report_command
+    from rules.views import report_view
 
     proj, store = _project_store(project)
-    run_id = _run_or_latest(store, run)
-    info = run_info(store, run_id)
-    summary = json.loads(info["summary"])
+    rc = report_command(store, proj, _run_or_latest(store, run), out, summary_only=as_json)
     if as_json:
-        _print_json(summary)
+        _print_json(rc.summary)
         return
-    prof = profile(
-        run_id,
-        info["reference_date"],
-        read_table(store, s.cohort, run_id),
-        read_table(store, s.membership, run_id),
-        read_table(store, s.records, run_id),
-        read_table(store, s.households, run_id),
-        load_lookup(proj.postcode_lookup),
-    )
-    console.print(
-        f"run {run_id}: {info['project_name']}, rule set {info['rule_set']}, "
-        f"reference date {info['reference_date']}"
-    )
-    print_summary(summary)
-    for title, frame in (
-        ("two-criteria combinations", prof.combinations.drop_nulls("share_of_two_pct")),
-        ("local lists already in the cohort", prof.cross_reference),
-        ("children in the household", prof.ages),
-    ):
-        t = Table(title=title)
-        for c in frame.columns:
-            t.add_column(c)
-        for row in frame.iter_rows():
-            t.add_row(*[str(v) for v in row])
-        console.print(t)
-    target = out or proj.folder / "reports" / f"cohort-profile-run-{run_id}.xlsx"
-    if not target.parent.exists():
-        from familymatch.outputs import secure_mkdir
-
-        secure_mkdir(target.parent)
-    write_profile_workbook(prof, target, info["project_name"] or "familymatch")
-    console.print(f"wrote {target}", highlight=False)
+    show(report_view(rc))
 
 
 @cohort_app.command("diff")
@@ -446,9 +356,8 @@ def cohort_diff_cmd(
 
     Example:  familymatch cohort diff 1 2 -p work/demo/familymatch.toml
     """
-    from rich.table import Table
-
     from familymatch.store.families import cohort_diff, diff_latest
+    from familymatch.views import frame_table
 
     _, store = _project_store(project)
     if (run_a is None) != (run_b is None):
@@ -471,14 +380,11 @@ def cohort_diff_cmd(
         f"{c['changed']} changed criteria, {c['unchanged']} unchanged",
         highlight=False,
     )
-    for title, frame in (("joined", d.joined), ("left", d.left), ("changed", d.changed)):
-        if frame.height:
-            t = Table(title=title)
-            for col in frame.columns:
-                t.add_column(col)
-            for row in frame.iter_rows():
-                t.add_row(*[str(v) for v in row])
-            console.print(t)
+    show(
+        frame_table(title, frame)
+        for title, frame in (("joined", d.joined), ("left", d.left), ("changed", d.changed))
+        if frame.height
+    )
 
 
 # --------------------------------------------------------------------------- db
@@ -581,24 +487,11 @@ def link_evaluate(
     if as_json:
         _print_json(scores)
         return
-    for level in ("persons", "households"):
-        m = scores[level]
-        console.print(
-            f"{level:<10} precision {m['precision']:.4f}  recall {m['recall']:.4f}  F1 {m['f1']:.4f}"
-            f"  ({m['records']:,} records)",
-            highlight=False,
-        )
-    if by_group:
-        from rich.table import Table
+    from familymatch.views import link_rates_table, quality_lines
 
-        t = Table(title="share of records linked to another record")
-        for c in ("group", "value", "records", "linked"):
-            t.add_column(c)
-        for r in scores["link_rates"]:
-            t.add_row(
-                r["group"], str(r["value"]), f"{r['records']:,}", f"{100 * r['linked_share']:.1f}%"
-            )
-        console.print(t)
+    show(quality_lines(scores))
+    if by_group:
+        show([link_rates_table(scores["link_rates"])])
 
 
 @link_app.command("explain")
@@ -818,53 +711,15 @@ def outcomes_import(
 
     Example:  familymatch outcomes import work/demo/familymatch_period2.toml -p work/demo/familymatch.toml
     """
-    from rich.table import Table
-
     from claims.outcomes import import_outcomes
+    from claims.views import outcomes_view
 
     _, store = _project_store(project)
     with console.status("importing outcomes") as status:
         result = import_outcomes(
             later, store, build, progress=lambda st: status.update(f"outcomes: {st}")
         )
-    t = Table(title=f"outcomes run {result.run_id} (onto build {result.build_run})")
-    for c in ("source", "records", "a known person", "a newcomer", "in an attached family"):
-        t.add_column(c, justify="left" if c == "source" else "right")
-    for r in result.by_source.iter_rows(named=True):
-        t.add_row(
-            r["source"],
-            f"{r['records']:,}",
-            f"{r['matched']:,}",
-            f"{r['newcomers']:,}",
-            f"{r['attached_families']:,}",
-        )
-    console.print(t)
-    console.print(
-        f"{result.families_with_evidence:,} attached families have later evidence; "
-        + ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()),
-        highlight=False,
-    )
-
-
-def _print_claim(summary: dict[str, Any]) -> None:
-    from decimal import Decimal
-
-    from rich.table import Table
-
-    t = Table(title=f"claim: {summary['claimed']:,} of {summary['attached']:,} attached families")
-    for c in ("programme year", "result", "families", "amount"):
-        t.add_column(c, justify="left" if c in ("programme year", "result") else "right")
-    for r in summary["by_year_and_result"]:
-        t.add_row(
-            r["programme_year"], r["result"], f"{r['families']:,}", f"£{Decimal(r['amount']):,}"
-        )
-    t.add_row(
-        "[bold]total[/]",
-        "",
-        f"[bold]{summary['claimed']:,}[/]",
-        f"[bold]£{Decimal(summary['amount']):,}[/]",
-    )
-    console.print(t)
+    show(outcomes_view(result))
 
 
 @claims_app.command("prepare")
@@ -892,45 +747,17 @@ def claims_prepare(
 
     Example:  familymatch claims prepare --framework phase1 --as-of 2013-06-01 -p work/demo/familymatch.toml
     """
-    from decimal import Decimal, InvalidOperation
-
-    from claims.framework import load_framework
-    from claims.prepare import prepare_claim, workbook_name
-    from claims.workbook import write_claim_workbook
+    from claims.commands import prepare_and_write
+    from claims.views import claim_table
 
     proj, store = _project_store(project)
-    fw = load_framework(framework, base=Path.cwd())
     day = _parse_date(as_of, "--as-of")
     assert day is not None
-    share = None
-    if sample is not None:
-        try:
-            share = Decimal(sample)
-        except InvalidOperation:
-            raise FamilyMatchError(f"--sample: '{sample}' is not a number.") from None
-        if not 0 < share <= 1:
-            raise FamilyMatchError(f"--sample: {sample} must be above 0 and at most 1.")
-    claim = prepare_claim(store, fw, day, build, share)
-    path = out or workbook_name(proj.folder / "claims", claim.run_id)
-    write_claim_workbook(path, claim.summary, claim.claims, claim.lines, claim.run_id, fw.title)
-    _audit(store, claim.run_id, [(str(path), "written")])
+    claim = prepare_and_write(store, proj.folder, framework, day, build, sample, out)
     if as_json:
-        _print_json({"run_id": claim.run_id, "workbook": str(path), **claim.summary})
+        _print_json({"run_id": claim.run_id, "workbook": str(claim.workbook), **claim.summary})
         return
-    _print_claim(claim.summary)
-    console.print(f"claim run {claim.run_id}; workbook: {path}", highlight=False)
-
-
-def _print_verification(v: Any) -> None:
-    for family, what in v.discrepancies[:100]:
-        console.print(f"  [red]✗[/] {family}: {what}", highlight=False)
-    if len(v.discrepancies) > 100:
-        console.print(f"  ... and {len(v.discrepancies) - 100} more", highlight=False)
-    console.print(
-        f"audit sample: {v.sampled} families, {v.checked} checked, {v.agreed} agreed, "
-        f"{v.disagreed} not agreed",
-        highlight=False,
-    )
+    show([claim_table(claim.summary), f"claim run {claim.run_id}; workbook: {claim.workbook}"])
 
 
 @claims_app.command("verify")
@@ -944,15 +771,12 @@ def claims_verify(
 
     Example:  familymatch claims verify work/demo/claims/claim-run-4.xlsx -p work/demo/familymatch.toml
     """
-    from claims.verify import verify_claim
-    from claims.workbook import read_claim_workbook
-    from familymatch.ingest import file_sha256
+    from claims.commands import verify_workbook
+    from claims.views import verification_lines
 
     _, store = _project_store(project)
-    wb = read_claim_workbook(workbook)
-    v = verify_claim(store, wb)
-    _audit(store, wb.claim_run, [(str(workbook), file_sha256(workbook))])
-    _print_verification(v)
+    v = verify_workbook(store, workbook)
+    show(verification_lines(v))
     if not v.ok:
         err_console.print(
             f"[bold red]{len(v.discrepancies)} discrepancies[/] in claim run {v.claim_run}.",
@@ -980,43 +804,20 @@ def claims_submit(
 
     Example:  familymatch claims submit work/demo/claims/claim-run-4.xlsx -p work/demo/familymatch.toml
     """
-    from decimal import Decimal
-
-    import polars as pl
-
-    from claims.records import record_submission, submitted_claim_runs, to_pence
-    from claims.verify import verify_claim
-    from claims.workbook import read_claim_workbook
-    from familymatch.ingest import file_sha256
+    from claims.commands import submit_workbook
+    from claims.views import verification_lines
 
     _, store = _project_store(project)
-    wb = read_claim_workbook(workbook)
-    done = submitted_claim_runs(store).filter(pl.col("claim_run_id") == wb.claim_run)
-    if done.height:
-        raise FamilyMatchError(
-            f"claim run {wb.claim_run} was already submitted on {done['submitted_on'][0]}."
-        )
-    v = verify_claim(store, wb)
-    if not v.ok:
-        _print_verification(v)
+    done, v = submit_workbook(store, workbook, _parse_date(on, "--on") or date.today())
+    if done is None:
+        show(verification_lines(v))
         raise FamilyMatchError(
             f"{workbook.name}: {len(v.discrepancies)} discrepancies; run `familymatch claims "
             "verify` and resolve them before submitting."
         )
-    if not v.signed_off:
-        raise FamilyMatchError(
-            f"{workbook.name}: internal audit has agreed {v.agreed} of the {v.sampled} sampled "
-            "families; every sampled family must be checked and agreed before submission."
-        )
-    sha = file_sha256(workbook)
-    when = _parse_date(on, "--on") or date.today()
-    run_id = record_submission(
-        store, wb.claim_run, sha, when, v.families, to_pence(Decimal(v.amount))
-    )
-    _audit(store, run_id, [(str(workbook), sha)])
     console.print(
-        f"claim run {wb.claim_run} submitted on {when} ({v.families:,} families, £{v.amount}); "
-        f"recorded as run {run_id}.",
+        f"claim run {done.claim_run} submitted on {done.on} ({done.families:,} families, "
+        f"£{done.amount}); recorded as run {done.run_id}.",
         highlight=False,
     )
 
@@ -1032,9 +833,8 @@ def claims_history(
 
     Example:  familymatch claims history F000123 -p work/demo/familymatch.toml
     """
-    from rich.table import Table
-
-    from claims.records import family_history, from_pence
+    from claims.records import family_history
+    from claims.views import history_document, history_table
 
     _, store = _project_store(project)
     rows = family_history(store, family.upper())
@@ -1042,99 +842,12 @@ def claims_history(
     if rows.height == 0:
         raise FamilyMatchError(f"family {family.upper()}: no claim has considered this family.")
     if as_json:
-        _print_json(
-            [{**r, "amount": str(from_pence(r.pop("amount_pence")))} for r in rows.to_dicts()]
-        )
+        _print_json(history_document(rows))
         return
-    t = Table(title=f"claims for {family.upper()}")
-    for c in ("claim run", "as of", "decision", "result", "year", "amount", "submitted", "reason"):
-        t.add_column(c)
-    for r in rows.iter_rows(named=True):
-        t.add_row(
-            str(r["claim_run"]),
-            str(r["as_of"]),
-            r["decision"],
-            r["result"] or "",
-            r["programme_year"] or "",
-            f"£{from_pence(r['amount_pence']):,}" if r["result"] else "",
-            str(r["submitted_on"] or ""),
-            r["reason"] or "",
-        )
-    console.print(t)
+    show([history_table(family.upper(), rows)])
 
 
 # --------------------------------------------------------------------------- forecast
-
-
-def _forecast(
-    store: Any,
-    folder: Path,
-    framework: str,
-    assumptions: Path | None = None,
-    scenario: str | None = None,
-    attachments_from: str = "plan",
-    run: int | None = None,
-) -> tuple[Any, str]:
-    """The forecast from the store's attachments and submitted claims; and the scenario to
-    print (``scenario``, else central). With ``scenario`` only that one is forecast. With a
-    build ``run``, a note sets its cohort beside the plan."""
-    from claims.forecast import build_forecast, load_assumptions
-    from claims.framework import load_framework
-    from claims.records import read_attachments, read_submitted_claims
-
-    fw = load_framework(framework, folder)
-    a = load_assumptions(assumptions, fw)
-    main = a.scenario(scenario).name if scenario is not None else a.default_scenario()
-    fc = build_forecast(
-        fw,
-        a,
-        [main] if scenario is not None else None,
-        read_attachments(store),
-        read_submitted_claims(store),
-        attachments_from,
-    )
-    if run is not None:
-        from claims.records import cohort_families
-        from familymatch.store import run_info
-
-        info = run_info(store, run)
-        if info["kind"] != "build":
-            raise FamilyMatchError(f"--run {run}: run {run} is a {info['kind']} run, not a build.")
-        fc.notes.append(
-            f"build run {run} found {cohort_families(store, run).height:,} families in the "
-            f"cohort; {fc.assumptions.planned_total:,} attachments are planned "
-            f"({fc.assumptions.path.name}), {fc.funded:,} funded ({fc.framework.path.name})."
-        )
-    return fc, main
-
-
-def _money(value: Any) -> str:
-    return "" if value is None else f"£{value:,.2f}"
-
-
-def _forecast_headline(fc: Any, main: str) -> list[str]:
-    from claims.forecast import headline
-
-    h = headline(fc, main)
-    others = [f"{n} {_money(sf.total)}" for n, sf in fc.scenarios.items() if n != main]
-    lines = [
-        f"{main} forecast {_money(h['total'])} of the {_money(h['maximum'])} maximum "
-        f"({h['share_of_maximum_pct']}%) for {h['funded_families']:,} funded families: "
-        f"attachment fees {_money(h['attachment_fees'])}, results {_money(h['results'])}"
-        + (f"; {', '.join(others)}" if others else ""),
-        "by financial year: " + ", ".join(f"{fy} {_money(v)}" for fy, v in h["by_year"].items()),
-    ]
-    if h["results_not_paid"]:
-        lines.append(
-            f"{_money(h['results_not_paid'])} of {main} results fall due after the last payment "
-            f"day {h['last_payment']:%d/%m/%Y} and are not paid"
-        )
-    if "actual_to_date" in h:
-        lines.append(
-            f"recorded to {h['actuals_to']:%d/%m/%Y}: {_money(h['actual_to_date'])} "
-            "(attachment fees earned and results claimed)"
-        )
-    return lines
 
 
 @app.command("forecast")
@@ -1178,122 +891,20 @@ def forecast_cmd(
 
     Example:  familymatch forecast -p work/demo/familymatch.toml --framework phase1 --out forecast.xlsx
     """
-    from rich.table import Table
+    from claims.forecast_report import forecast_document, forecast_view, run_forecast
 
-    from claims.forecast_workbook import write_forecast_workbook
-
-    if out is not None and out.suffix.lower() != ".xlsx":
-        raise FamilyMatchError(f"--out {out}: use a .xlsx file name.")
     proj, store = _project_store(project)
     _audit(store, run)
-    fc, main = _forecast(store, proj.folder, framework, assumptions, scenario, attachments, run)
-    target = out
-    if target is None and not as_json:
-        target = proj.folder / "reports" / f"forecast-{fc.framework.name}.xlsx"
-    if target is not None:
-        if not target.parent.exists():
-            from familymatch.outputs import secure_mkdir
-
-            secure_mkdir(target.parent)
-        write_forecast_workbook(fc, target, proj.name or "familymatch", main)
-    if as_json:
-        from claims.forecast import headline
-
-        _print_json(
-            {
-                "framework": fc.framework.name,
-                "assumptions": str(fc.assumptions.path),
-                "attachments_from": fc.attachments_from,
-                "funded_families": fc.funded,
-                "maximum": fc.maximum,
-                "year2_fees": None if fc.year2 is None else vars(fc.year2),
-                "scenarios": {
-                    n: {
-                        "headline": headline(fc, n),
-                        "by_year": sf.years.to_dicts(),
-                        "by_quarter": sf.quarters.to_dicts(),
-                    }
-                    for n, sf in fc.scenarios.items()
-                },
-                "actuals": None
-                if fc.actual_quarters is None
-                else {
-                    "to": fc.actuals_to,
-                    "by_year": fc.actual_years.to_dicts(),
-                    "by_quarter": fc.actual_quarters.to_dicts(),
-                    "compared_with": main,
-                    "comparison_by_year": fc.comparison(main, "year").to_dicts(),
-                },
-                "notes": fc.notes,
-                "workbook": None if target is None else str(target),
-            }
-        )
-        return
-    from rich import box
-
-    def pounds(value: Any) -> str:
-        return "" if value is None else f"{value.quantize(1, rounding='ROUND_HALF_UP'):,}"
-
-    sf = fc.scenarios[main]
-    names = list(fc.framework.results)
-    t = Table(
-        title=f"{fc.framework.name} forecast, {main} scenario (£, whole pounds)",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        collapse_padding=True,
+    fr = run_forecast(
+        store, proj, framework, assumptions, scenario, attachments, run, out, not as_json
     )
-    for c in ("year", "families", "fees", *names, "total", "cumulative"):
-        t.add_column(c, justify="left" if c == "year" else "right")
-    for r in sf.years.to_dicts():
-        t.add_row(
-            r["financial_year"],
-            f"{r['families']:,}",
-            pounds(r["attachment_fees"]),
-            *[pounds(r[n]) for n in names],
-            pounds(r["total"]),
-            pounds(r["cumulative"]),
-        )
-    console.print(t)
-    compare = fc.comparison(main, "year")
-    if compare is not None:
-        t = Table(
-            title=f"recorded to {fc.actuals_to:%d/%m/%Y} beside the {main} forecast (£)",
-            box=box.SIMPLE_HEAD,
-            pad_edge=False,
-            collapse_padding=True,
-        )
-        for c in ("year", "families", "fees", "results", "total", "forecast", "variance"):
-            t.add_column(c, justify="left" if c == "year" else "right")
-        for r in compare.to_dicts():
-            t.add_row(
-                r["financial_year"],
-                f"{r['families_actual'] or 0:,} / {r['families_forecast']:,}",
-                pounds(r["attachment_fees_actual"]),
-                pounds(r["results_actual"]),
-                pounds(r["total_actual"]),
-                pounds(r["total_forecast"]),
-                pounds(r["total_variance"]),
-            )
-        console.print(t)
-    for line in _forecast_headline(fc, main):
-        console.print(line, highlight=False)
-    for note in fc.notes:
-        console.print(f"[yellow]note:[/] {note}", highlight=False)
-    console.print(f"wrote {target}", highlight=False)
+    if as_json:
+        _print_json(forecast_document(fr))
+        return
+    show(forecast_view(fr))
 
 
 # --------------------------------------------------------------------------- priority and lists
-
-
-def _print_frame(title: str, frame: Any) -> None:
-    from rich.table import Table
-
-    t = Table(title=title)
-    for c in frame.columns:
-        t.add_column(c)
-    for row in frame.iter_rows():
-        t.add_row(*["" if v is None else str(v) for v in row])
-    console.print(t)
 
 
 @cohort_app.command("select")
@@ -1344,83 +955,29 @@ def cohort_select(
     Example:  familymatch cohort select --count 206 -p work/demo/familymatch.toml
     Example:  familymatch cohort select 1 -n 206 --capacity "East=40" --must-include keep.txt -p work/demo/familymatch.toml
     """
-    import polars as pl
+    from rules.commands import select_command
+    from rules.views import select_view
 
-    from rules.priority import load_priority
-    from rules.select import (
-        SelectionRequest,
-        parse_capacity,
-        read_family_list,
-        run_selection,
-        selection_writer,
-    )
-
-    config = load_priority(priority)
-    request = SelectionRequest(
-        count=count,
-        capacity=parse_capacity(capacity or []),
-        capacity_by=capacity_by,
-        must_include=read_family_list(must_include, "--must-include") if must_include else None,
-        must_exclude=read_family_list(must_exclude, "--must-exclude") if must_exclude else None,
-        margin=max(margin, 0),
-    )
-    if capacity_by not in ("locality", "team"):
-        raise FamilyMatchError(f"--capacity-by {capacity_by}: use locality or team.")
     proj, store = _project_store(project)
     build_run = _run_or_latest(store, run)
-
-    def path_for(run_id: int) -> Path:
-        return out or proj.folder / "selections" / f"selection-run-{run_id}.xlsx"
-
     with console.status("scoring and choosing families"):
-        result = run_selection(
+        sc = select_command(
             store,
             proj,
             build_run,
-            config,
-            request,
-            write=selection_writer(path_for, proj.name, request),
+            count,
+            capacity or [],
+            capacity_by,
+            must_include,
+            must_exclude,
+            priority,
+            margin,
+            out,
         )
-    files = []
-    if result.workbook is not None:
-        from familymatch.ingest import file_sha256
-
-        files.append((str(result.workbook), file_sha256(result.workbook)))
-    _audit(store, result.run_id, files)
-    summary = result.summary
     if as_json:
-        _print_json(
-            {
-                **{k: v for k, v in summary.items() if k != "families"},
-                "select_run": result.run_id,
-                "workbook": str(result.workbook) if result.workbook else None,
-                "families": [
-                    {k: f[k] for k in ("family_ref", "rank", "score", "status", "group")}
-                    for f in summary["families"]
-                ],
-            }
-        )
+        _print_json(sc.document())
         return
-    console.print(
-        f"selection run {result.run_id} (build run {build_run}, priority {config.describe()}): "
-        f"{summary['chosen']} of {result.selection.families.height} families chosen, "
-        f"lowest score chosen {summary['cut_score']}",
-        highlight=False,
-    )
-    _print_frame("by " + request.capacity_by, result.selection.by_group)
-    _print_frame(
-        "at the margin",
-        result.selection.margin.select(
-            "rank",
-            "family_ref",
-            "score",
-            pl.col("chosen").replace_strict({True: "in", False: "out"}, return_dtype=pl.String),
-            "reason",
-        ),
-    )
-    for note in summary["notes"]:
-        console.print(f"[yellow]note:[/] {note}", highlight=False)
-    console.print(f"wrote {result.workbook}", highlight=False)
+    show(select_view(sc))
 
 
 @cohort_app.command("lists")
@@ -1477,57 +1034,18 @@ def cohort_lists(
     Example:  familymatch cohort lists --by locality -p work/demo/familymatch.toml
     Example:  familymatch cohort lists 1 --all --pseudonymise --sheets -p work/demo/familymatch.toml
     """
-    import polars as pl
+    from rules.commands import lists_command
+    from rules.views import lists_view
 
-    from familymatch.ingest import file_sha256
-    from rules.lists import plan_lists, write_lists
-    from rules.priority import load_priority
-
-    if priority is not None and not whole_cohort:
-        raise FamilyMatchError(
-            "--priority applies to --all; a selection is listed with the priority it was chosen by."
-        )
-    config = load_priority(priority) if whole_cohort else None
     proj, store = _project_store(project)
-    key = None
-    if pseudonymise:
-        from familymatch.pseudonyms import load_or_create_key
-
-        key = load_or_create_key()
-    with console.status("gathering the families"):
-        plan = plan_lists(
-            store,
-            proj,
-            run,
-            by,
-            selection_run=selection,
-            whole_cohort=whole_cohort,
-            priority=config,
-            key=key,
+    with console.status("gathering the families and writing the lists"):
+        lc = lists_command(
+            store, proj, run, by, selection, whole_cohort, pseudonymise, priority, out, sheets
         )
-    kind = f"select-run-{plan.select_run}" if plan.select_run else f"build-run-{plan.build_run}"
-    suffix = "-pseudonymised" if pseudonymise else ""
-    target = out or proj.folder / "lists" / f"{kind}-by-{by}{suffix}"
-    with console.status("writing workbooks"):
-        files = write_lists(plan, target, proj.name, one_workbook=sheets)
-    _audit(store, plan.build_run, [(str(f), file_sha256(f)) for f in files])
-    counts = plan.frames.families.group_by("group").len().sort("group").rename({"len": "families"})
     if as_json:
-        _print_json(
-            {
-                "build_run": plan.build_run,
-                "select_run": plan.select_run,
-                "by": by,
-                "pseudonymised": pseudonymise,
-                "families": plan.frames.families.height,
-                "groups": dict(counts.iter_rows()),
-                "files": [str(f) for f in files],
-            }
-        )
+        _print_json(lc.document())
         return
-    console.print(f"{plan.description}, by {by}:", highlight=False)
-    _print_frame(f"families per {by}", counts.with_columns(pl.col("families").cast(pl.Int64)))
-    console.print(f"wrote {len(files)} workbook(s) to {target}", highlight=False)
+    show(lists_view(lc))
 
 
 # --------------------------------------------------------------------------- demo
@@ -1546,178 +1064,9 @@ def demo(
 
     Example:  familymatch demo --scale 0.1
     """
-    import polars as pl
+    from fixtures.demo import run_demo
 
-    from familymatch.link.evaluate import evaluate_links
-    from fixtures.generate import generate
-    from rules.build import build_cohort
-
-    console.rule("1. a synthetic council")
-    with console.status("generating extracts"):
-        summary = generate(out, scale=scale, seed=seed)
-    console.print(str(summary), highlight=False)
-    db = out / "familymatch.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(db) + suffix).unlink(missing_ok=True)
-
-    console.rule("2. cohort build (ingest, link, households, phase 1 rules)")
-    with console.status("building") as status:
-        result = build_cohort(
-            out / "familymatch.toml", progress=lambda st: status.update(f"building: {st}")
-        )
-    ingest = result.linked.ingest
-    console.print(
-        f"ingested {ingest.records.height:,} records from {len(ingest.stats)} sources; "
-        f"{ingest.rejects['row'].n_unique() if ingest.rejects.height else 0} rows rejected "
-        f"(listed with reasons in the run)",
-        highlight=False,
-    )
-    print_summary(result.summary, result.seconds)
-
-    console.rule("3. linkage quality against the synthetic truth")
-    truth = pl.read_parquet(out / "truth" / "records.parquet")
-    scores = evaluate_links(result.linked.membership, truth)
-    for level, m in scores.items():
-        console.print(
-            f"{level:<10} precision {m['precision']:.4f}  recall {m['recall']:.4f}  F1 {m['f1']:.4f}",
-            highlight=False,
-        )
-    expected = json.loads((out / "truth" / "expected.json").read_text())["phase1"][
-        "cohort_by_combination"
-    ]
-    got = result.summary["cohort"]["by_combination"]
-    console.print(
-        "planted vs found: " + ", ".join(f"{k} {v}/{got.get(k, 0)}" for k, v in expected.items()),
-        highlight=False,
-    )
-
-    console.rule("4. the year's families and the caseworkers' lists")
-    total = int(result.summary["cohort"]["total"])
-    if total:
-        from familymatch.project import load_project
-        from familymatch.store import open_store
-        from rules.lists import plan_lists, write_lists
-        from rules.priority import load_priority
-        from rules.select import SelectionRequest, run_selection, selection_writer
-
-        # Plymouth chose 206 of its 645 families for year one: the same share here
-        count = min(206, max(1, round(total * 206 / 645)))
-        proj = load_project(out / "familymatch.toml")
-        store = open_store(proj.database_url)
-        request = SelectionRequest(count=count)
-        with console.status("choosing families and writing lists"):
-            chosen = run_selection(
-                store,
-                proj,
-                result.run_id,
-                load_priority(),
-                request,
-                write=selection_writer(
-                    lambda r: out / "selections" / f"selection-run-{r}.xlsx", proj.name, request
-                ),
-            )
-            plan = plan_lists(store, proj, result.run_id, "locality")
-            lists_dir = out / "lists" / f"select-run-{chosen.run_id}-by-locality"
-            files = write_lists(plan, lists_dir, proj.name)
-        from familymatch.ingest import file_sha256
-
-        _audit(store, result.run_id, [(str(f), file_sha256(f)) for f in files])
-        per_group = plan.frames.families.group_by("group").len().sort("group")
-        console.print(
-            f"chose {chosen.summary['chosen']} of {total} families by priority (lowest score "
-            f"chosen {chosen.summary['cut_score']}; selection run {chosen.run_id}): "
-            + ", ".join(f"{g} {n}" for g, n in per_group.iter_rows()),
-            highlight=False,
-        )
-        console.print(f"selection workbook: {chosen.workbook}", highlight=False)
-        console.print(
-            f"{len(files)} caseworker list(s) by locality in {lists_dir}", highlight=False
-        )
-
-    console.rule("5. attachment, outcomes a year later, and a payment-by-results claim")
-    claim_run, workbook = _demo_claim(out, result.run_id)
-
-    console.rule("6. income forecast (phase 1 payment framework, claims/assumptions.toml)")
-    from familymatch.project import load_project
-    from familymatch.store import open_store
-
-    proj = load_project(out / "familymatch.toml")
-    fc, main = _forecast(open_store(proj.database_url), proj.folder, "phase1", run=result.run_id)
-    for line in _forecast_headline(fc, main) + fc.notes:
-        console.print(line, highlight=False)
-
-    console.rule("next")
-    console.print(
-        f"familymatch forecast -p {out}/familymatch.toml\n"
-        f"familymatch cohort report -p {out}/familymatch.toml\n"
-        f"familymatch cohort show <HOUSEHOLD> -p {out}/familymatch.toml\n"
-        f"familymatch link evaluate --truth {out}/truth -p {out}/familymatch.toml\n"
-        f"familymatch cohort lists --by worker -p {out}/familymatch.toml\n"
-        f"familymatch claims verify {workbook} -p {out}/familymatch.toml\n"
-        f"familymatch claims history <FAMILY> -p {out}/familymatch.toml",
-        highlight=False,
-    )
-
-
-def _demo_claim(out: Path, build_run: int) -> tuple[int, Path]:
-    """The demo's programme year: the coordinator allocates the families (the synthetic truth
-    plays the coordinator), they are attached, a year later the outcomes are imported, and a
-    phase-1 claim is prepared and verified."""
-    from claims.attach import check_allocation, read_allocation, write_allocation_template
-    from claims.framework import load_framework
-    from claims.outcomes import import_outcomes
-    from claims.prepare import prepare_claim, workbook_name
-    from claims.records import cohort_families, family_refs, read_attachments, record_attachments
-    from claims.verify import verify_claim
-    from claims.workbook import read_claim_workbook, write_claim_workbook
-    from familymatch.store import open_store, run_info
-    from fixtures.allocation import fill_allocation, score_claim
-    from fixtures.period2 import R2
-
-    proj, store = _project_store(out / "familymatch.toml")
-    template = out / "allocation.csv"
-    write_allocation_template(cohort_families(store, build_run), template)
-    filled = out / "allocation_filled.csv"
-    fill_allocation(template, filled, store, build_run, out / "truth")
-    check = check_allocation(
-        read_allocation(filled),
-        cohort_families(store, build_run),
-        family_refs(store, build_run),
-        read_attachments(store).select("family_ref", "attached_on"),
-        run_info(store, build_run)["reference_date"],
-        R2,
-        filled.name,
-    )
-    if check.problems:
-        raise FamilyMatchError(check.problems[0])
-    record_attachments(store, build_run, check.rows, str(filled))
-    console.print(
-        f"allocation template {template.name}; {check.rows.height:,} families attached "
-        f"(July-October 2012) from {filled.name}",
-        highlight=False,
-    )
-    with console.status("importing the period-2 extracts"):
-        imported = import_outcomes(out / "familymatch_period2.toml", store, build_run)
-    console.print(
-        f"outcomes a year later: {imported.records:,} records, {imported.matched:,} linked to "
-        f"known people, {imported.families_with_evidence:,} attached families with new evidence",
-        highlight=False,
-    )
-    fw = load_framework("phase1")
-    claim = prepare_claim(open_store(proj.database_url), fw, R2)
-    workbook = workbook_name(out / "claims", claim.run_id)
-    write_claim_workbook(workbook, claim.summary, claim.claims, claim.lines, claim.run_id, fw.title)
-    _print_claim(claim.summary)
-    verified = verify_claim(store, read_claim_workbook(workbook))
-    score = score_claim(claim.claims, store, build_run, out / "truth")
-    console.print(
-        f"claim workbook {workbook} verified: {len(verified.discrepancies)} discrepancies; "
-        f"against the planted results: precision {score['precision']:.4f}, recall "
-        f"{score['recall']:.4f} ({score['right']} of {score['planted_results']} planted; "
-        f"{score['planted_results_attached']} of them attached)",
-        highlight=False,
-    )
-    return claim.run_id, workbook
+    run_demo(out, scale, seed, console)
 
 
 def main() -> None:

@@ -1,0 +1,85 @@
+"""What the claims commands print: the claim by year and result, the verification, a family's
+claim history (rich tables and lines; `cli.py` prints them)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import polars as pl
+from rich.console import RenderableType
+from rich.table import Table
+
+from claims.records import from_pence
+
+
+def claim_table(summary: dict[str, Any]) -> Table:
+    t = Table(title=f"claim: {summary['claimed']:,} of {summary['attached']:,} attached families")
+    for c in ("programme year", "result", "families", "amount"):
+        t.add_column(c, justify="left" if c in ("programme year", "result") else "right")
+    for r in summary["by_year_and_result"]:
+        t.add_row(
+            r["programme_year"], r["result"], f"{r['families']:,}", f"£{Decimal(r['amount']):,}"
+        )
+    t.add_row(
+        "[bold]total[/]",
+        "",
+        f"[bold]{summary['claimed']:,}[/]",
+        f"[bold]£{Decimal(summary['amount']):,}[/]",
+    )
+    return t
+
+
+def verification_lines(v: Any) -> list[RenderableType]:
+    out: list[RenderableType] = [
+        f"  [red]✗[/] {family}: {what}" for family, what in v.discrepancies[:100]
+    ]
+    if len(v.discrepancies) > 100:
+        out.append(f"  ... and {len(v.discrepancies) - 100} more")
+    out.append(
+        f"audit sample: {v.sampled} families, {v.checked} checked, {v.agreed} agreed, "
+        f"{v.disagreed} not agreed"
+    )
+    return out
+
+
+def history_document(rows: pl.DataFrame) -> list[dict[str, Any]]:
+    return [{**r, "amount": str(from_pence(r.pop("amount_pence")))} for r in rows.to_dicts()]
+
+
+def history_table(family: str, rows: pl.DataFrame) -> Table:
+    t = Table(title=f"claims for {family}")
+    for c in ("claim run", "as of", "decision", "result", "year", "amount", "submitted", "reason"):
+        t.add_column(c)
+    for r in rows.iter_rows(named=True):
+        t.add_row(
+            str(r["claim_run"]),
+            str(r["as_of"]),
+            r["decision"],
+            r["result"] or "",
+            r["programme_year"] or "",
+            f"£{from_pence(r['amount_pence']):,}" if r["result"] else "",
+            str(r["submitted_on"] or ""),
+            r["reason"] or "",
+        )
+    return t
+
+
+def outcomes_view(result: Any) -> list[RenderableType]:
+    """`outcomes import`: per source, the later records and whom they joined."""
+    t = Table(title=f"outcomes run {result.run_id} (onto build {result.build_run})")
+    for c in ("source", "records", "a known person", "a newcomer", "in an attached family"):
+        t.add_column(c, justify="left" if c == "source" else "right")
+    for r in result.by_source.iter_rows(named=True):
+        t.add_row(
+            r["source"],
+            f"{r['records']:,}",
+            f"{r['matched']:,}",
+            f"{r['newcomers']:,}",
+            f"{r['attached_families']:,}",
+        )
+    return [
+        t,
+        f"{result.families_with_evidence:,} attached families have later evidence; "
+        + ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()),
+    ]
