@@ -54,6 +54,8 @@ ProjectOpt = Annotated[
     Path,
     typer.Option("--project", "-p", help="The project file.", show_default=True),
 ]
+RunOpt = Annotated[int | None, typer.Option(help="Run id (default: the latest build).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 _COMMAND = "familymatch"  # the running command, for the audit log
@@ -235,82 +237,26 @@ def cohort_build(
 @cohort_app.command("show")
 @handles_errors
 def cohort_show(
-    household: Annotated[str, typer.Argument(help="A household id from the build.")],
+    family: Annotated[
+        str, typer.Argument(help="A family reference (F000011) or the build's household id.")
+    ],
     project: ProjectOpt = Path("familymatch.toml"),
-    run: Annotated[int | None, typer.Option(help="Run id (default: the latest build).")] = None,
+    run: RunOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
-    """One family: its members, the criteria it meets, and the rows that prove each.
+    """One family: its reference, members, the criteria it meets, and the rows that prove each.
 
-    Example:  familymatch cohort show H3F2A9C01B7 -p work/demo/familymatch.toml
+    Example:  familymatch cohort show F000011 -p work/demo/familymatch.toml
     """
-    import polars as pl
-    from rich.table import Table
-
-    from familymatch.store import read_table
-    from familymatch.store import schema as s
+    from familymatch.store.families import resolve_family
+    from rules.show import family_document, family_view
 
     _, store = _project_store(project)
-    run_id = _run_or_latest(store, run)
-    members = read_table(store, s.membership, run_id, household_id=household)
-    if members.height == 0:
-        raise FamilyMatchError(f"household {household} is not in run {run_id}.")
-    records = read_table(store, s.records, run_id).join(members, on="record_id")
-    cohort = read_table(store, s.cohort, run_id, household_id=household)
-    results = read_table(store, s.indicator_results, run_id, household_id=household)
-    evidence = read_table(store, s.evidence, run_id, household_id=household)
-    row = cohort.row(0, named=True)
-    console.print(
-        f"[bold]{household}[/] (run {run_id}): criteria met: {row['combination'] or 'none'}; "
-        f"in cohort: {'yes' if row['in_cohort'] else 'no'}"
-    )
-    people = (
-        records.group_by("person_id")
-        .agg(
-            pl.col("forename").drop_nulls().mode().first(),
-            pl.col("surname").drop_nulls().mode().first(),
-            pl.col("dob").drop_nulls().mode().first(),
-            pl.col("source").unique().sort().str.join(", ").alias("sources"),
-        )
-        .sort("dob", nulls_last=True)
-    )
-    t = Table(title="members")
-    for c in ("person", "forename", "surname", "date of birth", "sources"):
-        t.add_column(c)
-    for p in people.iter_rows(named=True):
-        t.add_row(
-            p["person_id"],
-            p["forename"] or "",
-            p["surname"] or "",
-            str(p["dob"] or ""),
-            p["sources"],
-        )
-    console.print(t)
-    t = Table(title="indicators")
-    for c in ("criterion", "indicator", "met", "value", "note"):
-        t.add_column(c)
-    for r in results.iter_rows(named=True):
-        t.add_row(
-            r["criterion"],
-            r["indicator"],
-            "yes" if r["met"] else "no",
-            f"{r['value']:g}" if r["value"] is not None else "",
-            r["note"] or "",
-        )
-    console.print(t)
-    t = Table(title="evidence")
-    for c in ("criterion", "indicator", "source", "row", "person", "date", "value"):
-        t.add_column(c)
-    for r in evidence.iter_rows(named=True):
-        t.add_row(
-            r["criterion"],
-            r["indicator"],
-            r["source"],
-            str(r["row"]),
-            r["person_id"],
-            str(r["date"] or ""),
-            r["value"] or "",
-        )
-    console.print(t)
+    doc = family_document(store, resolve_family(store, _run_or_latest(store, run), family))
+    if as_json:
+        _print_json(doc)
+        return
+    show(family_view(doc))
 
 
 @cohort_app.command("report")
@@ -504,44 +450,37 @@ def link_explain(
         str | None, typer.Argument(help="Another record id, e.g. school_census:7")
     ] = None,
     household: Annotated[
-        str | None, typer.Option("--household", help="Explain a household instead.")
+        str | None,
+        typer.Option("--household", help="Explain a family instead (F000011 or household id)."),
     ] = None,
     project: ProjectOpt = Path("familymatch.toml"),
-    run: Annotated[int | None, typer.Option(help="Run id (default: the latest build).")] = None,
+    run: RunOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Why two records were (or were not) linked, or what made a household.
+    """Why two records were (or were not) linked, or what made a family's household.
 
-    For two records: each field's comparison level and match weight, the total, the probability
-    and the decision. For --household: its people, the addresses and claims that joined them,
-    and the record links inside each person.
+    For two records: a waterfall of each comparison's level and match weight adding up to the
+    total, the probability against the threshold, and the decision. For --household: its
+    people, address, what joined each person to it, and the record links inside each person
+    with their stages. --json prints the same as a document.
 
     Example:  familymatch link explain benefits:12:claimant school_census:40 -p work/demo/familymatch.toml
-    Example:  familymatch link explain --household H3F2A9C01B7 -p work/demo/familymatch.toml
+    Example:  familymatch link explain --household F000011 -p work/demo/familymatch.toml
     """
-    from familymatch.link.explain import explain_household, explain_pair
-    from familymatch.link.model import FSModel
-    from familymatch.store import read_table
-    from familymatch.store import schema as s
+    from familymatch.link.explain import explain_family, explain_pair_in_run
+    from familymatch.link.explain_text import household_view, pair_view
+    from familymatch.store.families import resolve_family
 
     _, store = _project_store(project)
     run_id = _run_or_latest(store, run)
-    pairs = read_table(store, s.link_pairs, run_id)
     if household is not None:
-        _print_json(
-            explain_household(
-                household,
-                read_table(store, s.membership, run_id, household_id=household),
-                read_table(store, s.household_links, run_id, household_id=household),
-                pairs,
-            )
-        )
+        doc = explain_family(store, resolve_family(store, run_id, household))
+        _print_json(doc) if as_json else show(household_view(doc))
         return
     if record_a is None or record_b is None:
-        raise FamilyMatchError("give two record ids, or --household HOUSEHOLD.")
-    model = FSModel.from_json(read_table(store, s.link_models, run_id)["model_json"][0])
-    recs = read_table(store, s.records, run_id)
-    persons = read_table(store, s.persons, run_id)
-    _print_json(explain_pair(model, recs, persons, pairs, record_a, record_b))
+        raise FamilyMatchError("give two record ids, or --household FAMILY.")
+    doc = explain_pair_in_run(store, run_id, record_a, record_b)
+    _print_json(doc) if as_json else show(pair_view(doc, doc["threshold"]))
 
 
 @link_app.command("export")
@@ -825,7 +764,9 @@ def claims_submit(
 @claims_app.command("history")
 @handles_errors
 def claims_history(
-    family: Annotated[str, typer.Argument(help="A family reference, e.g. F000123.")],
+    family: Annotated[
+        str, typer.Argument(help="A family reference (F000123) or the latest build's household id.")
+    ],
     project: ProjectOpt = Path("familymatch.toml"),
     as_json: Annotated[bool, typer.Option("--json", help="Print the history as JSON.")] = False,
 ) -> None:
@@ -835,16 +776,18 @@ def claims_history(
     """
     from claims.records import family_history
     from claims.views import history_document, history_table
+    from familymatch.store.families import reference_for
 
     _, store = _project_store(project)
-    rows = family_history(store, family.upper())
+    ref = reference_for(store, family)
+    rows = family_history(store, ref)
     _audit(store, None)
     if rows.height == 0:
-        raise FamilyMatchError(f"family {family.upper()}: no claim has considered this family.")
+        raise FamilyMatchError(f"family {ref}: no claim has considered this family.")
     if as_json:
         _print_json(history_document(rows))
         return
-    show([history_table(family.upper(), rows)])
+    show([history_table(ref, rows)])
 
 
 # --------------------------------------------------------------------------- forecast

@@ -73,7 +73,7 @@ def test_evaluate_show_explain_export(built: Path) -> None:
 
     pairs = read_table(store, s.link_pairs, 1).filter(pl.col("stage") == "fs").sort("record_id_l")
     a, b = pairs.row(0)[:2]
-    explained = runner.invoke(app, ["link", "explain", a, b, "-p", proj])
+    explained = runner.invoke(app, ["link", "explain", a, b, "-p", proj, "--json"])
     assert explained.exit_code == 0, explained.output
     data = json.loads(explained.output)
     assert set(data["fields"]) == {"fn", "sn", "dob", "loc", "sex", "mn"}
@@ -172,7 +172,7 @@ def test_explain_household_rates_by_group_and_model_reuse(built: Path, tmp_path:
         .len()
         .sort(["len", "household_id"], descending=[True, False])["household_id"][0]
     )
-    result = runner.invoke(app, ["link", "explain", "--household", household, "-p", proj])
+    result = runner.invoke(app, ["link", "explain", "--household", household, "-p", proj, "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     expected_people = (
@@ -312,3 +312,93 @@ def test_commands_that_read_personal_data_are_audited(tmp_path: Path) -> None:
     assert log["run_id"].to_list()[-1] == 1
     assert log.filter(pl.col("command") == "ingest")["n_files"].to_list() == [14]
     assert log["os_user"].null_count() == 0
+
+
+def in_cohort_family(built: Path) -> tuple[str, str]:
+    """(family reference, household id) of the build's first cohort family by reference."""
+    store = open_store(f"sqlite:///{built / 'familymatch.db'}")
+    cohort = read_table(store, s.cohort, 1).filter(pl.col("in_cohort"))
+    refs = read_table(store, s.households, 1).join(cohort, on="household_id").sort("family_ref")
+    return refs["family_ref"][0], refs["household_id"][0]
+
+
+def test_cohort_show_by_reference_reads_at_80_columns(built: Path) -> None:
+    proj = str(built / "familymatch.toml")
+    ref, household = in_cohort_family(built)
+    shown = runner.invoke(app, ["cohort", "show", ref, "-p", proj])
+    assert shown.exit_code == 0, shown.output
+    lines = shown.stdout.splitlines()
+    assert lines[0].startswith(f"{ref} (household {household}), run 1: criteria met: ")
+    assert max(len(line) for line in lines) <= 80 and "…" not in shown.stdout
+    doc = json.loads(runner.invoke(app, ["cohort", "show", ref, "-p", proj, "--json"]).stdout)
+    assert (doc["family_ref"], doc["household_id"], doc["run_id"]) == (ref, household, 1)
+    store = open_store(f"sqlite:///{built / 'familymatch.db'}")
+    evidence = read_table(store, s.evidence, 1, household_id=household)
+    assert len(doc["evidence"]) == evidence.height > 0
+    assert f"evidence ({evidence.height} source rows)" in shown.stdout
+    words = set(shown.stdout.split())
+    for r in evidence.iter_rows(named=True):  # every row whole on one line, names never cut
+        assert f"{r['criterion']} / {r['indicator']}:" in shown.stdout
+        assert f"  {r['source']} row {r['row']}, person {r['person_id']}" in shown.stdout
+    members = doc["members"]
+    assert {m["person_id"] for m in members} <= words
+    # the short form and the internal id name the same family
+    short = "f" + ref.lstrip("F0")
+    again = runner.invoke(app, ["cohort", "show", short, "-p", proj, "--json"])
+    assert json.loads(again.stdout)["household_id"] == household
+    by_id = runner.invoke(app, ["cohort", "show", household, "-p", proj, "--json"])
+    assert json.loads(by_id.stdout)["family_ref"] == ref
+
+
+def test_unknown_family_names_the_run_searched(built: Path) -> None:
+    proj = str(built / "familymatch.toml")
+    result = runner.invoke(app, ["cohort", "show", "F999999", "-p", proj])
+    assert result.exit_code != 0 and result.stdout == ""
+    assert "family F999999 is not in run 1 (the run searched), nor in any other complete build" in (
+        " ".join(result.stderr.split())
+    )
+
+
+def test_link_explain_prints_a_waterfall_for_a_person(built: Path) -> None:
+    proj = str(built / "familymatch.toml")
+    store = open_store(f"sqlite:///{built / 'familymatch.db'}")
+    pairs = read_table(store, s.link_pairs, 1).filter(pl.col("stage") == "fs").sort("record_id_l")
+    a, b = pairs.row(0)[:2]
+    text = runner.invoke(app, ["link", "explain", a, b, "-p", proj])
+    assert text.exit_code == 0, text.output
+    doc = json.loads(runner.invoke(app, ["link", "explain", a, b, "-p", proj, "--json"]).stdout)
+    rows = {
+        cells[0]: cells
+        for line in text.stdout.splitlines()
+        if "│" in line and (cells := [c.strip() for c in line.split("│")[1:-1]])[0]
+    }
+    from familymatch.link.explain_text import FIELD_LABELS as labels
+
+    assert set(labels) == set(doc["fields"]) and labels["dob"] == "date of birth"
+    running = doc["prior_weight"]
+    assert rows["prior"][2:4] == [f"{running:+.2f}"] * 2
+    for field, label in labels.items():
+        level = doc["fields"][field]
+        running += level["match_weight"]
+        assert level["meaning"].startswith(rows[label][1])  # the level, wrapped at 80 columns
+        assert rows[label][2:4] == [f"{level['match_weight']:+.2f}", f"{running:+.2f}"]
+    assert rows["total"][3] == f"{doc['match_weight']:+.2f}" == f"{running:+.2f}"
+    assert "the threshold 0.5 (match weight +0.00)" in text.stdout
+    assert f"decision: {doc['pair_decision']}" in " ".join(text.stdout.split())
+
+
+def test_link_explain_household_by_reference(built: Path) -> None:
+    proj = str(built / "familymatch.toml")
+    ref, household = in_cohort_family(built)
+    text = runner.invoke(app, ["link", "explain", "--household", ref, "-p", proj])
+    assert text.exit_code == 0, text.output
+    doc = json.loads(
+        runner.invoke(app, ["link", "explain", "--household", ref, "-p", proj, "--json"]).stdout
+    )
+    assert (doc["family_ref"], doc["household_id"]) == (ref, household)
+    assert text.stdout.startswith(f"{ref} (household {household}): {len(doc['members'])} people")
+    for person in doc["members"]:
+        assert person["person_id"] in text.stdout
+    stages = {link["stage"] for p in doc["members"] for link in p["record_links"]}
+    assert "fs" in stages and "match weight" in text.stdout
+    assert "address" in text.stdout

@@ -237,3 +237,34 @@ def test_rebuild_with_reordered_extract_keeps_every_family(tmp_path: Path) -> No
     diff = cohort_diff(store, run_1, run_2)
     assert (diff.counts()["joined"], diff.counts()["left"], diff.counts()["changed"]) == (0, 0, 0)
     assert diff.unchanged == read_table(store, s.cohort, run_1)["in_cohort"].sum() > 0
+
+
+def test_a_family_is_named_by_reference_or_id_and_found_in_the_nearest_run(db_url: str) -> None:
+    from familymatch.store.families import resolve_family
+
+    store = open_store(db_url)
+    one = build(store, {"H1": ["a", "b"], "H2": ["c"]}, {"H1": "crime+work", "H2": None})
+    two = build(store, {"X1": ["a", "b"], "X3": ["d"]}, {"X1": "crime+work", "X3": None})
+    three = build(store, {"Y1": ["a"], "Y4": ["e"]}, {"Y1": "crime+work", "Y4": None})
+    # F000001 = H1 / X1 / Y1; F000002 = H2 (run one only); F000003 = X3 (run two only)
+    assert resolve_family(store, two, "F000001").household_id == "X1"
+    assert resolve_family(store, two, " f1 ").family_ref == "F000001"
+    assert resolve_family(store, three, "Y1").name == "F000001 (household Y1)"
+    with pytest.raises(FamilyMatchError) as err:
+        resolve_family(store, three, "F000003")
+    assert str(err.value) == (
+        f"family F000003 is not in run {three} (the run searched); the nearest match is "
+        f"F000003 (household X3) in run {two}: add --run {two} to see it."
+    )
+    with pytest.raises(FamilyMatchError) as err:
+        resolve_family(store, three, "F000002")
+    assert f"the nearest match is F000002 (household H2) in run {one}" in str(err.value)
+    with pytest.raises(FamilyMatchError) as err:
+        resolve_family(store, three, "X1")
+    assert str(err.value) == (
+        f"household X1 is not in run {three} (the run searched): it is a household id of run "
+        f"{two}, where it is family F000001; in run {three} that family is household Y1: "
+        "use F000001."
+    )
+    with pytest.raises(FamilyMatchError, match="nor in any other complete build"):
+        resolve_family(store, three, "F000099")

@@ -158,3 +158,41 @@ def explain_household(
             for p, r in apart.select("person_id", "reason").sort("person_id").iter_rows()
         ],
     }
+
+
+def explain_pair_in_run(store: Any, run_id: int, record_a: str, record_b: str) -> dict[str, Any]:
+    """:func:`explain_pair` on a recorded build, with the threshold the build linked at."""
+    from familymatch.link import LinkConfig
+    from familymatch.store import read_table
+    from familymatch.store import schema as s
+
+    model = FSModel.from_json(read_table(store, s.link_models, run_id)["model_json"][0])
+    doc = explain_pair(
+        model,
+        read_table(store, s.records, run_id),
+        read_table(store, s.persons, run_id),
+        read_table(store, s.link_pairs, run_id),
+        record_a,
+        record_b,
+    )
+    return {**doc, "threshold": LinkConfig().threshold}
+
+
+def explain_family(store: Any, family: Any) -> dict[str, Any]:
+    """:func:`explain_household` on a recorded build's family (a ``FamilyId``), reference
+    first, with the household's address."""
+    from familymatch.store import read_table
+    from familymatch.store import schema as s
+
+    run_id, household = family.run_id, family.household_id
+    doc = explain_household(
+        household,
+        read_table(store, s.membership, run_id, household_id=household),
+        read_table(store, s.household_links, run_id, household_id=household),
+        read_table(store, s.link_pairs, run_id),
+    )
+    home = read_table(store, s.households, run_id, household_id=household)
+    address = None
+    if home.height and home["address"][0]:
+        address = ", ".join(v for v in (home["address"][0], home["postcode"][0]) if v)
+    return {"family_ref": family.family_ref, **doc, "address": address}

@@ -11,6 +11,7 @@ they are renumbered by every build. Matching is
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -294,3 +295,94 @@ def diff_latest(store: Store | Engine) -> CohortDiff:
     if a is None or b is None:
         raise FamilyMatchError(f"cohort diff needs two complete builds in {label_of(store)}.")
     return cohort_diff(engine, a, b)
+
+
+# --------------------------------------------------------------------------- naming a family
+
+
+@dataclass(frozen=True)
+class FamilyId:
+    """A family as one run knows it: its reference (None in runs built before references)
+    and the run's internal household id."""
+
+    run_id: int
+    household_id: str
+    family_ref: str | None
+
+    @property
+    def name(self) -> str:
+        """The reference first, then the internal id."""
+        if self.family_ref is None:
+            return f"household {self.household_id}"
+        return f"{self.family_ref} (household {self.household_id})"
+
+
+REF_INPUT = re.compile(rf"^{REF_PREFIX}0*(\d{{1,{REF_DIGITS}}})$", re.IGNORECASE)
+
+
+def normalise_ref(given: str) -> str:
+    """``f11`` or ``F000011`` -> ``F000011``; anything else unchanged (an internal id)."""
+    text = given.strip()
+    found = REF_INPUT.match(text)
+    return format_ref(int(found.group(1))) if found else text
+
+
+def _households_named(engine: Engine, key: str) -> list[Any]:
+    """(run_id, household_id, family_ref) of every complete build's household with ``key`` as
+    its reference or internal id."""
+    h = s.households.c
+    query = (
+        select(h.run_id, h.household_id, h.family_ref)
+        .join(s.runs, s.runs.c.id == h.run_id)
+        .where(
+            s.runs.c.status == "complete",
+            (h.family_ref == key) | (h.household_id == key),
+        )
+    )
+    with engine.connect() as conn:
+        return list(conn.execute(query).fetchall())
+
+
+def resolve_family(store: Store | Engine, run_id: int, given: str) -> FamilyId:
+    """The household of run ``run_id`` that ``given`` names: a family reference (``F000011``,
+    also ``f11``) or the run's internal household id. If the run has none, the error names the
+    run searched and the nearest run (by number) where the same reference or id exists."""
+    engine = as_engine(store)
+    key = normalise_ref(given)
+    found = _households_named(engine, key)
+    here = [r for r in found if r.run_id == run_id]
+    if here:
+        return FamilyId(run_id, here[0].household_id, here[0].family_ref)
+    what = "family" if REF_INPUT.match(key) else "household"
+    message = f"{what} {key} is not in run {run_id} (the run searched)"
+    if not found:
+        raise FamilyMatchError(f"{message}, nor in any other complete build in {label_of(store)}.")
+    near = min(found, key=lambda r: (abs(r.run_id - run_id), -r.run_id))
+    other = FamilyId(near.run_id, near.household_id, near.family_ref)
+    if other.family_ref is not None and other.family_ref != key:
+        same = [r for r in _households_named(engine, other.family_ref) if r.run_id == run_id]
+        if same:
+            raise FamilyMatchError(
+                f"{message}: it is a household id of run {near.run_id}, where it is family "
+                f"{other.family_ref}; in run {run_id} that family is household "
+                f"{same[0].household_id}: use {other.family_ref}."
+            )
+    raise FamilyMatchError(
+        f"{message}; the nearest match is {other.name} in run {near.run_id}: "
+        f"add --run {near.run_id} to see it."
+    )
+
+
+def reference_for(store: Store | Engine, given: str) -> str:
+    """The family reference ``given`` names: itself (normalised), or the reference of the
+    latest build's household with that internal id."""
+    key = normalise_ref(given)
+    if REF_INPUT.match(key):
+        return key
+    run_id = latest_run(as_engine(store))
+    if run_id is None:
+        raise FamilyMatchError(f"{key} is not a family reference (e.g. F000011).")
+    family = resolve_family(store, int(run_id), key)
+    if family.family_ref is None:
+        raise FamilyMatchError(f"household {key} of run {run_id} has no family reference.")
+    return family.family_ref

@@ -1,0 +1,133 @@
+"""`link explain` for a person: a pair as a waterfall of comparison levels whose match weights
+add up to the total, with the decision and the threshold; a household as its members, address,
+what joined each person to it and the record links inside each person, with their stages.
+The inputs are the documents of :mod:`familymatch.link.explain` (what `--json` prints)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rich.console import RenderableType
+from rich.table import Table
+
+FIELD_LABELS = {
+    "fn": "forename",
+    "sn": "surname",
+    "dob": "date of birth",
+    "loc": "address",
+    "sex": "sex",
+    "mn": "middle name",
+}
+STAGE_LABELS = {
+    "nino": "same NINO",
+    "upn": "same UPN",
+    "fs": "match weight",
+    "same_row": "same source row",
+}
+BAR_WIDTH = 12  # characters for the largest weight
+
+
+def weight_of_probability(probability: float) -> float:
+    """The match weight (log2 odds) at which a pair reaches ``probability``."""
+    return math.log2(probability / (1 - probability))
+
+
+def _bar(weight: float, largest: float) -> str:
+    n = round(BAR_WIDTH * abs(weight) / largest) if largest else 0
+    return ("[green]" + "+" * n + "[/]") if weight >= 0 else ("[red]" + "-" * n + "[/]")
+
+
+def pair_view(doc: dict[str, Any], threshold: float) -> list[RenderableType]:
+    """The waterfall: prior, then each comparison's level and weight, the running total."""
+    a, b = doc["records"]
+    steps = [("prior", "before any comparison", doc["prior_weight"])]
+    steps += [
+        (FIELD_LABELS.get(f, f), v["meaning"], v["match_weight"]) for f, v in doc["fields"].items()
+    ]
+    largest = max(abs(w) for _, _, w in steps)
+    t = Table(title=f"{a} and {b}", title_justify="left")
+    t.add_column("comparison", no_wrap=True)
+    t.add_column("level")
+    t.add_column("weight", justify="right", no_wrap=True)
+    t.add_column("total", justify="right", no_wrap=True)
+    t.add_column("", no_wrap=True)
+    running = 0.0
+    for label, meaning, weight in steps:
+        running += weight
+        t.add_row(label, meaning, f"{weight:+.2f}", f"{running:+.2f}", _bar(weight, largest))
+    t.add_row("[bold]total[/]", "", "", f"[bold]{doc['match_weight']:+.2f}[/]", "")
+    at_or_above = doc["match_probability"] >= threshold
+    persons = doc["persons"]
+    same = (
+        f"yes, both are person {persons[0]}"
+        if doc["same_person"]
+        else f"no ({persons[0] or 'no person'} and {persons[1] or 'no person'})"
+    )
+    return [
+        t,
+        f"match probability {doc['match_probability']:.6f}: "
+        f"{'at or above' if at_or_above else 'below'} the threshold {threshold:g} "
+        f"(match weight {weight_of_probability(threshold):+.2f})",
+        f"decision: {doc['pair_decision']}",
+        f"same person in the build: {same}",
+    ]
+
+
+def _joined_by(reason: str) -> str:
+    kind, _, value = reason.partition(":")
+    if kind == "address":
+        return "address " + value.replace("|", ", ")
+    if kind == "claim":
+        return f"on benefit claim {value}"
+    return reason
+
+
+def _links_by_pair(links: list[dict[str, Any]]) -> list[tuple[list[str], str, str]]:
+    """One row per pair of records (either order): its stages and its match weight."""
+    pairs: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for link in links:
+        pairs.setdefault(tuple(sorted(link["records"])), []).append(link)
+    rows = []
+    for records, found in sorted(pairs.items()):
+        names = {x["stage"] for x in found}
+        stages = ", ".join(STAGE_LABELS.get(x, x) for x in sorted(names, key=lambda x: x == "fs"))
+        weights = [x["match_weight"] for x in found if x["match_weight"] is not None]
+        rows.append((list(records), stages, f"{max(weights):+.2f}" if weights else ""))
+    return rows
+
+
+def household_view(doc: dict[str, Any]) -> list[RenderableType]:
+    """Members, the address, what joined each person, and the links inside each person."""
+    ref = doc.get("family_ref")
+    name = f"{ref} (household {doc['household_id']})" if ref else doc["household_id"]
+    n_records = sum(len(p["records"]) for p in doc["members"])
+    out: list[RenderableType] = [
+        f"[bold]{name}[/]: {len(doc['members'])} people, {n_records} records"
+    ]
+    if doc.get("address"):
+        out.append(f"address: {doc['address']}")
+    t = Table(title="members and what joined them to the household", title_justify="left")
+    t.add_column("person", no_wrap=True)
+    t.add_column("records", justify="right", no_wrap=True)
+    t.add_column("joined by")
+    for p in doc["members"]:
+        t.add_row(
+            p["person_id"],
+            str(len(p["records"])),
+            "; ".join(_joined_by(r) for r in p["joined_household_by"]) or "alone",
+        )
+    out.append(t)
+    t = Table(title="record links inside each person", title_justify="left")
+    t.add_column("person", no_wrap=True)
+    t.add_column("records linked")
+    t.add_column("stage", no_wrap=True)
+    t.add_column("weight", justify="right", no_wrap=True)
+    for p in doc["members"]:
+        for records, stages, weight in _links_by_pair(p["record_links"]):
+            t.add_row(p["person_id"], " = ".join(records), stages, weight)
+        if not p["record_links"]:
+            t.add_row(p["person_id"], p["records"][0] + " (one record)", "", "")
+    out.append(t)
+    out += [f"{apart['person_id']}: {apart['reason']}" for apart in doc["parents_living_apart"]]
+    return out
