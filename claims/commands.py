@@ -40,6 +40,10 @@ class PreparedClaim:
     summary: dict[str, Any]
     workbook: Path
 
+    def document(self) -> dict[str, Any]:
+        """What `claims prepare --json` prints."""
+        return {"run_id": self.run_id, "workbook": str(self.workbook), **self.summary}
+
 
 def prepare_and_write(
     store: Any,
@@ -103,3 +107,45 @@ def submit_workbook(
     )
     audit(store, command, run_id, [(str(workbook), sha)])
     return Submission(wb.claim_run, run_id, when, v.families, str(v.amount)), v
+
+
+@dataclass
+class Attached:
+    run_id: int  # the attach run
+    families: int
+    skipped: int
+
+
+def attach_file(
+    store: Any, build_run: int, file: Path, sheet: str, today: date, command: str = "attach"
+) -> Attached:
+    """Check every row of the returned allocation; record the attachments only if none has a
+    problem (else an error listing the problems, one sentence each, and nothing recorded)."""
+    from claims.attach import check_allocation, read_allocation
+    from claims.records import cohort_families, family_refs, read_attachments, record_attachments
+    from familymatch.store import run_info
+
+    check = check_allocation(
+        read_allocation(file, sheet),
+        cohort_families(store, build_run),
+        family_refs(store, build_run),
+        read_attachments(store).select("family_ref", "attached_on"),
+        run_info(store, build_run)["reference_date"],
+        today,
+        file.name,
+    )
+    if check.problems:
+        more = len(check.problems) - 50
+        raise FamilyMatchError(
+            f"{file.name}: {len(check.problems)} problem(s) found"
+            + (f" ({more} more not shown)" if more > 0 else "")
+            + "; nothing was recorded.",
+            details=[f"  {problem}" for problem in check.problems[:50]],
+        )
+    if check.rows.height == 0:
+        raise FamilyMatchError(
+            f"{file.name}: no family has a key worker and date; nothing to record."
+        )
+    attach_run = record_attachments(store, build_run, check.rows, str(file))
+    audit(store, command, attach_run, [(str(file), file_sha256(file))])
+    return Attached(attach_run, check.rows.height, check.skipped)

@@ -43,6 +43,17 @@ def verification_lines(v: Any) -> list[RenderableType]:
     return out
 
 
+def verification_view(v: Any) -> list[RenderableType]:
+    """`claims verify`: the discrepancies and the audit sample; the verdict when it agrees."""
+    out = verification_lines(v)
+    if v.ok:
+        out.append(
+            f"[green]claim run {v.claim_run} verified:[/] {v.families:,} families, £{v.amount}; "
+            "every cell matches the recorded evidence."
+        )
+    return out
+
+
 def history_document(rows: pl.DataFrame) -> list[dict[str, Any]]:
     return [{**r, "amount": str(from_pence(r.pop("amount_pence")))} for r in rows.to_dicts()]
 
@@ -83,3 +94,8 @@ def outcomes_view(result: Any) -> list[RenderableType]:
         f"{result.families_with_evidence:,} attached families have later evidence; "
         + ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()),
     ]
+
+
+def claim_view(claim: Any) -> list[RenderableType]:
+    """`claims prepare`: the claim by year and result, and where it was written."""
+    return [claim_table(claim.summary), f"claim run {claim.run_id}; workbook: {claim.workbook}"]
