@@ -16,6 +16,7 @@ from pathlib import Path
 import fastexcel
 import polars as pl
 
+from familymatch.errors import FamilyMatchError, InputFileError
 from familymatch.identifiers import NINO_PATTERN, upn_expr
 from familymatch.ingest.fields import parse_dates
 from familymatch.ingest.readers import ROW, read_source
@@ -51,7 +52,7 @@ HEADER_RULES: tuple[tuple[str, str], ...] = (
     ("term", r"\bterm\b"),
     ("school", r"school|establishment|provider|setting"),
     ("relationship", r"relationship|\brole\b"),
-    ("event_type", r"type|category|benefit|offence|intervention|reason"),
+    ("event_type", r"type|category|benefit|offence|intervention|reason|service|cohort"),
 )
 KIND_WORDS: tuple[tuple[str, str], ...] = (
     ("school_census", r"census|attendance|absence"),
@@ -227,8 +228,6 @@ def inspect_file(
     """Guess every column of one extract (CSV, XLSX, Parquet)."""
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in FORMATS:
-        from familymatch.errors import InputFileError
-
         raise InputFileError(f"{path.name}: is not a .csv, .xlsx or .parquet file.")
     if fmt == "xlsx" and sheet is None:
         sheet = first_sheet(path)
@@ -268,6 +267,31 @@ def _field_line(guess: ColumnGuess) -> str:
     return f"{guess.field} = {col}"
 
 
+def _column_lines(columns: list[ColumnGuess]) -> list[str]:
+    """The [sources.columns] lines: address columns joined, a field's later columns and empty
+    or unrecognised columns as comments."""
+    lines: list[str] = []
+    used: set[str] = set()
+    addresses = [g.column for g in columns if g.field == "address" and g.fill > 0]
+    for g in columns:
+        fill = f"{g.fill:.0%} filled"
+        if g.field is None:
+            lines.append(f"# {_toml_str(g.column)}: not recognised ({fill})")
+        elif g.fill == 0:
+            lines.append(f"# {_field_line(g)}    # empty")
+        elif g.field == "address" and len(addresses) > 1:
+            if "address" not in used:
+                joined = ", ".join(_toml_str(c) for c in addresses)
+                lines.append(f"address = {{ join = [{joined}] }}")
+                used.add("address")
+        elif g.field in used or (g.field == "name" and used & set(NAME_FIELD_NAMES)):
+            lines.append(f"# {_field_line(g)}    # {g.field} again: a second person? ({fill})")
+        else:
+            used.add(g.field)
+            lines.append(_field_line(g))
+    return lines
+
+
 def draft_toml(inspection: Inspection, path_text: str) -> str:
     """A draft ``[[sources]]`` block: one line per recognised column, the rest as comments."""
     stem = re.sub(r"[^a-z0-9_]+", "_", inspection.path.stem.lower()).strip("_") or "source"
@@ -281,18 +305,15 @@ def draft_toml(inspection: Inspection, path_text: str) -> str:
         lines.append(f"sheet = {_toml_str(inspection.sheet)}")
     if inspection.header_row != 1:
         lines.append(f"header_row = {inspection.header_row}")
-    lines += ["", "[sources.columns]"]
-    used: set[str] = set()
-    for g in inspection.columns:
-        fill = f"{g.fill:.0%} filled"
-        if g.field is None:
-            lines.append(f"# {_toml_str(g.column)}: not recognised ({fill})")
-        elif g.field in used or (g.field == "name" and used & set(NAME_FIELD_NAMES)):
-            lines.append(f"# {_field_line(g)}    # {g.field} again: a second person? ({fill})")
-        else:
-            used.add(g.field)
-            lines.append(_field_line(g))
+    lines += ["", "[sources.columns]", *_column_lines(inspection.columns)]
     return "\n".join(lines) + "\n"
+
+
+def write_draft(path: Path, draft: str) -> None:
+    """Write the draft block; never over an existing file (it may be the project file)."""
+    if path.exists():
+        raise FamilyMatchError(f"{path}: already exists; give a new file for the draft.")
+    path.write_text(draft, encoding="utf-8")
 
 
 __all__ = [
@@ -303,4 +324,5 @@ __all__ = [
     "guess_date_format",
     "header_field",
     "inspect_file",
+    "write_draft",
 ]
