@@ -161,16 +161,67 @@ def ingest(
     """
     from familymatch.ingest import ingest_project, write_rejects
     from familymatch.project import load_project
-    from familymatch.views import ingest_table, reject_lines
+    from familymatch.views import columns_table, ingest_table, reject_lines
 
     proj = load_project(project)
     with _progress("reading") as update:
         result = ingest_project(proj, progress=update)
     _audit(_project_store(project)[1], None, [(st.path, st.sha256) for st in result.stats])
-    show([ingest_table(result.stats), *reject_lines(result.rejects)])
+    show([ingest_table(result.stats), columns_table(result.columns), *reject_lines(result.rejects)])
     if result.rejects.height and rejects is not None:
         write_rejects(result.rejects, rejects)
         console.print(f"rejected rows written to {rejects}", highlight=False)
+
+
+
+
+sources_app = typer.Typer(help="Look at an extract before mapping it.", no_args_is_help=True)
+app.add_typer(sources_app, name="sources")
+
+
+@sources_app.command("inspect")
+@handles_errors
+def sources_inspect(
+    file: Annotated[Path, typer.Argument(help="The extract (.csv, .xlsx, .parquet).")],
+    sheet: Annotated[str | None, typer.Option("--sheet", help="xlsx: the sheet.")] = None,
+    header_row: Annotated[int, typer.Option("--header-row", min=1, help="1-based.")] = 1,
+    toml: Annotated[
+        Path | None, typer.Option("--toml", help="Write the draft [[sources]] block here.")
+    ] = None,
+    no_examples: Annotated[
+        bool, typer.Option("--no-examples", help="Leave out the example values.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Each column's fill rate, examples, likely canonical field and date format, and a draft
+    [[sources]] block. The examples are personal data: shown on this terminal only.
+
+    Example:  familymatch sources inspect extracts/claims.csv --toml draft.toml
+    """
+    from familymatch.ingest.inspect import draft_toml, inspect_file, write_draft
+    from familymatch.views import inspect_table
+
+    found = inspect_file(file, sheet, header_row)
+    draft = draft_toml(found, str(file))
+    if toml is not None:
+        write_draft(toml, draft)
+    if as_json:
+        columns = [c.as_dict(examples=not no_examples) for c in found.columns]
+        _print_json(
+            {
+                "file": str(file),
+                "sheet": found.sheet,
+                "rows": found.rows,
+                "kind": found.kind,
+                "columns": columns,
+                "draft": draft,
+            }
+        )
+        return
+    console.print(inspect_table(found, not no_examples))
+    console.print(f"draft written to {toml}" if toml else draft, highlight=False, markup=False)
+
+
 
 
 # --------------------------------------------------------------------------- cohort
@@ -554,7 +605,7 @@ def claims_prepare(
     proj, store = _project_store(project)
     day = _parse_date(as_of, "--as-of")
     assert day is not None
-    claim = prepare_and_write(store, proj.folder, framework, day, build, sample, out)
+    claim = prepare_and_write(store, proj.folder, framework, day, build, sample, out, proj.terms)
     _print_json(claim.document()) if as_json else show(claim_view(claim))
 
 

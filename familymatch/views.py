@@ -91,3 +91,34 @@ def evaluation_view(scores: dict[str, Any]) -> list[RenderableType]:
     if "link_rates" in scores:
         out.append(link_rates_table(scores["link_rates"]))
     return out
+
+
+def columns_table(columns: pl.DataFrame) -> Table:
+    """Per mapped column: how many rows had a value and the share of those that parsed."""
+    t = Table(title="mapped columns")
+    for c in ("source", "column", "field", "filled", "parsed"):
+        t.add_column(c, justify="left" if c in ("source", "column", "field") else "right")
+    for r in columns.iter_rows(named=True):
+        filled = f"{r['filled'] / r['rows']:.0%}" if r["rows"] else "-"
+        parsed = "-" if r["parsed_share"] is None else f"{r['parsed_share']:.0%}"
+        t.add_row(r["source"], r["column"], r["field"], filled, parsed)
+    return t
+
+
+def inspect_table(found: Any, examples: bool) -> Table:
+    """`sources inspect`: each column's fill, likely field, date format and examples."""
+    t = Table(title=f"{found.path.name}: {found.rows:,} rows")
+    for c in (
+        "column",
+        "filled",
+        "likely field",
+        "date format",
+        *(["examples"] if examples else []),
+    ):
+        t.add_column(c, justify="right" if c == "filled" else "left")
+    for g in found.columns:
+        field = f"{g.field} ({g.reason})" if g.field else "-"
+        fmt = f"{g.date.format} ({g.date.share:.0%})" if g.date else ""
+        cells = [g.column, f"{g.fill:.0%}", field, fmt]
+        t.add_row(*cells, *([" | ".join(g.examples)] if examples else []))
+    return t
