@@ -29,12 +29,16 @@ class PairRule:
 DEFAULT_PAIR_RULES: tuple[PairRule, ...] = (
     # same date of birth, surname and home, another forename: twins
     PairRule("twins", "loc >= 4 AND dob = 4 AND sn >= 3 AND fn = 0", household=True),
-    # one name a generation apart at one home: father and son, mother and daughter
+    # one name a generation apart at one home: father and son, mother and daughter (not a
+    # keying slip in the year, dob = 1: 1974 / 1947 on the same day and month)
     PairRule(
         "different_generation",
-        "loc >= 4 AND fn >= 3 AND sn >= 3 AND dob_year_gap >= 12",
+        "loc >= 4 AND fn >= 3 AND sn >= 3 AND dob_year_gap >= 12 AND dob <> 1",
         household=True,
     ),
+    # neither name alike at one home: two people of the household (sisters, one of them
+    # married, or twins), whatever their dates of birth say
+    PairRule("names_differ_at_home", "loc >= 4 AND fn <= 0 AND sn <= 1", household=True),
     # another (or no) forename without a confirming date of birth: siblings, spouses
     PairRule("forename_differs", "fn <= 0 AND dob < 3", household=True),
     # away from one address, a forename that differs or is missing needs a confirming date of birth
