@@ -49,12 +49,12 @@ def reject_lines(rejects: pl.DataFrame) -> list[str]:
 
 
 def quality_lines(scores: dict[str, Any], with_records: bool = True) -> list[str]:
-    """Precision, recall and F1 of persons and households."""
+    """Precision, recall and F1 of each level scored (persons, households, ...)."""
     return [
         f"{level:<10} precision {m['precision']:.4f}  recall {m['recall']:.4f}  F1 {m['f1']:.4f}"
-        + (f"  ({m['records']:,} records)" if with_records else "")
+        + (f"  ({m['records']:,} records)" if with_records and "records" in m else "")
         for level, m in scores.items()
-        if level in ("persons", "households")
+        if isinstance(m, dict) and "f1" in m
     ]
 
 

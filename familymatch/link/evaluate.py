@@ -96,12 +96,15 @@ def link_rates(std: pl.DataFrame, persons: pl.DataFrame, reference_year: int) ->
 
 
 def read_truth(truth: Path) -> pl.DataFrame:
-    """record_id, person_id, household_id from a truth folder's records.parquet (or the file)."""
+    """record_id, person_id, household_id (and address_id where the truth has it) from a truth
+    folder's records.parquet (or the file)."""
     path = truth / "records.parquet" if truth.is_dir() else truth
     if not path.is_file():
         raise FamilyMatchError(f"--truth {truth}: no records.parquet there.")
     try:
-        return pl.read_parquet(path).select("record_id", "person_id", "household_id")
+        frame = pl.read_parquet(path)
+        extra = ["address_id"] if "address_id" in frame.columns else []
+        return frame.select("record_id", "person_id", "household_id", *extra)
     except Exception:
         raise FamilyMatchError(
             f"--truth {path}: needs columns record_id, person_id, household_id."

@@ -9,6 +9,7 @@ import math
 from typing import Any
 
 from rich.console import RenderableType
+from rich.markup import escape
 from rich.table import Table
 
 FIELD_LABELS = {
@@ -106,7 +107,7 @@ def household_view(doc: dict[str, Any]) -> list[RenderableType]:
         f"[bold]{name}[/]: {len(doc['members'])} people, {n_records} records"
     ]
     if doc.get("address"):
-        out.append(f"address: {doc['address']}")
+        out.append(escape(f"address: {doc['address']}"))
     t = Table(title="members and what joined them to the household", title_justify="left")
     t.add_column("person", no_wrap=True)
     t.add_column("records", justify="right", no_wrap=True)
@@ -115,12 +116,13 @@ def household_view(doc: dict[str, Any]) -> list[RenderableType]:
         t.add_row(
             p["person_id"],
             str(len(p["records"])),
-            "; ".join(_joined_by(r) for r in p["joined_household_by"]) or "alone",
+            escape("; ".join(_joined_by(r) for r in p["joined_household_by"]) or "alone"),
         )
     out.append(t)
     t = Table(title="record links inside each person", title_justify="left")
     t.add_column("person", no_wrap=True)
-    t.add_column("records linked")
+    longest = max((len(r) for p in doc["members"] for r in p["records"]), default=10)
+    t.add_column("records linked", min_width=longest)  # wraps between records, not inside
     t.add_column("stage", no_wrap=True)
     t.add_column("weight", justify="right", no_wrap=True)
     for p in doc["members"]:
