@@ -18,7 +18,7 @@ import polars as pl
 
 from familymatch.errors import FamilyMatchError, InputFileError
 from familymatch.identifiers import NINO_PATTERN, upn_expr
-from familymatch.ingest.fields import parse_dates
+from familymatch.ingest.fields import LONG_TWO_DIGIT, parse_dates
 from familymatch.ingest.readers import ROW, read_source
 from familymatch.project import FORMATS, SourceSpec, reads_two_digit_year
 from familymatch.standardise import POSTCODE_PATTERN, normalise_postcode
@@ -68,6 +68,7 @@ SEX_VALUES = {"M", "F", "MALE", "FEMALE", "1", "2", "0", "9", "U", "UNKNOWN", "B
 class DateGuess:
     format: str
     share: float  # of the column's non-empty values
+    century: bool = False  # some values have two-digit years: the mapping needs `century`
 
 
 @dataclass
@@ -123,12 +124,13 @@ def guess_date_format(values: pl.Series, reference: date) -> DateGuess | None:
         return None
     frame = sample.to_frame("v")
     best: DateGuess | None = None
+    two_digit = _share(sample, pl.col("v").str.contains(LONG_TWO_DIGIT)) > 0
     for fmt in DATE_CANDIDATES:
-        century = "past" if reads_two_digit_year(fmt) else None
-        parsed = frame.select(parse_dates(pl.col("v"), (fmt,), century, reference).is_not_null())
+        parsed = frame.select(parse_dates(pl.col("v"), (fmt,), "past", reference).is_not_null())
         share = _mean(parsed.to_series())
         if share > 0 and (best is None or share > best.share):
-            best = DateGuess(fmt, share)
+            century = reads_two_digit_year(fmt) or (fmt == "long" and two_digit)
+            best = DateGuess(fmt, share, century)
     return best
 
 
@@ -262,7 +264,7 @@ def _field_line(guess: ColumnGuess) -> str:
     if guess.field == "name":
         return f'name = {{ column = {col}, order = "auto" }}'
     if guess.date is not None:
-        century = ', century = "past"' if reads_two_digit_year(guess.date.format) else ""
+        century = ', century = "past"' if guess.date.century else ""
         return f"{guess.field} = {{ column = {col}, format = {_toml_str(guess.date.format)}{century} }}"
     return f"{guess.field} = {col}"
 
