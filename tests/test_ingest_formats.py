@@ -4,6 +4,7 @@ parse report."""
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from pathlib import Path
 
@@ -259,3 +260,16 @@ def test_column_report_counts_filled_and_parsed_rows_and_warns(tmp_path: Path) -
         "src: column 'Ref' is empty on 100% of 10 rows."
     ]
     assert rejects["row"].to_list() == [7, 8, 9, 10]
+
+
+def test_column_warnings_are_logged_for_ingest_and_cohort_build(tmp_path: Path) -> None:
+    seen: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())  # type: ignore[method-assign]
+    logger = logging.getLogger("familymatch.ingest")
+    logger.addHandler(handler)
+    try:
+        ingest(tmp_path, "First,DOB\nA,05/03/04\nB,06/03/04\n", dob_source('"dd/mm/yyyy"'))
+    finally:
+        logger.removeHandler(handler)
+    assert seen == ["src: column 'DOB' parsed on 0% of 2 rows: is its format dd/mm/yy?"]

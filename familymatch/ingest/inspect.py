@@ -20,7 +20,7 @@ from familymatch.errors import FamilyMatchError, InputFileError
 from familymatch.identifiers import NINO_PATTERN, upn_expr
 from familymatch.ingest.fields import LONG_TWO_DIGIT, parse_dates
 from familymatch.ingest.readers import ROW, read_source
-from familymatch.project import FORMATS, SourceSpec, reads_two_digit_year
+from familymatch.project import FORMATS, PERIOD_FIELDS, SourceSpec, reads_two_digit_year
 from familymatch.standardise import POSTCODE_PATTERN, normalise_postcode
 
 SAMPLE_ROWS = 5000  # values looked at per column
@@ -275,32 +275,64 @@ PERSON_SLOT_FIELDS = frozenset(
 )
 
 
-def person_slots(columns: list[ColumnGuess]) -> dict[str, list[ColumnGuess]]:
-    """Several people on one row: person columns whose header is a role word followed by a
-    field's words ("Claimant DOB", "Partner DOB"), when two or more roles have two or more
-    such columns each, and no role has a field twice."""
-    by_role: dict[str, list[ColumnGuess]] = {}
+def prefix_groups(
+    columns: list[ColumnGuess], fields: frozenset[str]
+) -> dict[str, list[ColumnGuess]]:
+    """Columns of ``fields`` whose header is a prefix word followed by the field's words
+    ("Claimant DOB" / "Partner DOB", "Aut11 Poss" / "Spr12 Poss"), grouped by that word, when
+    two or more words head two or more such columns each (one column per field in a group).
+    The keys are the headers' own spelling of the word."""
+    by_word: dict[str, list[ColumnGuess]] = {}
     for g in columns:
-        words = _words(g.column).split()
+        words = g.column.split()
         if (
-            g.field in PERSON_SLOT_FIELDS
+            g.field in fields
             and len(words) >= 2
             and words[0].isidentifier()
             and header_field(" ".join(words[1:])) == g.field
         ):
-            by_role.setdefault(words[0], []).append(g)
-    roles = {
-        role: cols
-        for role, cols in by_role.items()
+            by_word.setdefault(words[0], []).append(g)
+    groups = {
+        word: cols
+        for word, cols in by_word.items()
         if len(cols) >= 2 and len({c.field for c in cols}) == len(cols)
     }
-    return roles if len(roles) >= 2 else {}
+    return groups if len(groups) >= 2 else {}
 
 
-def _people_lines(roles: dict[str, list[ColumnGuess]]) -> list[str]:
+SEASONS = {"aut": "autumn", "autumn": "autumn", "spr": "spring", "spring": "spring"} | {
+    "sum": "summer",
+    "summer": "summer",
+}
+
+
+def term_of(word: str) -> str | None:
+    """The canonical term a column prefix names: "Aut11" -> "2011/12-autumn", "Sum12" ->
+    "2011/12-summer", "Spring2012" -> "2011/12-spring"; None if it names none."""
+    m = re.fullmatch(r"([a-z]+)[_-]?(\d{2}|\d{4})", word.lower())
+    if m is None or m.group(1) not in SEASONS:
+        return None
+    season, year = SEASONS[m.group(1)], int(m.group(2)) % 100
+    first = year if season == "autumn" else (year - 1) % 100
+    return f"20{first:02d}/{(first + 1) % 100:02d}-{season}"
+
+
+def _group_lines(groups: dict[str, list[ColumnGuess]], block: str) -> list[str]:
+    """[[sources.people]] (role = the word) or [[sources.periods]] (label = the word, and the
+    term it names) blocks."""
     lines: list[str] = []
-    for role, cols in roles.items():
-        lines += ["", "[[sources.people]]", f"role = {_toml_str(role)}"]
+    for word, cols in groups.items():
+        lines += ["", f"[[sources.{block}]]"]
+        if block == "people":
+            lines.append(f"role = {_toml_str(word.lower())}")
+        else:
+            term = term_of(word)
+            lines.append(f"label = {_toml_str(word)}")
+            lines.append(
+                f"term = {{ constant = {_toml_str(term)} }}"
+                if term
+                else '# term = { constant = "2011/12-autumn" }    # set the period\'s term'
+            )
         lines += [_field_line(g) for g in cols]
     return lines
 
@@ -343,10 +375,12 @@ def draft_toml(inspection: Inspection, path_text: str) -> str:
         lines.append(f"sheet = {_toml_str(inspection.sheet)}")
     if inspection.header_row != 1:
         lines.append(f"header_row = {inspection.header_row}")
-    roles = person_slots(inspection.columns)
-    in_slots = {g.column for cols in roles.values() for g in cols}
-    shared = [g for g in inspection.columns if g.column not in in_slots]
-    lines += ["", "[sources.columns]", *_column_lines(shared), *_people_lines(roles)]
+    roles = prefix_groups(inspection.columns, PERSON_SLOT_FIELDS)
+    periods = prefix_groups(inspection.columns, PERIOD_FIELDS)
+    grouped = {g.column for groups in (roles, periods) for cols in groups.values() for g in cols}
+    shared = [g for g in inspection.columns if g.column not in grouped]
+    lines += ["", "[sources.columns]", *_column_lines(shared)]
+    lines += [*_group_lines(roles, "people"), *_group_lines(periods, "periods")]
     return "\n".join(lines) + "\n"
 
 
