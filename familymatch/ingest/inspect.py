@@ -18,9 +18,9 @@ import polars as pl
 
 from familymatch.errors import FamilyMatchError, InputFileError
 from familymatch.identifiers import NINO_PATTERN, upn_expr
-from familymatch.ingest.fields import parse_dates
+from familymatch.ingest.fields import LONG_TWO_DIGIT, parse_dates
 from familymatch.ingest.readers import ROW, read_source
-from familymatch.project import FORMATS, SourceSpec, reads_two_digit_year
+from familymatch.project import FORMATS, PERIOD_FIELDS, SourceSpec, reads_two_digit_year
 from familymatch.standardise import POSTCODE_PATTERN, normalise_postcode
 
 SAMPLE_ROWS = 5000  # values looked at per column
@@ -68,6 +68,7 @@ SEX_VALUES = {"M", "F", "MALE", "FEMALE", "1", "2", "0", "9", "U", "UNKNOWN", "B
 class DateGuess:
     format: str
     share: float  # of the column's non-empty values
+    century: bool = False  # some values have two-digit years: the mapping needs `century`
 
 
 @dataclass
@@ -123,12 +124,13 @@ def guess_date_format(values: pl.Series, reference: date) -> DateGuess | None:
         return None
     frame = sample.to_frame("v")
     best: DateGuess | None = None
+    two_digit = _share(sample, pl.col("v").str.contains(LONG_TWO_DIGIT)) > 0
     for fmt in DATE_CANDIDATES:
-        century = "past" if reads_two_digit_year(fmt) else None
-        parsed = frame.select(parse_dates(pl.col("v"), (fmt,), century, reference).is_not_null())
+        parsed = frame.select(parse_dates(pl.col("v"), (fmt,), "past", reference).is_not_null())
         share = _mean(parsed.to_series())
         if share > 0 and (best is None or share > best.share):
-            best = DateGuess(fmt, share)
+            century = reads_two_digit_year(fmt) or (fmt == "long" and two_digit)
+            best = DateGuess(fmt, share, century)
     return best
 
 
@@ -262,9 +264,77 @@ def _field_line(guess: ColumnGuess) -> str:
     if guess.field == "name":
         return f'name = {{ column = {col}, order = "auto" }}'
     if guess.date is not None:
-        century = ', century = "past"' if reads_two_digit_year(guess.date.format) else ""
+        century = ', century = "past"' if guess.date.century else ""
         return f"{guess.field} = {{ column = {col}, format = {_toml_str(guess.date.format)}{century} }}"
     return f"{guess.field} = {col}"
+
+
+PERSON_SLOT_FIELDS = frozenset(
+    {"forename", "middle_names", "surname", "name", "dob", "sex", "nino", "upn", "case_ref"}
+    | {"relationship"}
+)
+
+
+def prefix_groups(
+    columns: list[ColumnGuess], fields: frozenset[str]
+) -> dict[str, list[ColumnGuess]]:
+    """Columns of ``fields`` whose header is a prefix word followed by the field's words
+    ("Claimant DOB" / "Partner DOB", "Aut11 Poss" / "Spr12 Poss"), grouped by that word, when
+    two or more words head two or more such columns each (one column per field in a group).
+    The keys are the headers' own spelling of the word."""
+    by_word: dict[str, list[ColumnGuess]] = {}
+    for g in columns:
+        words = g.column.split()
+        if (
+            g.field in fields
+            and len(words) >= 2
+            and words[0].isidentifier()
+            and header_field(" ".join(words[1:])) == g.field
+        ):
+            by_word.setdefault(words[0], []).append(g)
+    groups = {
+        word: cols
+        for word, cols in by_word.items()
+        if len(cols) >= 2 and len({c.field for c in cols}) == len(cols)
+    }
+    return groups if len(groups) >= 2 else {}
+
+
+SEASONS = {"aut": "autumn", "autumn": "autumn", "spr": "spring", "spring": "spring"} | {
+    "sum": "summer",
+    "summer": "summer",
+}
+
+
+def term_of(word: str) -> str | None:
+    """The canonical term a column prefix names: "Aut11" -> "2011/12-autumn", "Sum12" ->
+    "2011/12-summer", "Spring2012" -> "2011/12-spring"; None if it names none."""
+    m = re.fullmatch(r"([a-z]+)[_-]?(\d{2}|\d{4})", word.lower())
+    if m is None or m.group(1) not in SEASONS:
+        return None
+    season, year = SEASONS[m.group(1)], int(m.group(2)) % 100
+    first = year if season == "autumn" else (year - 1) % 100
+    return f"20{first:02d}/{(first + 1) % 100:02d}-{season}"
+
+
+def _group_lines(groups: dict[str, list[ColumnGuess]], block: str) -> list[str]:
+    """[[sources.people]] (role = the word) or [[sources.periods]] (label = the word, and the
+    term it names) blocks."""
+    lines: list[str] = []
+    for word, cols in groups.items():
+        lines += ["", f"[[sources.{block}]]"]
+        if block == "people":
+            lines.append(f"role = {_toml_str(word.lower())}")
+        else:
+            term = term_of(word)
+            lines.append(f"label = {_toml_str(word)}")
+            lines.append(
+                f"term = {{ constant = {_toml_str(term)} }}"
+                if term
+                else '# term = { constant = "2011/12-autumn" }    # set the period\'s term'
+            )
+        lines += [_field_line(g) for g in cols]
+    return lines
 
 
 def _column_lines(columns: list[ColumnGuess]) -> list[str]:
@@ -305,7 +375,12 @@ def draft_toml(inspection: Inspection, path_text: str) -> str:
         lines.append(f"sheet = {_toml_str(inspection.sheet)}")
     if inspection.header_row != 1:
         lines.append(f"header_row = {inspection.header_row}")
-    lines += ["", "[sources.columns]", *_column_lines(inspection.columns)]
+    roles = prefix_groups(inspection.columns, PERSON_SLOT_FIELDS)
+    periods = prefix_groups(inspection.columns, PERIOD_FIELDS)
+    grouped = {g.column for groups in (roles, periods) for cols in groups.values() for g in cols}
+    shared = [g for g in inspection.columns if g.column not in grouped]
+    lines += ["", "[sources.columns]", *_column_lines(shared)]
+    lines += [*_group_lines(roles, "people"), *_group_lines(periods, "periods")]
     return "\n".join(lines) + "\n"
 
 
