@@ -180,8 +180,6 @@ def ingest(
         console.print(f"rejected rows written to {rejects}", highlight=False)
 
 
-
-
 sources_app = typer.Typer(help="Look at an extract before mapping it.", no_args_is_help=True)
 app.add_typer(sources_app, name="sources")
 
@@ -227,8 +225,6 @@ def sources_inspect(
         return
     console.print(inspect_table(found, not no_examples))
     console.print(f"draft written to {toml}" if toml else draft, highlight=False, markup=False)
-
-
 
 
 # --------------------------------------------------------------------------- cohort
