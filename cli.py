@@ -111,15 +111,22 @@ def fixtures_generate(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the council into.")],
     scale: Annotated[float, typer.Option(help="1.0 = a city of ~110,000 households.")] = 1.0,
     seed: Annotated[int, typer.Option(help="Random seed; same seed and scale, same files.")] = 42,
+    profile: Annotated[
+        str,
+        typer.Option(
+            help="A council profile: default, or one of fixtures/profiles/catalogue.py "
+            "(harbourside, ...): the same people and cohort written in that council's layouts."
+        ),
+    ] = "default",
 ) -> None:
     """Generate a synthetic council: messy extracts, ground truth and a ready project file.
 
-    Example:  familymatch fixtures generate --scale 0.1 --seed 7 --out work/council
+    Example:  familymatch fixtures generate --scale 0.1 --seed 7 --profile harbourside --out w/c
     """
     from fixtures.generate import generate
 
     with console.status("generating the synthetic council"):
-        summary = generate(out, scale=scale, seed=seed)
+        summary = generate(out, scale=scale, seed=seed, profile=profile)
     console.print(f"wrote the synthetic council to {out} ({summary})")
 
 
