@@ -307,6 +307,14 @@ def print_summary(summary: dict[str, Any], seconds: dict[str, float] | None = No
     table.add_row("[bold]total[/]", f"[bold]{cohort['total']:,}[/]")
     console.print(f"households assessed: {summary['households_assessed']:,}")
     console.print(table)
+    addresses = summary.get("addresses")
+    if addresses:
+        share = addresses["gazetteer_share"]
+        console.print(
+            f"address entities: {addresses['entities']:,}"
+            + ("" if share is None else f"; records resolved to the gazetteer: {100 * share:.1f}%"),
+            highlight=False,
+        )
     if seconds:
         console.print(
             "stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items()), highlight=False
@@ -623,7 +631,9 @@ def link_evaluate(
     truth: Annotated[
         Path,
         typer.Option(
-            "--truth", help="Folder with records.parquet (record_id, person_id, household_id)."
+            "--truth",
+            help="Folder with records.parquet (record_id, person_id, household_id; address_id "
+            "for address scores).",
         ),
     ],
     project: ProjectOpt = Path("familymatch.toml"),
@@ -633,7 +643,8 @@ def link_evaluate(
         bool, typer.Option("--by-group", help="Also show link rates by source, sex and age band.")
     ] = False,
 ) -> None:
-    """Precision, recall and F1 of person links and household membership against a truth.
+    """Precision, recall and F1 of person links, household membership and address entities
+    against a truth.
 
     Example:  familymatch link evaluate --truth work/demo/truth -p work/demo/familymatch.toml --by-group
     """
@@ -647,7 +658,13 @@ def link_evaluate(
     if not path.is_file():
         raise FamilyMatchError(f"--truth {truth}: no records.parquet there.")
     try:
-        truth_frame = pl.read_parquet(path).select("record_id", "person_id", "household_id")
+        truth_frame = pl.read_parquet(path)
+        truth_frame = truth_frame.select(
+            "record_id",
+            "person_id",
+            "household_id",
+            *(["address_id"] if "address_id" in truth_frame.columns else []),
+        )
     except Exception:
         raise FamilyMatchError(
             f"--truth {path}: needs columns record_id, person_id, household_id."
@@ -655,7 +672,11 @@ def link_evaluate(
     _, store = _project_store(project)
     run_id = _run_or_latest(store, run)
     scores: dict[str, Any] = dict(
-        evaluate_links(read_table(store, s.membership, run_id), truth_frame)
+        evaluate_links(
+            read_table(store, s.membership, run_id),
+            truth_frame,
+            read_table(store, s.record_addresses, run_id),
+        )
     )
     if by_group:
         from familymatch.link.evaluate import link_rates
@@ -669,7 +690,9 @@ def link_evaluate(
     if as_json:
         _print_json(scores)
         return
-    for level in ("persons", "households"):
+    for level in ("persons", "households", "addresses"):
+        if level not in scores:
+            continue
         m = scores[level]
         console.print(
             f"{level:<10} precision {m['precision']:.4f}  recall {m['recall']:.4f}  F1 {m['f1']:.4f}"
