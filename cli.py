@@ -395,7 +395,9 @@ def link_evaluate(
     truth: Annotated[
         Path,
         typer.Option(
-            "--truth", help="Folder with records.parquet (record_id, person_id, household_id)."
+            "--truth",
+            help="Folder with records.parquet (record_id, person_id, household_id; address_id "
+            "for address scores).",
         ),
     ],
     project: ProjectOpt = Path("familymatch.toml"),
@@ -405,7 +407,8 @@ def link_evaluate(
         bool, typer.Option("--by-group", help="Also show link rates by source, sex and age band.")
     ] = False,
 ) -> None:
-    """Precision, recall and F1 of person links and household membership against a truth.
+    """Precision, recall and F1 of person links, household membership and address entities
+    against a truth.
 
     Example:  familymatch link evaluate --truth work/demo/truth -p work/demo/familymatch.toml --by-group
     """

@@ -23,6 +23,8 @@ from pathlib import Path
 import polars as pl
 
 from claims.records import attachments_and_build
+from familymatch.addresses import resolve_addresses, with_addresses
+from familymatch.addresses.gazetteer import read_gazetteer
 from familymatch.canonical import CANONICAL_SCHEMA
 from familymatch.errors import FamilyMatchError
 from familymatch.households import build_households
@@ -166,6 +168,7 @@ def import_outcomes(
         ]
     )
     std = standardise(both)
+    std = with_addresses(std, resolve_addresses(std, read_gazetteer(project.gazetteer)))
     seconds["standardise"] = time.perf_counter() - t
 
     t = time.perf_counter()

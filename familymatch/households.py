@@ -1,13 +1,13 @@
-"""Households at the reference date, built explicitly from addresses and claims.
+"""Households at the reference date, built explicitly from address entities and claims.
 
-1. Every record gets an address key: its UPRN, else postcode + house/flat number (so flats of
-   one building are different addresses), else postcode + normalised address. A record with a
-   number and street but no postcode takes the key of the one address in the city with that
-   number and street, when there is exactly one.
-2. Every person's address at the reference date is the key with the latest evidence on or before
-   it (event or claim start, end date, school term), then the most records; earlier keys are
-   their address history.
-3. People sharing an address at the reference date are one household.
+1. Every record's address is its address entity (``address_id`` from the address stage,
+   ``familymatch/addresses``: variants of one address written by different systems are one
+   entity; a record that names no one address has none).
+2. Every person's address at the reference date is the entity with the latest evidence on or
+   before it (event or claim start, end date, school term), then the most records; earlier
+   entities are their address history.
+3. People sharing an address at the reference date are one household: children join the adults
+   they live with by address alone when no source lists them as dependants.
 4. Benefit-claim groups (claimant, partner, dependants sharing a claim reference) join a person
    whose only household is their own (a parent still at the old address on a claim, a dependant
    with no address) to the group's main household, so a family that moved is one household. A
@@ -30,17 +30,7 @@ from datetime import date
 import polars as pl
 
 from familymatch.people import age_in_years, modal_dob
-from familymatch.standardise import ADDRESS_WORDS
 
-STREET_WORDS = set(ADDRESS_WORDS.values()) | {
-    "WALK",
-    "ROW",
-    "HILL",
-    "VIEW",
-    "MEWS",
-    "GROVE",
-    "RISE",
-}
 TERM_ENDS = {"autumn": (12, 20), "spring": (4, 1), "summer": (7, 20)}
 
 
@@ -66,139 +56,6 @@ def term_end(term: pl.Expr) -> pl.Expr:
     month = season.replace_strict({k: v[0] for k, v in TERM_ENDS.items()}, default=None)
     day = season.replace_strict({k: v[1] for k, v in TERM_ENDS.items()}, default=None)
     return pl.date(year, month.cast(pl.Int8), day.cast(pl.Int8))
-
-
-def street_signature(addr: pl.Expr) -> pl.Expr:
-    """The address without flat and house numbers: 'FLAT 3 12 DRAKE ROAD' -> 'DRAKE ROAD'."""
-    return (
-        addr.str.replace_all(r"\bFLAT [0-9]+[A-Z]?\b", "")
-        .str.replace_all(r"\b[0-9]+[A-Z]?\b", "")
-        .str.replace_all(r"\s+", " ")
-        .str.strip_chars()
-    )
-
-
-def _postcode_hamming(a: pl.Expr, b: pl.Expr) -> pl.Expr:
-    """Characters that differ, position by position, between the postcodes leading two address
-    keys ("PL5 7ZN|21"); a difference in length counts each extra character."""
-    pa, pb = a.str.extract(r"^([^|]*)\|", 1), b.str.extract(r"^([^|]*)\|", 1)
-    return (
-        pl.sum_horizontal(
-            (pa.str.slice(i, 1) != pb.str.slice(i, 1)).fill_null(True).cast(pl.Int32)
-            for i in range(8)
-        )
-        + (pa.str.len_chars().cast(pl.Int32) - pb.str.len_chars().cast(pl.Int32)).abs()
-    )
-
-
-def address_keys(std: pl.DataFrame) -> pl.DataFrame:
-    """record_id, address_key (null when the record has no usable address)."""
-    pc_key = pl.when(pl.col("pc_valid") & pl.col("addr_num").is_not_null()).then(
-        pl.format("{}|{}", pl.col("pc"), pl.col("addr_num"))
-    )
-    addr_key = pl.when(pl.col("pc_valid") & pl.col("addr").is_not_null()).then(
-        pl.format("{}|{}", pl.col("pc"), pl.col("addr"))
-    )
-    # a town name many addresses end with ("..., PLYMOUTH") is not part of the street
-    last = std.select(pl.col("addr").str.extract(r"([A-Z]+)$", 1).alias("t")).drop_nulls()
-    towns = (
-        last.filter(~pl.col("t").is_in(sorted(STREET_WORDS)))
-        .group_by("t")
-        .len()
-        .filter(pl.col("len") >= max(20, 0.05 * last.height))["t"]
-        .to_list()
-    )
-    town_re = r"\s+(" + "|".join(towns) + r")$" if towns else r"^\b$"
-    street = street_signature(pl.col("addr").str.replace(town_re, ""))
-    keyed = std.select(
-        "record_id",
-        pl.coalesce(
-            pl.when(pl.col("uprn").is_not_null()).then(pl.format("U:{}", pl.col("uprn"))),
-            pc_key,
-            addr_key,
-        ).alias("address_key"),
-        pl.when(pl.col("addr_num").is_not_null())
-        .then(pl.format("{}|{}", street, pl.col("addr_num")))
-        .alias("street_key"),
-    )
-    # a postcode typo ("PL5 7ZK" for "PL5 7ZN") makes a second key for one address: a key seen
-    # once, with the same street and number in the same postcode sector as a commoner key whose
-    # postcode differs in one character, is that address (two streets of one name in a sector
-    # exist, so a key seen more than once, or further off, is kept)
-    sector = pl.col("address_key").str.extract(r"^([A-Z0-9]+ [0-9])[A-Z]{2}\|", 1)
-    same = ["sector", "street_key", "number"]
-    variants = (
-        keyed.filter(~pl.col("address_key").str.starts_with("U:"))
-        .drop_nulls(["address_key", "street_key"])
-        .with_columns(
-            sector.alias("sector"),
-            # the flat and house number as keyed: flats of one building stay apart
-            pl.col("address_key").str.replace(r"^[^|]*\|", "").alias("number"),
-        )
-        .drop_nulls("sector")
-        .group_by([*same, "address_key"])
-        .len()
-        .sort([*same, "len", "address_key"], descending=[False, False, False, True, False])
-    )
-    canonical = (
-        variants.join(
-            variants.group_by(same, maintain_order=True).agg(
-                pl.col("address_key").first().alias("canonical")
-            ),
-            on=same,
-        )
-        .filter(
-            (pl.col("address_key") != pl.col("canonical"))
-            & (pl.col("len") == 1)  # seen once: a slip, not a second address
-            & (_postcode_hamming(pl.col("address_key"), pl.col("canonical")) == 1)
-        )
-        .select("address_key", "street_key", "canonical")
-        .unique()
-    )
-    keyed = (
-        keyed.join(canonical, on=["address_key", "street_key"], how="left")
-        .with_columns(pl.coalesce("canonical", "address_key").alias("address_key"))
-        .drop("canonical")
-    )
-    # records without a postcode: the unique keyed address with the same street and number
-    known = (
-        keyed.drop_nulls(["address_key", "street_key"]).select("street_key", "address_key").unique()
-    )
-    # ... but not when the street's name is found in more than one postcode district: the
-    # city has several streets of that name, and the one without a postcode may be any of them
-    district = pl.col("address_key").str.extract(r"^([A-Z0-9]+) ", 1)
-    streets = known.with_columns(
-        pl.col("street_key").str.replace(r"\|[^|]*$", "").alias("street"), district.alias("d")
-    )
-    shared = (
-        streets.drop_nulls("d")
-        .group_by("street")
-        .agg(pl.col("d").n_unique().alias("districts"))
-        .filter(pl.col("districts") > 1)["street"]
-    )
-    unique_street = (
-        known.group_by("street_key")
-        .agg(pl.col("address_key").first(), pl.len().alias("n"))
-        .filter(pl.col("n") == 1)
-        .filter(~pl.col("street_key").str.replace(r"\|[^|]*$", "").is_in(shared.implode()))
-        .select("street_key", pl.col("address_key").alias("by_street"))
-    )
-    keyed = keyed.join(unique_street, on="street_key", how="left").with_columns(
-        pl.coalesce("address_key", "by_street").alias("address_key")
-    )
-    # a building's number without the flat ("20 Hooe Gardens" where flats 1-6 of number 20 are
-    # known) does not say which flat: it places nobody, the person's other evidence does
-    flat_key = pl.col("address_key").str.extract(r"^(.*)\|FLAT [0-9A-Z]+ ([0-9]+[A-Z]?)$", 1)
-    house = pl.col("address_key").str.extract(r"\|FLAT [0-9A-Z]+ ([0-9]+[A-Z]?)$", 1)
-    buildings = (
-        keyed.select(pl.format("{}|{}", flat_key, house).alias("building")).drop_nulls().unique()
-    )
-    return keyed.with_columns(
-        pl.when(pl.col("address_key").is_in(buildings["building"].implode()))
-        .then(None)
-        .otherwise(pl.col("address_key"))
-        .alias("address_key")
-    ).select("record_id", "address_key")
 
 
 def _household_id(first_record: pl.Expr) -> pl.Expr:
@@ -249,7 +106,9 @@ def build_households(
             pl.when(pl.col("term").is_not_null()).then(pl.lit(reference_date)),
         ).alias("evidence_date"),
     ).join(persons.select("record_id", "person_id"), on="record_id")
-    recs = recs.join(address_keys(std), on="record_id", how="left")
+    recs = recs.join(
+        std.select("record_id", pl.col("address_id").alias("address_key")), on="record_id"
+    )
 
     history = (
         recs.drop_nulls("address_key")

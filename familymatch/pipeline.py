@@ -1,4 +1,5 @@
-"""The core pipeline: project file -> records -> standardised -> persons -> households.
+"""The core pipeline: project file -> records -> standardised -> address entities -> persons ->
+households.
 
 A pure composition of the stages (each a frame-in, frame-out function in its own module); the
 database and the rules sit above it. Stage timings are recorded for the summary and benchmarks.
@@ -13,6 +14,8 @@ from datetime import date
 
 import polars as pl
 
+from familymatch.addresses import AddressResult, resolve_addresses, with_addresses
+from familymatch.addresses.gazetteer import read_gazetteer
 from familymatch.households import HouseholdResult, build_households
 from familymatch.ingest import IngestResult, ingest_project
 from familymatch.link import LinkResult, link_records
@@ -34,6 +37,7 @@ class LinkedProject:
     reference_date: date
     ingest: IngestResult
     std: pl.DataFrame
+    addresses: AddressResult
     link: LinkResult
     households: HouseholdResult
     seconds: dict[str, float] = field(default_factory=dict)
@@ -54,7 +58,8 @@ def link_project(
     progress: Progress | None = None,
     model: FSModel | None = None,
 ) -> LinkedProject:
-    """Ingest every source of ``project``, standardise, link into persons, group into households."""
+    """Ingest every source of ``project``, standardise, resolve addresses, link into persons,
+    group into households."""
     say = progress or _noop
     as_of = reference_date or project.reference_date
     seconds: dict[str, float] = {}
@@ -73,6 +78,14 @@ def link_project(
     seconds["standardise"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    say("addresses")
+    addresses = resolve_addresses(std, read_gazetteer(project.gazetteer))
+    std = with_addresses(std, addresses)
+    seconds["addresses"] = time.perf_counter() - t
+    if addresses.gazetteer_share is not None:
+        log.info("addresses: %.1f%% resolved to the gazetteer", 100 * addresses.gazetteer_share)
+
+    t = time.perf_counter()
     say("link")
     linked = link_records(std, model=model)
     seconds["link"] = time.perf_counter() - t
@@ -87,6 +100,7 @@ def link_project(
         reference_date=as_of,
         ingest=ingested,
         std=std,
+        addresses=addresses,
         link=linked,
         households=households,
         seconds=seconds,

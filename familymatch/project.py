@@ -114,6 +114,7 @@ class Project:
     postcode_lookup: Path | None
     sources: tuple[SourceSpec, ...]
     terms: Path | None = None  # the council's term calendar; None = the packaged rules/terms.toml
+    gazetteer: SourceSpec | None = None  # [project] gazetteer + [gazetteer.columns]
 
     @property
     def folder(self) -> Path:
@@ -406,13 +407,13 @@ def load_project(path: str | Path) -> Project:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: is not valid TOML ({exc}).") from None
     folder = path.resolve().parent
-    _check_keys(ctx, "", data, {"project", "sources"})
+    _check_keys(ctx, "", data, {"project", "sources", "gazetteer"})
     proj = _expect(ctx, "project", data.get("project"), dict, "a [project] table")
     _check_keys(
         ctx,
         "project",
         proj,
-        {"name", "reference_date", "rule_set", "database", "postcode_lookup", "terms"},
+        {"name", "reference_date", "rule_set", "database", "postcode_lookup", "terms", "gazetteer"},
     )
     name = _expect(ctx, "project.name", proj.get("name", path.stem), str, "a string")
     if "reference_date" not in proj:
@@ -438,6 +439,7 @@ def load_project(path: str | Path) -> Project:
         terms = _resolve_path(ctx, "project.terms", proj["terms"], folder)
         if not terms.is_file():
             raise ctx.fail("project.terms", f"'{proj['terms']}' does not exist.")
+    gazetteer = _gazetteer(ctx, proj.get("gazetteer"), data.get("gazetteer"), folder)
     raw_sources = data.get("sources")
     if raw_sources is None:
         raise ctx.fail("sources", "at least one [[sources]] table is required.")
@@ -458,4 +460,41 @@ def load_project(path: str | Path) -> Project:
         postcode_lookup=lookup_path,
         sources=tuple(sources),
         terms=terms,
+        gazetteer=gazetteer,
+    )
+
+
+GAZETTEER_FIELDS = frozenset({"uprn", "address", "postcode"})
+
+
+def _gazetteer(ctx: _Ctx, path: Any, table: Any, folder: Path) -> SourceSpec | None:
+    """The optional gazetteer (an LLPG / AddressBase extract): ``[project] gazetteer`` names the
+    file, ``[gazetteer.columns]`` maps uprn, address and postcode (default: columns of those
+    names)."""
+    if path is None:
+        if table is not None:
+            raise ctx.fail("gazetteer", "needs [project] gazetteer = the file's path.")
+        return None
+    file = _resolve_path(ctx, "project.gazetteer", path, folder)
+    fmt = file.suffix.lower().lstrip(".")
+    if fmt not in FORMATS:
+        raise ctx.fail("project.gazetteer", f"'{file.name}' is not a {', '.join(FORMATS)} file.")
+    table = _expect(ctx, "gazetteer", table if table is not None else {}, dict, "a table")
+    _check_keys(ctx, "gazetteer", table, {"columns", "sheet", "encoding"})
+    columns = {name: FieldSpec(column=name) for name in sorted(GAZETTEER_FIELDS)}
+    if "columns" in table:
+        columns |= _fields(ctx, "gazetteer.columns", table["columns"], GAZETTEER_FIELDS)
+    if fmt == "xlsx" and "sheet" not in table:
+        raise ctx.fail("gazetteer.sheet", "is required for an xlsx gazetteer.")
+    encoding = table.get("encoding", "auto")
+    if encoding not in ENCODINGS:
+        raise ctx.fail("gazetteer.encoding", f"must be one of {', '.join(ENCODINGS)}.")
+    return SourceSpec(
+        name="gazetteer",
+        kind="gazetteer",
+        path=file,
+        format=fmt,
+        encoding=encoding,
+        sheet=table.get("sheet"),
+        columns=columns,
     )

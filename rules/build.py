@@ -11,6 +11,7 @@ from typing import Any
 
 import polars as pl
 
+from familymatch.addresses import address_summary
 from familymatch.canonical import CANONICAL_SCHEMA
 from familymatch.errors import FamilyMatchError
 from familymatch.ingest import write_rejects
@@ -88,6 +89,7 @@ def build_cohort(
         seconds = dict(linked.seconds)
         seconds["rules"] = time.perf_counter() - t
         summary = summarise(ev, run.run_id)
+        summary["addresses"] = address_summary(linked.addresses)
         say("record")
         t = time.perf_counter()
         run.add(s.source_files, linked.ingest.stats_frame())
@@ -98,6 +100,11 @@ def build_cohort(
         # stable family references: this run's households matched to the last build's by members
         run.assign_family_refs(default_person_keys(linked.std, linked.membership))
         run.add(s.membership, linked.membership)
+        run.add(
+            s.record_addresses,
+            linked.addresses.records.select("record_id", "address_id", "resolved_by", "uprn"),
+        )
+        run.add(s.addresses, linked.addresses.addresses)
         run.add(s.household_links, linked.households.household_links)
         run.add(s.indicator_results, ev.indicator_results)
         run.add(s.evidence, ev.evidence)

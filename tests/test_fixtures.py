@@ -49,7 +49,7 @@ def test_same_seed_and_scale_give_byte_identical_files(
     generate(tmp_path / "other", scale=0.01, seed=43)
     first, again, other = digest(out), digest(tmp_path / "again"), digest(tmp_path / "other")
     assert first == again
-    assert len(first) == 33  # 12 + 13 extract files, 2 project files, lookup, 5 truth files
+    assert len(first) == 34  # 12 + 13 extract files, 2 project files, 2 lookups, 5 truth files
     assert first["extracts/benefits.csv"] != other["extracts/benefits.csv"]
     assert first["extracts/school_census.xlsx"] != other["extracts/school_census.xlsx"]
 
@@ -320,3 +320,19 @@ def test_xlsx_writer_round_trips_and_is_reproducible(tmp_path: Path) -> None:
     assert frame["DOB"].to_list() == [date(2001, 2, 3)]
     with pytest.raises(TypeError, match="cannot write"):
         write_workbook(tmp_path / "c.xlsx", [("S", ["A"], [[object()]], [])])
+
+
+def test_truth_names_the_address_each_row_writes_and_the_gazetteer_lists_it(
+    council: tuple[Path, GenerateSummary],
+) -> None:
+    out, _ = council
+    truth = pl.read_parquet(out / "truth" / "records.parquet")
+    # a postcode only (exclusions) or no address at all (dependants) is no address
+    no_text = truth.filter(pl.col("source").is_in(["benefit_members", "exclusions"]))
+    assert no_text.height > 0 and no_text["address_id"].null_count() == no_text.height
+    with_text = truth.filter(~pl.col("source").is_in(["benefit_members", "exclusions"]))
+    assert with_text["address_id"].null_count() == 0
+    gazetteer = pl.read_csv(out / "lookups" / "gazetteer.csv", infer_schema_length=0)
+    assert gazetteer.columns == ["UPRN", "SAO", "PAO", "STREET", "LOCALITY", "TOWN", "POSTCODE"]
+    uprns = set(gazetteer["UPRN"].cast(pl.Int64).to_list())
+    assert {100_040_000_000 + a for a in with_text["address_id"].unique()} <= uprns

@@ -6,6 +6,7 @@ from datetime import date
 
 import polars as pl
 
+from familymatch.addresses import resolve_addresses, with_addresses
 from familymatch.canonical import conform
 from familymatch.households import build_households
 from familymatch.standardise import standardise
@@ -30,7 +31,8 @@ def frame(rows: list[dict[str, object]]) -> tuple[pl.DataFrame, pl.DataFrame]:
         )
     df = pl.DataFrame(recs, infer_schema_length=None)
     persons = df.select("record_id", pl.col("__person").alias("person_id"))
-    return standardise(conform(df.drop("__person"))), persons
+    std = standardise(conform(df.drop("__person")))
+    return with_addresses(std, resolve_addresses(std)), persons
 
 
 def households_of(rows: list[dict[str, object]]) -> dict[str, str]:

@@ -157,3 +157,49 @@ def test_ingest_reads_every_profile_without_rejections(
     assert result.rejects.height == 0, result.rejects.head(5)
     truth = pl.read_parquet(councils[name] / "truth" / "records.parquet")
     assert sorted(result.records["record_id"].to_list()) == sorted(truth["record_id"].to_list())
+
+
+def uprn_sources(folder: Path) -> set[str]:
+    return {n for n, s in sources(folder).items() if "uprn" in s["columns"]}  # type: ignore[operator]
+
+
+def test_moorland_conventions_are_visible(councils: dict[str, Path]) -> None:
+    folder = councils["moorland"]
+    src = sources(folder)
+    assert uprn_sources(folder) == set(src) - {"benefit_dependants"}
+    claims = pl.read_excel(folder / "extracts" / "claims.xlsx", sheet_name="Claim Members")
+    assert set(claims["Relationship"]) == {"Claimant", "Partner", "Dependant"}
+    assert claims["UPRN"].null_count() == 0 and claims.schema["DOB"].is_numeric()
+    assert "Term" in header(folder / "extracts" / "school_census.csv")
+    assert "Outcome" not in header(folder / "extracts" / "yot.xlsx", "Offences")
+
+
+def test_estuary_conventions_are_visible(councils: dict[str, Path]) -> None:
+    folder = councils["estuary"]
+    src = sources(folder)
+    assert src["benefit_dependants"]["kind"] == "population"
+    assert uprn_sources(folder) == {"benefits", "school_census"}
+    claims = pl.read_csv(
+        folder / "extracts" / "benefits.csv", infer_schema=False, encoding="cp1252"
+    )
+    assert 0.3 < claims["UPRN"].is_not_null().mean() < 0.9  # type: ignore[operator]
+    assert claims["Postcode"].str.contains(r"^PL\d+\d[A-Z]{2}$").sum() > 0  # no space
+    assert (
+        claims["Claimant Name"].str.contains(r"^[A-Z][a-z]+( [A-Z][a-z]+)* [A-Z' -]+$").mean() > 0.9
+    )  # type: ignore[operator]
+    truth = pl.read_parquet(folder / "truth" / "records.parquet")
+    proven = truth.filter(
+        pl.col("source") == "youth_offending", ~pl.col("noise").str.contains("not_proven")
+    )
+    assert truth.filter(pl.col("noise").str.contains("not_proven")).height == proven.height
+
+
+def test_clayfield_addresses_come_from_the_address_errors_model(councils: dict[str, Path]) -> None:
+    folder = councils["clayfield"]
+    assert uprn_sources(folder) == set()
+    assert "benefit_dependants" not in sources(folder)
+    claims = pl.read_csv(folder / "extracts" / "claims.csv", infer_schema=False)
+    assert set(claims["Relationship"]) == {"Claimant", "Partner"}
+    truth = pl.read_parquet(folder / "truth" / "records.parquet")
+    touched = truth.filter(pl.col("noise").str.contains("ae_"))
+    assert touched.height > 0.03 * truth.filter(pl.col("address_id").is_not_null()).height

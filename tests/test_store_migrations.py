@@ -31,7 +31,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def test_upgrade_creates_exactly_the_current_schema(db_url: str) -> None:
     engine = make_engine(db_url)
     assert current_revision(engine) is None
-    assert upgrade(engine) == head_revision() == "0003"
+    assert upgrade(engine) == head_revision() == "0004"
     insp = inspect(engine)
     tables = set(insp.get_table_names()) - {"alembic_version"}
     assert tables == set(s.metadata.tables)
@@ -43,7 +43,7 @@ def test_upgrade_creates_exactly_the_current_schema(db_url: str) -> None:
         assert {i.name for i in table.indexes} <= indexes, table.name
         assert insp.get_foreign_keys(table.name) == [], table.name
     # upgrading again is a no-op
-    assert upgrade(engine) == "0003"
+    assert upgrade(engine) == "0004"
     engine.dispose()
 
 
@@ -90,7 +90,7 @@ def _fill_first_release(db_url: str) -> None:
 def test_upgrade_from_first_release_keeps_every_row(db_url: str) -> None:
     _fill_first_release(db_url)
     store = open_store(db_url)  # upgrades
-    assert current_revision(store.engine) == "0003"
+    assert current_revision(store.engine) == "0004"
     assert latest_run(store) == 1
     recs = read_table(store, s.records, 1).sort("row")
     assert recs["record_id"].to_list() == ["benefits:1", "benefits:2", "benefits:3"]
@@ -117,7 +117,7 @@ def test_database_made_before_migrations_is_stamped_then_upgraded(
     assert current_revision(engine) == "0001"
     engine.dispose()
     store = open_store(db_url)
-    assert current_revision(store.engine) == "0003"
+    assert current_revision(store.engine) == "0004"
     assert read_table(store, s.records, 1).height == 3
 
 
@@ -131,7 +131,8 @@ def test_database_from_a_newer_release_is_refused(db_url: str) -> None:
 
 
 def test_downgrade_from_0003_and_up_again(db_url: str) -> None:
-    """0003 is reversible: down to 0002 restores the old claims tables, up again adds them."""
+    """0003 and 0004 are reversible: down to 0002 restores the old claims tables and drops the
+    address tables, up again adds them."""
     from alembic import command
 
     from familymatch.store.migrations import alembic_config
@@ -144,7 +145,9 @@ def test_downgrade_from_0003_and_up_again(db_url: str) -> None:
         command.downgrade(cfg, "0002")
     assert current_revision(engine) == "0002"
     assert "amount" in {c["name"] for c in inspect(engine).get_columns("claims")}
-    assert "submissions" not in inspect(engine).get_table_names()
-    assert upgrade(engine) == "0003"
+    tables = set(inspect(engine).get_table_names())
+    assert "submissions" not in tables and "record_addresses" not in tables
+    assert upgrade(engine) == "0004"
+    assert {"record_addresses", "addresses"} <= set(inspect(engine).get_table_names())
     assert "amount_pence" in {c["name"] for c in inspect(engine).get_columns("claims")}
     engine.dispose()

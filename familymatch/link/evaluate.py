@@ -35,10 +35,14 @@ def pairwise_scores(predicted: pl.DataFrame, actual: pl.DataFrame) -> dict[str, 
     }
 
 
-def evaluate_links(membership: pl.DataFrame, truth: pl.DataFrame) -> dict[str, dict[str, float]]:
-    """Person and household scores. membership: record_id, person_id, household_id; truth the
-    same columns from the synthetic council (or any council's own truth)."""
-    return {
+def evaluate_links(
+    membership: pl.DataFrame, truth: pl.DataFrame, addresses: pl.DataFrame | None = None
+) -> dict[str, dict[str, float]]:
+    """Person and household scores, and address scores when ``addresses`` (record_id,
+    address_id) is given and the truth has an ``address_id`` column. membership: record_id,
+    person_id, household_id; truth the same columns from the synthetic council (or any
+    council's own truth)."""
+    scores = {
         "persons": pairwise_scores(
             membership.select("record_id", pl.col("person_id").alias("predicted")),
             truth.select("record_id", pl.col("person_id").alias("actual")),
@@ -48,6 +52,23 @@ def evaluate_links(membership: pl.DataFrame, truth: pl.DataFrame) -> dict[str, d
             truth.select("record_id", pl.col("household_id").alias("actual")),
         ),
     }
+    if addresses is not None and "address_id" in truth.columns:
+        scores["addresses"] = address_scores(addresses, truth)
+    return scores
+
+
+def address_scores(addresses: pl.DataFrame, truth: pl.DataFrame) -> dict[str, float]:
+    """Pairwise scores of records sharing an address entity, over the records whose truth names
+    an address; a record the stage placed nowhere is alone (it misses every true pair)."""
+    return pairwise_scores(
+        addresses.select(
+            "record_id",
+            pl.coalesce(
+                pl.col("address_id").cast(pl.String), pl.format("none:{}", "record_id")
+            ).alias("predicted"),
+        ),
+        truth.drop_nulls("address_id").select("record_id", pl.col("address_id").alias("actual")),
+    )
 
 
 def link_rates(std: pl.DataFrame, persons: pl.DataFrame, reference_year: int) -> pl.DataFrame:

@@ -36,9 +36,6 @@ DEFAULT_PAIR_RULES: tuple[PairRule, ...] = (
         "loc >= 4 AND fn >= 3 AND sn >= 3 AND dob_year_gap >= 12 AND dob <> 1",
         household=True,
     ),
-    # neither name alike at one home: two people of the household (sisters, one of them
-    # married, or twins), whatever their dates of birth say
-    PairRule("names_differ_at_home", "loc >= 4 AND fn <= 0 AND sn <= 1", household=True),
     # another (or no) forename without a confirming date of birth: siblings, spouses
     PairRule("forename_differs", "fn <= 0 AND dob < 3", household=True),
     # away from one address, a forename that differs or is missing needs a confirming date of birth

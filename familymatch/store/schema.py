@@ -7,7 +7,7 @@ This module is the CURRENT schema (head). The database is created and upgraded o
 Alembic revisions in ``familymatch/store/migrations/versions`` (``0001`` = the first released
 schema, frozen; ``0002`` = family references, person keys, attachments, outcomes, claims, and
 ``run_id`` no longer a foreign key; ``0003`` = claims in whole pence with decisions and
-evidence lines, submissions, attachment teams). A
+evidence lines, submissions, attachment teams; ``0004`` = address entities). A
 change here needs a new revision; ``tests/test_store_migrations.py`` checks that the upgraded
 database matches these tables.
 """
@@ -32,7 +32,7 @@ from sqlalchemy import (
 from familymatch.canonical import CANONICAL_SCHEMA
 
 metadata = MetaData()
-SCHEMA_VERSION = 3  # = the number of the head Alembic revision
+SCHEMA_VERSION = 4  # = the number of the head Alembic revision
 
 
 def _run_fk() -> Column[int]:
@@ -161,6 +161,31 @@ household_links = Table(
     Column("person_id", String(20), nullable=False),
     Column("reason", Text),
     Index("ix_hh_links_run_hh", "run_id", "household_id"),
+)
+
+# the address stage's output (docs/contracts.md section 3a); added in 0004
+record_addresses = Table(
+    "record_addresses",
+    metadata,
+    _run_fk(),
+    Column("record_id", Text, nullable=False),
+    Column("address_id", String(20)),
+    Column("resolved_by", String(20), nullable=False),
+    Column("uprn", String(20)),
+    Index("ix_record_addresses_run", "run_id", "address_id"),
+)
+
+addresses = Table(
+    "addresses",
+    metadata,
+    _run_fk(),
+    Column("address_id", String(20), nullable=False),
+    Column("canonical", Text),
+    Column("postcode", String(16)),
+    Column("uprn", String(20)),
+    Column("variants", Integer),
+    Column("records", Integer),
+    Index("ix_addresses_run", "run_id", "address_id"),
 )
 
 membership = Table(
@@ -344,6 +369,8 @@ RUN_TABLES = (
     households,
     household_links,
     membership,
+    record_addresses,
+    addresses,
     indicator_results,
     evidence,
     cohort,

@@ -1,0 +1,273 @@
+"""Resolve parsed addresses into address entities by matching.
+
+The unit of work is a *variant*: one distinct parsed address (with its UPRN when a record carries
+one, or a gazetteer row). Variants are joined by edges; the connected components are the address
+entities. Each edge has a kind, strongest first:
+
+- ``uprn``: the same UPRN (a UPRN is evidence that two address strings are one address);
+- ``exact``: the same postcode, flat, house number and street name;
+- ``fuzzy``: the same postcode, flat and number with a street name that is a misspelling of the
+  other (Jaro-Winkler >= 0.88), or the same sector, street, flat and number with a postcode one
+  character off, or the same postcode, flat and building name where one side leaves out the
+  building's only number;
+- ``street-only``: no usable postcode, and the street, flat and number name exactly one entity of
+  a street whose name is found in one postcode district only.
+
+Every block keeps the flat as part of its key, so two flats of one building never join; a bare
+building number (``17 X ROAD`` where flats of 17 are known) places nobody: its records get no
+address entity, and the person's other evidence decides where they live.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import polars as pl
+from rapidfuzz import process
+from rapidfuzz.distance import JaroWinkler
+
+STRONG = {"uprn": 0, "gazetteer": 1, "exact": 2, "fuzzy": 3, "street-only": 4}
+STREET_SIMILAR = 0.88
+PC_PATTERN = r"^[A-Z]{1,2}[0-9][A-Z0-9]? [0-9][A-Z]{2}$"
+
+
+def _pairs(variants: pl.DataFrame, on: list[str]) -> pl.DataFrame:
+    """v_l < v_r pairs of variants agreeing on every column of ``on`` (none of them null)."""
+    side = variants.drop_nulls(on)
+    left = side.select("v", *on)
+    return left.join(left, on=on, suffix="_r").filter(pl.col("v") < pl.col("v_r"))
+
+
+def _edges_uprn(variants: pl.DataFrame) -> pl.DataFrame:
+    first = variants.drop_nulls("uprn").group_by("uprn").agg(pl.col("v").min().alias("v0"))
+    return (
+        variants.join(first, on="uprn")
+        .filter(pl.col("v") != pl.col("v0"))
+        .select(pl.col("v0").alias("a"), pl.col("v").alias("b"), pl.lit("uprn").alias("kind"))
+    )
+
+
+def _edges_same_number(variants: pl.DataFrame) -> pl.DataFrame:
+    """Same postcode, flat and number: the street names decide (equal, or a misspelling)."""
+    keyed = variants.filter(pl.col("pc_ok")).with_columns(pl.col("flat").fill_null(""))
+    names = keyed.select("v", "sname", "stype", "street")
+    pairs = (
+        _pairs(keyed, ["pc", "flat", "number"])
+        .join(names, on="v")
+        .join(names.rename(lambda c: c + "_r"), on="v_r")
+    )
+    # a street type written by one side only is no disagreement; two different ones are
+    same_type = (pl.col("stype") == pl.col("stype_r")).fill_null(True)
+    both = pairs.drop_nulls(["sname", "sname_r"]).filter(same_type)
+    sim = process.cpdist(
+        both["sname"].to_list(), both["sname_r"].to_list(), scorer=JaroWinkler.normalized_similarity
+    )
+    both = both.with_columns(pl.Series("sim", sim, dtype=pl.Float64))
+    return both.filter(pl.col("sim") >= STREET_SIMILAR).select(
+        pl.col("v").alias("a"),
+        pl.col("v_r").alias("b"),
+        pl.when(pl.col("street") == pl.col("street_r"))
+        .then(pl.lit("exact"))
+        .otherwise(pl.lit("fuzzy"))
+        .alias("kind"),
+    )
+
+
+def _postcode_distance(a: pl.Expr, b: pl.Expr) -> pl.Expr:
+    """Characters that differ position by position (a missing character differs)."""
+    return pl.sum_horizontal(
+        (a.str.slice(i, 1) != b.str.slice(i, 1)).fill_null(True).cast(pl.Int32) for i in range(8)
+    )
+
+
+def _edges_postcode_slip(variants: pl.DataFrame) -> pl.DataFrame:
+    """Same sector, street, flat and number; the postcodes one character apart, and one of them
+    a slip: that postcode is written with this street at this one number only, and the other
+    at several numbers or by more records (two streets of one name in one sector are two
+    postcode units, each with its own houses; a gazetteer lists all of them)."""
+    keyed = variants.filter(pl.col("pc_ok")).with_columns(pl.col("flat").fill_null(""))
+    houses = keyed.group_by("pc", "street").agg(pl.col("number").n_unique().alias("houses"))
+    pairs = _pairs(keyed, ["sector", "street", "flat", "number"])
+    pcs = keyed.select("v", "pc", "street", "n").join(houses, on=["pc", "street"]).drop("street")
+    pairs = pairs.join(pcs, on="v").join(pcs.rename(lambda c: c + "_r"), on="v_r")
+
+    def is_slip(a: str, b: str) -> pl.Expr:  # a is the slip of b
+        return (pl.col("houses" + a) == 1) & (
+            (pl.col("houses" + b) > 1) | (pl.col("n" + a) < pl.col("n" + b))
+        )
+
+    slip = is_slip("", "_r") | is_slip("_r", "")
+    one_off = _postcode_distance(pl.col("pc"), pl.col("pc_r")) == 1
+    return pairs.filter(one_off & slip).select(
+        pl.col("v").alias("a"), pl.col("v_r").alias("b"), pl.lit("fuzzy").alias("kind")
+    )
+
+
+def _edges_building(variants: pl.DataFrame) -> pl.DataFrame:
+    """Same postcode, flat and building name: equal numbers, or one side leaves out the
+    building's only number."""
+    keyed = variants.filter(pl.col("pc_ok")).with_columns(pl.col("flat").fill_null(""))
+    numbers = (
+        keyed.drop_nulls(["building", "number"])
+        .group_by("pc", "flat", "building")
+        .agg(pl.col("number").n_unique().alias("numbers"))
+    )
+    pairs = _pairs(keyed, ["pc", "flat", "building"]).join(numbers, on=["pc", "flat", "building"])
+    num = keyed.select("v", "number")
+    pairs = pairs.join(num, on="v").join(num.rename({"v": "v_r", "number": "number_r"}), on="v_r")
+    one_missing = pl.col("number").is_null() != pl.col("number_r").is_null()
+    return pairs.filter(
+        (one_missing & (pl.col("numbers") == 1))
+        | (pl.col("number").is_null() & pl.col("number_r").is_null())
+    ).select(pl.col("v").alias("a"), pl.col("v_r").alias("b"), pl.lit("fuzzy").alias("kind"))
+
+
+def components(nodes: pl.Series, edges: pl.DataFrame) -> pl.DataFrame:
+    """v, root (the smallest v of its component) by label propagation over undirected edges."""
+    labels = pl.DataFrame({"v": nodes}).with_columns(pl.col("v").alias("root"))
+    both = pl.concat(
+        [edges.select("a", "b"), edges.select(pl.col("b").alias("a"), pl.col("a").alias("b"))]
+    )
+    while True:
+        best = (
+            both.join(labels, left_on="b", right_on="v")
+            .group_by("a")
+            .agg(pl.col("root").min().alias("r"))
+        )
+        new = labels.join(best, left_on="v", right_on="a", how="left").with_columns(
+            pl.min_horizontal("root", "r").alias("root")
+        )
+        if (new["root"] == labels["root"]).all():
+            return labels
+        labels = new.select("v", "root")
+
+
+def match_variants(variants: pl.DataFrame) -> pl.DataFrame:
+    """variants (v, pc, pc_ok, sector, district, flat, number, building, street, sname, stype,
+    uprn, gaz) ->
+    v, root, kind (the strongest edge that joined the variant; null if joined to nothing)."""
+    edges = pl.concat(
+        [
+            _edges_uprn(variants),
+            _edges_same_number(variants),
+            _edges_postcode_slip(variants),
+            _edges_building(variants),
+        ]
+    )
+    comp = components(variants["v"], edges)
+    # a component joined by street follows as a whole (its own variants may share a UPRN)
+    street = _edges_street_only(variants, comp)
+    moved = street.join(comp, on="v").group_by("root").agg(pl.col("by_street").min())
+    street_v = street.select("v", pl.lit(True).alias("by_st"))
+    comp = (
+        comp.join(moved, on="root", how="left")
+        .join(street_v, on="v", how="left")
+        .with_columns(pl.coalesce("by_street", "root").alias("root"))
+    )
+    kinds = (
+        pl.concat(
+            [
+                edges.select(pl.col("a").alias("v"), "kind"),
+                edges.select(pl.col("b").alias("v"), "kind"),
+            ]
+        )
+        .with_columns(pl.col("kind").replace_strict(STRONG, return_dtype=pl.Int32).alias("rank"))
+        .sort("rank")
+        .group_by("v", maintain_order=True)
+        .first()
+        .select("v", "kind")
+    )
+    return (
+        comp.join(kinds, on="v", how="left")
+        .with_columns(
+            pl.when(pl.col("by_st").fill_null(False))
+            .then(pl.lit("street-only"))
+            .otherwise(pl.col("kind"))
+            .alias("kind")
+        )
+        .select("v", "root", "kind")
+    )
+
+
+def _edges_street_only(variants: pl.DataFrame, comp: pl.DataFrame) -> pl.DataFrame:
+    """v, by_street: a variant without a usable postcode joins the one entity with its street,
+    flat and number, when that uniqueness means something: the street's name is found in one
+    postcode district only, or a gazetteer lists every address of the city."""
+    key = ["street", "flat", "number"]
+    placed = (
+        variants.filter(pl.col("pc_ok"))
+        .drop_nulls(["street", "number"])
+        .join(comp, on="v")
+        .with_columns(pl.col("flat").fill_null(""))
+    )
+    complete = variants["gaz"].any()
+    streets = placed if complete else placed.join(one_district_streets(variants), on="street")
+    unique = (
+        streets.group_by(key)
+        .agg(pl.col("root").n_unique().alias("n"), pl.col("root").first().alias("by_street"))
+        .filter(pl.col("n") == 1)
+        .drop("n")
+    )
+    loose = (
+        variants.filter(~pl.col("pc_ok"))
+        .drop_nulls(["street", "number"])
+        .with_columns(pl.col("flat").fill_null(""))
+    )
+    return loose.join(unique, on=key).select("v", "by_street")
+
+
+def one_district_streets(variants: pl.DataFrame) -> pl.DataFrame:
+    """street: the streets whose name is written with postcodes of one district only."""
+    return (
+        variants.filter(pl.col("pc_ok"))
+        .drop_nulls("street")
+        .group_by("street")
+        .agg(pl.col("district").n_unique().alias("d"))
+        .filter(pl.col("d") == 1)
+        .select("street")
+    )
+
+
+def unplaced(variants: pl.DataFrame, matched: pl.DataFrame) -> pl.Series:
+    """Variants that name no one address, so place nobody:
+
+    - a building's number without the flat where flats of that number are known (same postcode,
+      or same street when the variant has no postcode), unless it has a UPRN of its own (a
+      gazetteer house);
+    - without a usable postcode and joined to no entity that has one, on a street whose name is
+      found in several postcode districts (any of them may be meant)."""
+    flats = variants.filter(pl.col("flat").is_not_null()).drop_nulls("number")
+    with_uprn = (
+        variants.join(matched, on="v")
+        .group_by("root")
+        .agg(pl.col("uprn").is_not_null().any().alias("u"), pl.col("pc_ok").any().alias("root_pc"))
+    )
+    v = variants.join(matched, on="v").join(with_uprn, on="root")
+    bare = v.filter(pl.col("flat").is_null() & ~pl.col("u")).drop_nulls("number")
+    hit_pc = bare.filter(pl.col("pc_ok")).join(flats, on=["pc", "number"], how="semi")
+    hit_street = bare.filter(~pl.col("pc_ok")).join(flats, on=["street", "number"], how="semi")
+    adrift = v.filter(~pl.col("root_pc") & ~pl.col("u")).join(
+        one_district_streets(variants), on="street", how="anti"
+    )
+    return pl.concat([hit_pc["v"], hit_street["v"], adrift["v"]]).unique()
+
+
+def entity_ids(roots: pl.DataFrame) -> pl.DataFrame:
+    """root, address_id: the entity's UPRN when it has one, else 'A' + a hash of the entity's
+    smallest variant key (stable for the same input)."""
+    return roots.select(
+        "root",
+        pl.coalesce(
+            pl.col("uprn"),
+            pl.col("key").map_batches(
+                lambda s: pl.Series(
+                    [
+                        "A" + hashlib.sha256(k.encode()).hexdigest()[:12].upper()
+                        for k in s.to_list()
+                    ],
+                    dtype=pl.String,
+                ),
+                return_dtype=pl.String,
+            ),
+        ).alias("address_id"),
+    )

@@ -1,0 +1,280 @@
+"""The address stage: parsing real-world UK address forms (Royal Mail PAF: sub-building,
+building, number, street, locality, town, postcode) and resolving records into entities."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from familymatch.addresses import resolve_addresses
+from familymatch.addresses.parse import parse_addresses
+
+PARTS = ("flat", "building", "number", "street", "locality", "town", "pc")
+
+
+def parsed(address: str, postcode: str | None = None) -> dict[str, str | None]:
+    frame = pl.DataFrame(
+        {"address": [address], "postcode": [postcode]},
+        schema={"address": pl.String, "postcode": pl.String},
+    )
+    row = parse_addresses(frame, places=["PLYMOUTH", "PLYMPTON", "STOKE"]).row(0, named=True)
+    return {k: row[k] for k in PARTS}
+
+
+def p(
+    flat: str | None = None,
+    building: str | None = None,
+    number: str | None = None,
+    street: str | None = None,
+    locality: str | None = None,
+    town: str | None = None,
+    pc: str | None = None,
+) -> dict[str, str | None]:
+    return dict(
+        flat=flat,
+        building=building,
+        number=number,
+        street=street,
+        locality=locality,
+        town=town,
+        pc=pc,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "postcode", "expected"),
+    [
+        # PAF: SAO "FLAT 3", PAO "17", street, town, postcode
+        (
+            "FLAT 3, 17 MILL ROAD, PLYMOUTH",
+            "PL1 2AB",
+            p("3", None, "17", "MILL ROAD", None, "PLYMOUTH", "PL1 2AB"),
+        ),
+        ("3, 17 Mill Road", None, p("3", None, "17", "MILL ROAD")),
+        (
+            "Flat 3 / 17 Mill Rd, Plymouth PL1 2AB",
+            None,
+            p("3", None, "17", "MILL ROAD", None, "PLYMOUTH", "PL1 2AB"),
+        ),
+        ("3/17 Mill Rd", "pl12ab", p("3", None, "17", "MILL ROAD", pc="PL1 2AB")),
+        (
+            "Apartment 4, Drake House, 1 Drake Circus",
+            None,
+            p("4", "DRAKE HOUSE", "1", "DRAKE CIRCUS"),
+        ),
+        ("Ground Floor Flat, 4 Union Tce", None, p("GF", None, "4", "UNION TERRACE")),
+        # a lettered flat and a number with its suffix are one form
+        ("17C Mill Road", None, p(None, None, "17C", "MILL ROAD")),
+        ("Flat C, 17 Mill Road", None, p(None, None, "17C", "MILL ROAD")),
+        ("17-19 High St.", None, p(None, None, "17-19", "HIGH STREET")),
+        ("17 - 19 High St", None, p(None, None, "17-19", "HIGH STREET")),
+        # building names with and without a number
+        (
+            "Rose Court 17, Mill Ln, Plymouth",
+            None,
+            p(None, "ROSE COURT", "17", "MILL LANE", None, "PLYMOUTH"),
+        ),
+        ("Flat 2, Rose Court, Mill Lane", None, p("2", "ROSE COURT", None, "MILL LANE")),
+        (
+            "Rose Cottage, Mill Lane, Plympton",
+            None,
+            p(None, "ROSE COTTAGE", None, "MILL LANE", None, "PLYMPTON"),
+        ),
+        # ST is SAINT before a name, STREET after one
+        ("12 St Andrews Rd", None, p(number="12", street="SAINT ANDREWS ROAD")),
+        ("12 High St, Plymouth", None, p(number="12", street="HIGH STREET", town="PLYMOUTH")),
+        ("1 Upper St Marys Road", None, p(number="1", street="UPPER SAINT MARYS ROAD")),
+        # abbreviations both ways
+        ("22 Acacia Av", None, p(number="22", street="ACACIA AVENUE")),
+        ("22 Acacia WLK", None, p(number="22", street="ACACIA WALK")),
+        ("10 Hill Rse", None, p(number="10", street="HILL RISE")),
+        ("5 Elm Gdns", None, p(number="5", street="ELM GARDENS")),
+        ("5 Elm Cres", None, p(number="5", street="ELM CRESCENT")),
+        # several lines, or none: locality and town after the street
+        (
+            "45 EXAMPLE CRESCENT, STOKE, PLYMOUTH",
+            None,
+            p(None, None, "45", "EXAMPLE CRESCENT", "STOKE", "PLYMOUTH"),
+        ),
+        (
+            "45 Example Cres Stoke Plymouth PL5 7ZN",
+            None,
+            p(None, None, "45", "EXAMPLE CRESCENT", None, "STOKE PLYMOUTH", "PL5 7ZN"),
+        ),
+        (
+            "45 Example Stoke Plymouth",
+            None,
+            p(number="45", street="EXAMPLE", town="STOKE PLYMOUTH"),
+        ),
+        # a number run into the street
+        ("22Drake Ln", None, p(number="22", street="DRAKE LANE")),
+    ],
+)
+def test_parses_real_world_forms(
+    text: str, postcode: str | None, expected: dict[str, str | None]
+) -> None:
+    assert parsed(text, postcode) == expected
+
+
+def test_the_postcode_column_wins_over_the_text() -> None:
+    assert parsed("17 Mill Road, PL9 9ZZ", "PL1 2AB")["pc"] == "PL1 2AB"
+    assert parsed("17 Mill Road PL12AB", None)["pc"] == "PL1 2AB"
+    assert parsed("17 Mill Road PL12AB", None)["street"] == "MILL ROAD"
+
+
+def records(
+    rows: list[tuple[str | None, str | None]], uprns: list[str | None] | None = None
+) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "record_id": [f"r{i}" for i in range(len(rows))],
+            "address": [a for a, _ in rows],
+            "postcode": [pc for _, pc in rows],
+            "uprn": uprns or [None] * len(rows),
+        },
+        schema={
+            "record_id": pl.String,
+            "address": pl.String,
+            "postcode": pl.String,
+            "uprn": pl.String,
+        },
+    )
+
+
+def resolved(
+    rows: list[tuple[str | None, str | None]],
+    uprns: list[str | None] | None = None,
+    gazetteer: pl.DataFrame | None = None,
+) -> list[tuple[str | None, str]]:
+    """(address_id, resolved_by) per row, in order."""
+    out = resolve_addresses(records(rows, uprns), gazetteer).records.sort("record_id")
+    return list(out.select("address_id", "resolved_by").iter_rows())
+
+
+def test_variants_written_differently_are_one_address() -> None:
+    got = resolved(
+        [
+            ("45 EXAMPLE CRESCENT, STOKE, PLYMOUTH", "PL5 7ZN"),
+            ("45 Example Cres", "pl57zn"),
+            ("45 Example Crescent Stoke Plymouth PL5 7ZN", None),
+            ("45 Exmaple Crescent", "PL5 7ZN"),  # a misspelt street
+        ]
+    )
+    assert len({a for a, _ in got}) == 1 and got[0][0] is not None
+    assert [how for _, how in got] == ["exact", "exact", "exact", "fuzzy"]
+
+
+def test_a_shared_uprn_joins_variants_and_names_the_entity() -> None:
+    got = resolved(
+        [
+            ("45 EXAMPLE CRESCENT, SOMEWHERE, PLYMOUTH", "PL5 7ZN"),
+            ("The Old Forge, Example Cres", "PL5 7ZN"),
+        ],
+        uprns=["100012345678", "100012345678"],
+    )
+    assert got == [("100012345678", "uprn"), ("100012345678", "uprn")]
+
+
+def test_a_record_without_uprn_joins_the_variant_that_has_one() -> None:
+    got = resolved(
+        [("45 Example Crescent", "PL5 7ZN"), ("45 EXAMPLE CRES", "PL5 7ZN")],
+        uprns=["100012345678", None],
+    )
+    assert got == [("100012345678", "uprn"), ("100012345678", "exact")]
+
+
+def test_a_postcode_one_character_off_joins_at_the_same_street_and_number() -> None:
+    got = resolved(
+        [("21 Looe Road", "PL5 7ZN"), ("21 Looe Road", "PL5 7ZN"), ("21 Looe Road", "PL5 7ZK")]
+    )
+    assert got[0][0] == got[1][0] == got[2][0]
+    assert got[2][1] == "fuzzy"
+
+
+def test_two_postcode_units_of_one_street_name_in_a_sector_stay_apart() -> None:
+    # each postcode is written at several houses: two streets, not a slip
+    rows = [(f"{n} Mount Lane", pc) for pc in ("PL6 7PR", "PL6 7FR") for n in (3, 5, 7)]
+    got = resolved(rows)
+    assert len({a for a, _ in got}) == 6
+
+
+def test_two_flats_of_one_building_never_merge() -> None:
+    got = resolved(
+        [
+            ("Flat 1, Drake House, 12 Hoe Road", "PL1 2AB"),
+            ("Flat 2, Drake House, 12 Hoe Road", "PL1 2AB"),
+            ("1/12 Hoe Rd", "PL1 2AB"),
+            ("Flat 2 / 12 Hoe Road", "PL1 2AB"),
+        ]
+    )
+    assert got[0][0] == got[2][0] != got[1][0] == got[3][0]
+
+
+def test_a_building_number_without_the_flat_places_nobody() -> None:
+    got = resolved(
+        [
+            ("Flat 1, 12 Hoe Road", "PL1 2AB"),
+            ("Flat 2, 12 Hoe Road", "PL1 2AB"),
+            ("12 Hoe Road", "PL1 2AB"),
+        ]
+    )
+    assert got[2] == (None, "none")
+    assert got[0][0] is not None and got[1][0] is not None
+
+
+def test_a_postcode_less_address_joins_the_one_address_on_a_street_of_one_district() -> None:
+    got = resolved([("8 Budshead Avenue", "PL5 3AA"), ("8 Budshead Ave", None)])
+    assert got[1] == (got[0][0], "street-only")
+
+
+def test_a_postcode_less_address_on_a_street_name_of_two_districts_is_not_guessed() -> None:
+    got = resolved(
+        [
+            ("8 Budshead Avenue", "PL5 3AA"),
+            ("9 Budshead Avenue", "PL7 1BB"),
+            ("8 Budshead Ave", None),
+        ]
+    )
+    assert got[2] == (None, "none")
+
+
+def test_a_postcode_only_places_nobody() -> None:
+    assert resolved([(None, "PL5 3AA"), ("Plymouth", "PL5 3AA")]) == [
+        (None, "none"),
+        (None, "none"),
+    ]
+
+
+def test_a_gazetteer_names_addresses_by_uprn_and_reports_the_share() -> None:
+    gazetteer = pl.DataFrame(
+        {
+            "uprn": ["100040000001", "100040000002", "100040000003"],
+            "address": [
+                "FLAT 1, DRAKE HOUSE 12, HOE ROAD",
+                "FLAT 2, DRAKE HOUSE 12, HOE ROAD",
+                "14, HOE ROAD",
+            ],
+            "postcode": ["PL1 2AB", "PL1 2AB", "PL1 2AB"],
+        }
+    )
+    result = resolve_addresses(
+        records(
+            [
+                ("1/12 Hoe Rd", "PL1 2AB"),
+                ("Flat 2, 12 Hoe Road", "pl12ab"),
+                ("14 Hoe Road", None),
+                ("99 Nowhere St", "PL9 9ZZ"),
+            ]
+        ),
+        gazetteer,
+    )
+    got = list(result.records.sort("record_id").select("address_id", "resolved_by").iter_rows())
+    assert got[:3] == [
+        ("100040000001", "gazetteer"),
+        ("100040000002", "gazetteer"),
+        ("100040000003", "gazetteer"),
+    ]
+    assert got[3][1] == "exact" and got[3][0] is not None
+    assert result.gazetteer_share == 0.75
+    table = result.addresses.filter(pl.col("address_id") == "100040000001").row(0, named=True)
+    assert table["canonical"] == "FLAT 1, DRAKE HOUSE, 12 HOE ROAD" and table["records"] == 1
