@@ -11,6 +11,7 @@ from rich.console import RenderableType
 from rich.markup import escape
 from rich.table import Table
 
+from familymatch.addresses.explain import address_lines, household_addresses
 from familymatch.store import Store, read_table
 from familymatch.store import schema as s
 from familymatch.store.families import FamilyId
@@ -44,6 +45,7 @@ def family_document(store: Store, family: FamilyId) -> dict[str, Any]:
         "criteria_met": row["combination"],
         "in_cohort": bool(row["in_cohort"]),
         "members": people.to_dicts(),
+        "addresses": household_addresses(store, run_id, members),
         "indicators": read_table(store, s.indicator_results, run_id, household_id=household)
         .drop("run_id", "household_id", strict=False)
         .to_dicts(),
@@ -82,6 +84,7 @@ def family_view(doc: dict[str, Any]) -> list[RenderableType]:
             ", ".join(p["sources"]),
         )
     out.append(t)
+    out += [escape(line) for line in address_lines(doc["addresses"])]
     t = Table(title="indicators", title_justify="left")
     _fixed(t, "criterion", "indicator", "met", "value")
     t.add_column("note")

@@ -25,6 +25,13 @@ def summary_view(
         table.add_row(combo, f"{n:,}")
     table.add_row("[bold]total[/]", f"[bold]{cohort['total']:,}[/]")
     out: list[RenderableType] = [f"households assessed: {summary['households_assessed']:,}", table]
+    addresses = summary.get("addresses")
+    if addresses:
+        share = addresses["gazetteer_share"]
+        out.append(
+            f"address entities: {addresses['entities']:,}"
+            + ("" if share is None else f"; records resolved to the gazetteer: {100 * share:.1f}%")
+        )
     if seconds:
         out.append("stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items()))
     return out

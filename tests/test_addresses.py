@@ -278,3 +278,31 @@ def test_a_gazetteer_names_addresses_by_uprn_and_reports_the_share() -> None:
     assert result.gazetteer_share == 0.75
     table = result.addresses.filter(pl.col("address_id") == "100040000001").row(0, named=True)
     assert table["canonical"] == "FLAT 1, DRAKE HOUSE, 12 HOE ROAD" and table["records"] == 1
+
+
+def test_a_street_with_its_first_letter_lost_joins_at_the_same_postcode_and_number() -> None:
+    got = resolved(
+        [
+            ("28 Roborough Lane", "PL8 2WX"),
+            ("28 Roborough Ln", "PL8 2WX"),
+            ("28 oborough Lane", "PL8 2WX"),
+        ]
+    )
+    assert got[0][0] == got[2][0] and got[2][1] == "fuzzy"
+
+
+def test_two_streets_of_other_types_at_one_postcode_stay_apart() -> None:
+    got = resolved([("2 Colebrook Road", "PL8 4DU"), ("2 Colebrook Street", "PL8 4DU")])
+    assert got[0][0] != got[1][0]
+
+
+def test_swapped_digits_written_once_outside_the_postcodes_run_join() -> None:
+    rows = [(f"{n} Morice Street", "PL9 2JZ") for n in (25, 26, 27, 27, 28, 28)] + [
+        ("72 Morice Street", "PL9 2JZ")
+    ]
+    got = resolved(rows)
+    assert got[-1][0] == got[2][0] and got[-1][1] == "fuzzy"
+    # inside the run of numbers it is a neighbour, not a slip
+    rows = [(f"{n} Morice Street", "PL9 2JZ") for n in (21, 23, 23, 32, 32)]
+    got = resolved(rows)
+    assert got[0][0] != got[1][0] and len({a for a, _ in got}) == 3

@@ -140,7 +140,11 @@ def evaluate_run(store: Any, run_id: int, truth: Path, by_group: bool) -> dict[s
 
     truth_frame = read_truth(truth)
     scores: dict[str, Any] = dict(
-        evaluate_links(read_table(store, s.membership, run_id), truth_frame)
+        evaluate_links(
+            read_table(store, s.membership, run_id),
+            truth_frame,
+            read_table(store, s.record_addresses, run_id),
+        )
     )
     if by_group:
         year = run_info(store, run_id)["reference_date"].year

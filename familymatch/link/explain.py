@@ -118,9 +118,11 @@ def explain_household(
     membership: pl.DataFrame,
     household_links: pl.DataFrame,
     pairs: pl.DataFrame,
+    addresses: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Which people, addresses and claims made a household, and the record links inside each
-    person (stage and weight)."""
+    person (stage and weight); ``addresses``: the household's address entities with their
+    variants and why they were joined (``familymatch.addresses.explain``)."""
     members = membership.filter(pl.col("household_id") == household_id)
     if members.height == 0:
         raise FamilyMatchError(f"household {household_id} is not in this run.")
@@ -155,6 +157,7 @@ def explain_household(
     return {
         "household_id": household_id,
         "members": people,
+        "addresses": addresses or [],
         "parents_living_apart": [
             {"person_id": p, "reason": r.removeprefix("apart:")}
             for p, r in apart.select("person_id", "reason").sort("person_id").iter_rows()
@@ -183,15 +186,18 @@ def explain_pair_in_run(store: Any, run_id: int, record_a: str, record_b: str) -
 def explain_family(store: Any, family: Any) -> dict[str, Any]:
     """:func:`explain_household` on a recorded build's family (a ``FamilyId``), reference
     first, with the household's address."""
+    from familymatch.addresses.explain import household_addresses
     from familymatch.store import read_table
     from familymatch.store import schema as s
 
     run_id, household = family.run_id, family.household_id
+    members = read_table(store, s.membership, run_id, household_id=household)
     doc = explain_household(
         household,
-        read_table(store, s.membership, run_id, household_id=household),
+        members,
         read_table(store, s.household_links, run_id, household_id=household),
         read_table(store, s.link_pairs, run_id),
+        household_addresses(store, run_id, members),
     )
     home = read_table(store, s.households, run_id, household_id=household)
     address = None

@@ -12,6 +12,8 @@ from rich.console import RenderableType
 from rich.markup import escape
 from rich.table import Table
 
+from familymatch.addresses.explain import address_lines
+
 FIELD_LABELS = {
     "fn": "forename",
     "sn": "surname",
@@ -119,6 +121,7 @@ def household_view(doc: dict[str, Any]) -> list[RenderableType]:
             escape("; ".join(_joined_by(r) for r in p["joined_household_by"]) or "alone"),
         )
     out.append(t)
+    out += [escape(line) for line in address_lines(doc.get("addresses", []))]
     t = Table(title="record links inside each person", title_justify="left")
     t.add_column("person", no_wrap=True)
     longest = max((len(r) for p in doc["members"] for r in p["records"]), default=10)
