@@ -203,3 +203,38 @@ def test_clayfield_addresses_come_from_the_address_errors_model(councils: dict[s
     truth = pl.read_parquet(folder / "truth" / "records.parquet")
     touched = truth.filter(pl.col("noise").str.contains("ae_"))
     assert touched.height > 0.03 * truth.filter(pl.col("address_id").is_not_null()).height
+
+
+# What the engine must reach on each profile at scale 0.2 (make test-slow). Issue 13's targets
+# at scale 1 are person F1 >= 0.99, household F1 >= 0.98 and every combination of the cohort
+# within 2% of the planted count (at 0.2 a combination of 12 households moves 8% per household);
+# the bars below are what the engine measured on this branch (ingest + addresses merged, before
+# the linkage branch) minus a small margin, so a change that helps one profile and hurts
+# another fails. Raise them as the engine improves.
+#              person F1  household F1  cohort: most households off in any combination
+SLOW_BARS = {
+    "default": (0.995, 0.995, 2),  # measured 0.9977 / 0.9971 / 1
+    "harbourside": (0.997, 0.985, 3),  # measured 0.9993 / 0.9887 / 2
+    "moorland": (0.997, 0.998, 2),  # measured 0.9990 / 1.0000 / 1
+    "estuary": (0.995, 0.993, 2),  # measured 0.9975 / 0.9957 / 1
+    "clayfield": (0.997, 0.970, 3),  # measured 0.9997 / 0.9740 / 2
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(SLOW_BARS))
+def test_engine_on_each_profile_at_scale_02(tmp_path: Path, name: str) -> None:
+    from familymatch.link.evaluate import evaluate_links
+    from rules.build import build_cohort
+
+    generate(tmp_path, scale=0.2, seed=42, profile=name)
+    result = build_cohort(tmp_path / "familymatch.toml")
+    truth = pl.read_parquet(tmp_path / "truth" / "records.parquet")
+    scores = evaluate_links(result.linked.membership, truth)
+    person, household, off = SLOW_BARS[name]
+    assert scores["persons"]["f1"] >= person, scores["persons"]
+    assert scores["households"]["f1"] >= household, scores["households"]
+    planted = json.loads((tmp_path / "truth" / "expected.json").read_text())["phase1"]
+    found = result.summary["cohort"]["by_combination"]
+    for combo, n in planted["cohort_by_combination"].items():
+        assert abs(found.get(combo, 0) - n) <= off, (combo, found, planted)
