@@ -420,25 +420,6 @@ def link_evaluate(
     _print_json(scores) if as_json else show(evaluation_view(scores))
 
 
-def _household_addresses(store: Any, run_id: int, members: Any) -> list[dict[str, Any]]:
-    """The address entities the household's records resolved to, with their variants."""
-    import polars as pl
-
-    from familymatch.addresses.explain import describe_addresses
-    from familymatch.store import read_table
-    from familymatch.store import schema as s
-
-    record_addresses = read_table(store, s.record_addresses, run_id)
-    ids = (
-        record_addresses.join(members.select("record_id"), on="record_id")
-        .drop_nulls("address_id")["address_id"]
-        .to_list()
-    )
-    same = record_addresses.filter(pl.col("address_id").is_in(ids))
-    records = read_table(store, s.records, run_id).join(same.select("record_id"), on="record_id")
-    return describe_addresses(ids, same, read_table(store, s.addresses, run_id), records)
-
-
 @link_app.command("explain")
 @handles_errors
 def link_explain(
