@@ -211,18 +211,7 @@ def sources_inspect(
     if toml is not None:
         write_draft(toml, draft)
     if as_json:
-        columns = [c.as_dict(examples=not no_examples) for c in found.columns]
-        _print_json(
-            {
-                "file": str(file),
-                "sheet": found.sheet,
-                "rows": found.rows,
-                "kind": found.kind,
-                "columns": columns,
-                "draft": draft,
-            }
-        )
-        return
+        return _print_json(found.document(draft, examples=not no_examples))
     console.print(inspect_table(found, not no_examples))
     console.print(f"draft written to {toml}" if toml else draft, highlight=False, markup=False)
 

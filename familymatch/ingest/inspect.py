@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import fastexcel
 import polars as pl
@@ -102,6 +103,17 @@ class Inspection:
     rows: int
     kind: str
     columns: list[ColumnGuess] = field(default_factory=list)
+
+    def document(self, draft: str, examples: bool = True) -> dict[str, Any]:
+        """What `sources inspect --json` prints."""
+        return {
+            "file": str(self.path),
+            "sheet": self.sheet,
+            "rows": self.rows,
+            "kind": self.kind,
+            "columns": [c.as_dict(examples=examples) for c in self.columns],
+            "draft": draft,
+        }
 
 
 def _words(header: str) -> str:
