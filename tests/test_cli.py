@@ -417,5 +417,5 @@ def test_link_explain_household_by_reference(built: Path) -> None:
     for person in doc["members"]:
         assert person["person_id"] in text.stdout
     stages = {link["stage"] for p in doc["members"] for link in p["record_links"]}
-    assert "fs" in stages and "match weight" in text.stdout
+    assert "fs" in stages and "weight" in text.stdout
     assert "address" in text.stdout
