@@ -47,12 +47,16 @@ HEADER_RULES: tuple[tuple[str, str], ...] = (
     ("end_date", r"\bend\b|\bto\b|until|ceased|closed"),
     ("event_date", r"date|\bstart\b|\bfrom\b"),
     ("group_ref", r"claim (ref|id|no)|household|family (ref|id)|group"),
+    ("detail", r"(incident|event|episode) (ref|id|no|number)"),
     ("case_ref", r"\bref\b|\bid\b|client|person|case"),
     ("outcome", r"outcome|disposal|result"),
     ("term", r"\bterm\b"),
     ("school", r"school|establishment|provider|setting"),
     ("relationship", r"relationship|\brole\b"),
-    ("event_type", r"type|category|benefit|offence|intervention|reason|service|cohort"),
+    (
+        "event_type",
+        r"type|category|benefit|offence|intervention|reason|service|cohort|provision|status",
+    ),
 )
 KIND_WORDS: tuple[tuple[str, str], ...] = (
     ("school_census", r"census|attendance|absence"),
