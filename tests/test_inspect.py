@@ -154,3 +154,22 @@ def test_terms_side_by_side_draft_periods_with_their_terms(tmp_path: Path) -> No
         "2011/12-autumn",
         None,
     ]
+
+
+def test_a_column_of_mixed_date_formats_drafts_a_list(tmp_path: Path) -> None:
+    rows = ["05/03/2004", "06/03/2004", "07/03/2004", "38051", "5 March 2004", "1/2/99"]
+    draft, records = draft_and_records(
+        tmp_path, "dobs.csv", "Surname,DOB\n" + "".join(f"P{i},{d}\n" for i, d in enumerate(rows))
+    )
+    assert (
+        'dob = { column = "DOB", format = ["dd/mm/yyyy", "dd/mm/yy", "long", "excel"], '
+        'century = "past" }'
+    ) in draft
+    assert records["dob"].to_list() == [
+        date(2004, 3, 5),
+        date(2004, 3, 6),
+        date(2004, 3, 7),
+        date(2004, 3, 5),
+        date(2004, 3, 5),
+        date(1999, 2, 1),
+    ]

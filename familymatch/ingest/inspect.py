@@ -48,12 +48,16 @@ HEADER_RULES: tuple[tuple[str, str], ...] = (
     ("end_date", r"\bend\b|\bto\b|until|ceased|closed"),
     ("event_date", r"date|\bstart\b|\bfrom\b"),
     ("group_ref", r"claim (ref|id|no)|household|family (ref|id)|group"),
+    ("detail", r"(incident|event|episode) (ref|id|no|number)"),
     ("case_ref", r"\bref\b|\bid\b|client|person|case"),
     ("outcome", r"outcome|disposal|result"),
     ("term", r"\bterm\b"),
     ("school", r"school|establishment|provider|setting"),
     ("relationship", r"relationship|\brole\b"),
-    ("event_type", r"type|category|benefit|offence|intervention|reason|service|cohort"),
+    (
+        "event_type",
+        r"type|category|benefit|offence|intervention|reason|service|cohort|provision|status",
+    ),
 )
 KIND_WORDS: tuple[tuple[str, str], ...] = (
     ("school_census", r"census|attendance|absence"),
@@ -70,6 +74,11 @@ class DateGuess:
     format: str
     share: float  # of the column's non-empty values
     century: bool = False  # some values have two-digit years: the mapping needs `century`
+    also: tuple[str, ...] = ()  # further formats that read the values the first does not
+
+    @property
+    def formats(self) -> tuple[str, ...]:
+        return (self.format, *self.also)
 
 
 @dataclass
@@ -87,7 +96,7 @@ class ColumnGuess:
             "fill": round(self.fill, 4),
             "field": self.field,
             "reason": self.reason,
-            "date_format": self.date.format if self.date else None,
+            "date_format": list(self.date.formats) if self.date else None,
             "date_share": round(self.date.share, 4) if self.date else None,
         }
         if examples:
@@ -130,20 +139,30 @@ def header_field(header: str) -> str | None:
 
 
 def guess_date_format(values: pl.Series, reference: date) -> DateGuess | None:
-    """The date format (with century "past" for two-digit years) that reads most values."""
+    """The date format that reads most values, then any other format that reads at least 1% of
+    them more (a column of "05/03/2004" and Excel serials: ["dd/mm/yyyy", "excel"])."""
     sample = values.drop_nulls().head(SAMPLE_ROWS)
     if sample.is_empty():
         return None
     frame = sample.to_frame("v")
-    best: DateGuess | None = None
+    parsed = {
+        fmt: frame.select(parse_dates(pl.col("v"), (fmt,), "past", reference).is_not_null())
+        .to_series()
+        .fill_null(False)
+        for fmt in DATE_CANDIDATES
+    }
+    order = sorted(DATE_CANDIDATES, key=lambda f: -int(parsed[f].sum()))  # ties: list order
+    read = parsed[order[0]]
+    if not read.any():
+        return None
+    formats = [order[0]]
+    for fmt in order[1:]:
+        if int((parsed[fmt] & ~read).sum()) >= max(1, 0.01 * sample.len()):
+            formats.append(fmt)
+            read = read | parsed[fmt]
     two_digit = _share(sample, pl.col("v").str.contains(LONG_TWO_DIGIT)) > 0
-    for fmt in DATE_CANDIDATES:
-        parsed = frame.select(parse_dates(pl.col("v"), (fmt,), "past", reference).is_not_null())
-        share = _mean(parsed.to_series())
-        if share > 0 and (best is None or share > best.share):
-            century = reads_two_digit_year(fmt) or (fmt == "long" and two_digit)
-            best = DateGuess(fmt, share, century)
-    return best
+    century = any(reads_two_digit_year(f) for f in formats) or ("long" in formats and two_digit)
+    return DateGuess(formats[0], _mean(read), century, tuple(formats[1:]))
 
 
 def _share(sample: pl.Series, expr: pl.Expr) -> float:
@@ -171,7 +190,7 @@ def value_shape(sample: pl.Series, reference: date) -> tuple[str | None, DateGue
         if _share(sample, expr) >= SHAPE_SHARE:
             return name, None
     guess = guess_date_format(sample, reference)
-    if guess is not None and guess.share >= SHAPE_SHARE and guess.format != "excel":
+    if guess is not None and guess.share >= SHAPE_SHARE and guess.formats != ("excel",):
         return "date", guess
     if _share(sample, v.str.contains(r"^[A-Za-z][A-Za-z' -]*,? [A-Za-z' -]+$")) >= SHAPE_SHARE:
         return "name", None
@@ -277,7 +296,9 @@ def _field_line(guess: ColumnGuess) -> str:
         return f'name = {{ column = {col}, order = "auto" }}'
     if guess.date is not None:
         century = ', century = "past"' if guess.date.century else ""
-        return f"{guess.field} = {{ column = {col}, format = {_toml_str(guess.date.format)}{century} }}"
+        fmts = [_toml_str(f) for f in guess.date.formats]
+        fmt = fmts[0] if len(fmts) == 1 else f"[{', '.join(fmts)}]"
+        return f"{guess.field} = {{ column = {col}, format = {fmt}{century} }}"
     return f"{guess.field} = {col}"
 
 
