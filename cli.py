@@ -111,15 +111,22 @@ def fixtures_generate(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the council into.")],
     scale: Annotated[float, typer.Option(help="1.0 = a city of ~110,000 households.")] = 1.0,
     seed: Annotated[int, typer.Option(help="Random seed; same seed and scale, same files.")] = 42,
+    profile: Annotated[
+        str,
+        typer.Option(
+            help="A council profile: default, or one of fixtures/profiles/catalogue.py "
+            "(harbourside, ...): the same people and cohort written in that council's layouts."
+        ),
+    ] = "default",
 ) -> None:
     """Generate a synthetic council: messy extracts, ground truth and a ready project file.
 
-    Example:  familymatch fixtures generate --scale 0.1 --seed 7 --out work/council
+    Example:  familymatch fixtures generate --scale 0.1 --seed 7 --profile harbourside --out w/c
     """
     from fixtures.generate import generate
 
     with console.status("generating the synthetic council"):
-        summary = generate(out, scale=scale, seed=seed)
+        summary = generate(out, scale=scale, seed=seed, profile=profile)
     console.print(f"wrote the synthetic council to {out} ({summary})")
 
 
@@ -163,6 +170,7 @@ def ingest(
             f"{st.records:,}",
         )
     console.print(t)
+    console.print(_columns_table(result.columns))
     if result.rejects.height:
         reasons = (
             result.rejects.group_by("source", "column", "reason").len().sort("source", "column")
@@ -172,6 +180,86 @@ def ingest(
         if rejects is not None:
             write_rejects(result.rejects, rejects)
             console.print(f"rejected rows written to {rejects}", highlight=False)
+
+
+def _columns_table(columns: Any) -> Any:
+    """Per mapped column: how many rows had a value and the share of those that parsed."""
+    from rich.table import Table
+
+    t = Table(title="mapped columns")
+    for c in ("source", "column", "field", "filled", "parsed"):
+        t.add_column(c, justify="left" if c in ("source", "column", "field") else "right")
+    for r in columns.iter_rows(named=True):
+        filled = f"{r['filled'] / r['rows']:.0%}" if r["rows"] else "-"
+        parsed = "-" if r["parsed_share"] is None else f"{r['parsed_share']:.0%}"
+        t.add_row(r["source"], r["column"], r["field"], filled, parsed)
+    return t
+
+
+sources_app = typer.Typer(help="Look at an extract before mapping it.", no_args_is_help=True)
+app.add_typer(sources_app, name="sources")
+
+
+@sources_app.command("inspect")
+@handles_errors
+def sources_inspect(
+    file: Annotated[Path, typer.Argument(help="The extract (.csv, .xlsx, .parquet).")],
+    sheet: Annotated[str | None, typer.Option("--sheet", help="xlsx: the sheet.")] = None,
+    header_row: Annotated[int, typer.Option("--header-row", min=1, help="1-based.")] = 1,
+    toml: Annotated[
+        Path | None, typer.Option("--toml", help="Write the draft [[sources]] block here.")
+    ] = None,
+    no_examples: Annotated[
+        bool, typer.Option("--no-examples", help="Leave out the example values.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Each column's fill rate, examples, likely canonical field and date format, and a draft
+    [[sources]] block. The examples are personal data: shown on this terminal only.
+
+    Example:  familymatch sources inspect extracts/claims.csv --toml draft.toml
+    """
+    from familymatch.ingest.inspect import draft_toml, inspect_file, write_draft
+
+    found = inspect_file(file, sheet, header_row)
+    draft = draft_toml(found, str(file))
+    if toml is not None:
+        write_draft(toml, draft)
+    if as_json:
+        columns = [c.as_dict(examples=not no_examples) for c in found.columns]
+        _print_json(
+            {
+                "file": str(file),
+                "sheet": found.sheet,
+                "rows": found.rows,
+                "kind": found.kind,
+                "columns": columns,
+                "draft": draft,
+            }
+        )
+        return
+    console.print(_inspect_table(found, not no_examples))
+    console.print(f"draft written to {toml}" if toml else draft, highlight=False, markup=False)
+
+
+def _inspect_table(found: Any, examples: bool) -> Any:
+    from rich.table import Table
+
+    t = Table(title=f"{found.path.name}: {found.rows:,} rows")
+    for c in (
+        "column",
+        "filled",
+        "likely field",
+        "date format",
+        *(["examples"] if examples else []),
+    ):
+        t.add_column(c, justify="right" if c == "filled" else "left")
+    for g in found.columns:
+        field = f"{g.field} ({g.reason})" if g.field else "-"
+        fmt = f"{g.date.format} ({g.date.share:.0%})" if g.date else ""
+        cells = [g.column, f"{g.fill:.0%}", field, fmt]
+        t.add_row(*cells, *([" | ".join(g.examples)] if examples else []))
+    return t
 
 
 # --------------------------------------------------------------------------- cohort
@@ -962,7 +1050,7 @@ def claims_prepare(
             raise FamilyMatchError(f"--sample: '{sample}' is not a number.") from None
         if not 0 < share <= 1:
             raise FamilyMatchError(f"--sample: {sample} must be above 0 and at most 1.")
-    claim = prepare_claim(store, fw, day, build, share)
+    claim = prepare_claim(store, fw, day, build, share, proj.terms)
     path = out or workbook_name(proj.folder / "claims", claim.run_id)
     write_claim_workbook(path, claim.summary, claim.claims, claim.lines, claim.run_id, fw.title)
     _audit(store, claim.run_id, [(str(path), "written")])

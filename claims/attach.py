@@ -19,7 +19,7 @@ import polars as pl
 from openpyxl import Workbook
 
 from familymatch.errors import InputFileError
-from familymatch.ingest.fields import _parse_dates
+from familymatch.ingest.fields import parse_dates
 from familymatch.ingest.readers import ROW, read_source
 from familymatch.outputs import write_owner_only
 from familymatch.project import SourceSpec
@@ -108,7 +108,7 @@ def read_allocation(path: Path, sheet: str = SHEET) -> pl.DataFrame:
         pl.col(cols["key_worker"]).alias("key_worker"),
         (pl.col(cols["team"]) if "team" in cols else pl.lit(None, dtype=pl.String)).alias("team"),
         text.alias("attached_on_text"),
-        _parse_dates(text, DATE_FORMATS).alias("attached_on"),
+        parse_dates(text, DATE_FORMATS, None, date.today()).alias("attached_on"),
         pl.col(ROW).alias("source_row"),
     )
 

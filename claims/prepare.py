@@ -35,7 +35,7 @@ from familymatch.people import modal_dob
 from familymatch.store import Store, read_table, recording_run
 from familymatch.store import schema as s
 from rules.engine import BASE_COLUMNS
-from rules.terms import load_calendar
+from rules.terms import project_calendar
 
 FACT_COLUMNS = tuple(c for c in BASE_COLUMNS if c != "dob")  # the rules' columns
 
@@ -129,9 +129,14 @@ def gather(
     return Evidence(build_run, outcomes_run, families, facts, dobs, already, before)
 
 
-def decide_all(fw: Framework, ev: Evidence, as_of: date) -> list[Decision]:
+def decide_all(
+    fw: Framework, ev: Evidence, as_of: date, terms: Path | None = None
+) -> list[Decision]:
+    """Every attached family's decision; ``terms`` is the council's term calendar (None: the
+    packaged one)."""
     cap = fw.funded_families() - ev.turned_around_before if fw.indicative_families else None
-    return decide(fw, ev.families, ev.facts, as_of, load_calendar(), ev.dobs, ev.already, cap)
+    calendar = project_calendar(terms)
+    return decide(fw, ev.families, ev.facts, as_of, calendar, ev.dobs, ev.already, cap)
 
 
 def audit_sample(refs: list[str], fw: Framework, share: Decimal | None = None) -> set[str]:
@@ -254,9 +259,10 @@ def prepare_claim(
     as_of: date,
     build_run: int | None = None,
     sample_share: Decimal | None = None,
+    terms: Path | None = None,
 ) -> PreparedClaim:
     ev = gather(store, fw, build_run)
-    decisions = decide_all(fw, ev, as_of)
+    decisions = decide_all(fw, ev, as_of, terms)
     with recording_run(
         store,
         "claim",
@@ -270,6 +276,7 @@ def prepare_claim(
             "framework_path": str(fw.path),
             "as_of": as_of.isoformat(),
             "sample_share": str(fw.audit_sample_share if sample_share is None else sample_share),
+            "terms": str(terms) if terms else None,
         },
     ) as run:
         claimed_refs = [d.family.family_ref for d in decisions if d.claimed]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -130,7 +131,8 @@ def verify_claim(store: Store, wb: ClaimWorkbook) -> Verification:
     other_claims = read_submitted_claims(store).filter(pl.col("claim_run_id") != wb.claim_run)
     turnarounds = {n for n, r in fw.results.items() if r.turnaround}
     as_of = date.fromisoformat(params["as_of"])
-    now = {d.family.family_ref: d for d in decide_all(fw, ev, as_of)}
+    terms = Path(params["terms"]) if params.get("terms") else None
+    now = {d.family.family_ref: d for d in decide_all(fw, ev, as_of, terms)}
     for r in claimed.iter_rows(named=True):
         ref = r["family_ref"]
         paid = [

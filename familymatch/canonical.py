@@ -70,6 +70,22 @@ ROW_FIELDS: dict[str, pl.DataType] = {
     "role": pl.String(),  # the person slot of a multi-person row ("claimant", "partner"), else null
 }
 
+# Offence outcome codes (what a mapping maps a council's labels to, with `map = {...}`). A rule
+# set's indicator may count only some (`outcomes = [...]`); a null outcome counts as proven.
+PROVEN_OUTCOMES = (
+    "CONVICTION",
+    "CAUTION",
+    "REPRIMAND",
+    "FINAL_WARNING",
+    "YOUTH_CAUTION",
+    "YOUTH_CONDITIONAL_CAUTION",
+    "REFERRAL_ORDER",
+    "YRO",
+    "DTO",
+)
+NOT_PROVEN_OUTCOMES = ("NFA", "NOT_GUILTY", "DISCONTINUED", "WITHDRAWN")
+OUTCOME_CODES = PROVEN_OUTCOMES + NOT_PROVEN_OUTCOMES
+
 CANONICAL_SCHEMA = pl.Schema({**ROW_FIELDS, **PERSON_FIELDS, **FACT_FIELDS})
 MAPPABLE_FIELDS: frozenset[str] = frozenset(PERSON_FIELDS) | frozenset(FACT_FIELDS)
 

@@ -10,16 +10,18 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from familymatch.canonical import MAPPABLE_FIELDS, SOURCE_KINDS
+from familymatch.canonical import FACT_FIELDS, MAPPABLE_FIELDS, SOURCE_KINDS
 from familymatch.config import ConfigContext
 from familymatch.errors import ConfigError
 
-DATE_FORMATS = ("dd/mm/yyyy", "mm/dd/yyyy", "iso", "excel", "dd-mon-yyyy")
-NAME_ORDERS = ("surname_first", "forename_first")
+DATE_FORMATS = ("dd/mm/yyyy", "mm/dd/yyyy", "iso", "excel", "dd-mon-yyyy", "dd/mm/yy", "long")
+TWO_DIGIT_YEAR_FORMATS = ("dd/mm/yy", "long")  # and any strptime pattern with %y
+NAME_ORDERS = ("surname_first", "forename_first", "auto")
+PERIOD_FIELDS = frozenset(FACT_FIELDS)
 FORMATS = ("csv", "xlsx", "parquet")
 ENCODINGS = ("auto", "utf-8", "utf-8-sig", "cp1252")
 PERSON_KEYS = frozenset(
@@ -39,7 +41,8 @@ class FieldSpec:
     sep: str = ", "
     formats: tuple[str, ...] = ()  # date formats tried in order
     mapping: tuple[tuple[str, str], ...] = ()
-    order: str | None = None  # for `name`: surname_first / forename_first
+    order: str | None = None  # for `name`: surname_first / forename_first / auto
+    century: str | int | None = None  # two-digit years: "past" or a pivot year (e.g. 1950)
 
     def columns(self) -> tuple[str, ...]:
         """The source columns this field reads."""
@@ -57,6 +60,14 @@ class PersonSlot:
 
 
 @dataclass(frozen=True)
+class Period:
+    """One period of a wide row (a term's columns side by side with the others')."""
+
+    label: str
+    fields: dict[str, FieldSpec]
+
+
+@dataclass(frozen=True)
 class SourceSpec:
     """One extract and how its columns map onto the canonical record."""
 
@@ -70,6 +81,7 @@ class SourceSpec:
     header_row: int = 1
     columns: dict[str, FieldSpec] = field(default_factory=dict)
     people: tuple[PersonSlot, ...] = ()
+    periods: tuple[Period, ...] = ()
 
     def slots(self) -> tuple[PersonSlot, ...]:
         """The person slots of a row: the declared people, or one unnamed slot."""
@@ -80,8 +92,10 @@ class SourceSpec:
         cols: set[str] = set()
         for spec in self.columns.values():
             cols.update(spec.columns())
-        for slot in self.people:
-            for spec in slot.fields.values():
+        groups: list[dict[str, FieldSpec]] = [slot.fields for slot in self.people]
+        groups += [period.fields for period in self.periods]
+        for fields in groups:
+            for spec in fields.values():
                 cols.update(spec.columns())
         return cols
 
@@ -97,6 +111,7 @@ class Project:
     database_url: str
     postcode_lookup: Path | None
     sources: tuple[SourceSpec, ...]
+    terms: Path | None = None  # the council's term calendar; None = the packaged rules/terms.toml
     gazetteer: SourceSpec | None = None  # [project] gazetteer + [gazetteer.columns]
 
     @property
@@ -149,7 +164,8 @@ def _field_spec(ctx: _Ctx, key: str, name: str, value: Any) -> FieldSpec:
         if order not in NAME_ORDERS:
             raise ctx.fail(f"{key}.order", f"must be one of {', '.join(NAME_ORDERS)}.")
         return FieldSpec(column=column, order=order)
-    _check_keys(ctx, key, table, {"column", "format", "map", "constant", "join", "sep"})
+    allowed = {"column", "format", "century", "map", "constant", "join", "sep"}
+    _check_keys(ctx, key, table, allowed)
     if "constant" in table:
         if len(table) != 1:
             raise ctx.fail(key, "a constant cannot be combined with other keys.")
@@ -168,23 +184,76 @@ def _field_spec(ctx: _Ctx, key: str, name: str, value: Any) -> FieldSpec:
     if "column" not in table:
         raise ctx.fail(key, "needs `column`, `constant` or `join`.")
     column = _expect(ctx, f"{key}.column", table["column"], str, "a column name")
-    formats: tuple[str, ...] = ()
-    if "format" in table:
-        fmt = table["format"]
-        fmts = [fmt] if isinstance(fmt, str) else fmt
-        if not isinstance(fmts, list) or not fmts:
-            raise ctx.fail(f"{key}.format", "must be a date format or a list of them.")
-        for f in fmts:
-            if f not in DATE_FORMATS:
-                raise ctx.fail(
-                    f"{key}.format", f"'{f}' is not a date format ({', '.join(DATE_FORMATS)})."
-                )
-        formats = tuple(fmts)
+    formats, century = _date_formats(ctx, key, table)
     mapping: tuple[tuple[str, str], ...] = ()
     if "map" in table:
         m = _expect(ctx, f"{key}.map", table["map"], dict, "a table of code = value")
         mapping = tuple((str(k), str(v)) for k, v in m.items())
-    return FieldSpec(column=column, formats=formats, mapping=mapping)
+    return FieldSpec(column=column, formats=formats, mapping=mapping, century=century)
+
+
+def reads_two_digit_year(fmt: str) -> bool:
+    """Whether a date format can read a two-digit year (and so needs a century rule)."""
+    if "%" in fmt:
+        return any(d in fmt for d in ("%y", "%D", "%x"))
+    return fmt in TWO_DIGIT_YEAR_FORMATS
+
+
+def check_pattern(fmt: str) -> bool:
+    """A strptime pattern (containing %) that reads back a whole date, in Python and polars."""
+    import polars as pl
+
+    sample = datetime(2004, 3, 5)
+    try:
+        text = sample.strftime(fmt)
+        if datetime.strptime(text, fmt).date() != sample.date():
+            return False
+        parsed = pl.Series([text]).str.strptime(pl.Date, fmt, strict=False)[0]
+    except (ValueError, pl.exceptions.PolarsError):
+        return False
+    return bool(parsed == sample.date())
+
+
+def _date_formats(
+    ctx: _Ctx, key: str, table: dict[str, Any]
+) -> tuple[tuple[str, ...], str | int | None]:
+    """The `format` list and the `century` rule of a date field spec."""
+    if "format" not in table:
+        if "century" in table:
+            raise ctx.fail(f"{key}.century", "applies to a date `format`; give one.")
+        return (), None
+    fmt = table["format"]
+    fmts = [fmt] if isinstance(fmt, str) else fmt
+    if not isinstance(fmts, list) or not fmts or not all(isinstance(f, str) for f in fmts):
+        raise ctx.fail(f"{key}.format", "must be a date format or a list of them.")
+    for f in fmts:
+        if "%" in f:
+            if not check_pattern(f):
+                raise ctx.fail(
+                    f"{key}.format",
+                    f"'{f}' is not a strptime pattern that reads a whole date (e.g. %d %B %Y).",
+                )
+        elif f not in DATE_FORMATS:
+            raise ctx.fail(
+                f"{key}.format",
+                f"'{f}' is not a date format ({', '.join(DATE_FORMATS)}, "
+                "or a strptime pattern with %).",
+            )
+    century = table.get("century")
+    pivot = isinstance(century, int) and not isinstance(century, bool) and 1000 <= century <= 9900
+    if century is not None and century != "past" and not pivot:
+        raise ctx.fail(
+            f"{key}.century",
+            'must be "past" (never after the reference date) or a pivot year such as 1950.',
+        )
+    two_digit = [f for f in fmts if reads_two_digit_year(f)]
+    if two_digit and century is None:
+        raise ctx.fail(
+            f"{key}.century",
+            f"is required with format '{two_digit[0]}' (it can read a two-digit year): "
+            'century = "past" or a pivot year such as 1950.',
+        )
+    return tuple(fmts), century
 
 
 def _fields(ctx: _Ctx, key: str, table: Any, allowed: frozenset[str]) -> dict[str, FieldSpec]:
@@ -213,7 +282,7 @@ def _source(ctx: _Ctx, idx: int, raw: Any, folder: Path) -> SourceSpec:
     key = f"sources[{idx}]"
     table = _expect(ctx, key, raw, dict, "a table")
     allowed = {"name", "kind", "path", "format", "encoding", "delimiter", "sheet", "header_row"}
-    _check_keys(ctx, key, table, allowed | {"columns", "people"})
+    _check_keys(ctx, key, table, allowed | {"columns", "people", "periods"})
     for req in ("name", "kind", "path"):
         if req not in table:
             raise ctx.fail(f"{key}.{req}", "is required.")
@@ -263,6 +332,7 @@ def _source(ctx: _Ctx, idx: int, raw: Any, folder: Path) -> SourceSpec:
         if clash:
             raise ctx.fail(f"{pkey}.{sorted(clash)[0]}", "is mapped in [sources.columns] too.")
         people.append(PersonSlot(role=role, fields=slot_fields))
+    periods = _periods(ctx, key, table.get("periods", []), columns)
     return SourceSpec(
         name=name,
         kind=kind,
@@ -274,7 +344,37 @@ def _source(ctx: _Ctx, idx: int, raw: Any, folder: Path) -> SourceSpec:
         header_row=header_row,
         columns=columns,
         people=tuple(people),
+        periods=periods,
     )
+
+
+def _periods(ctx: _Ctx, key: str, raw: Any, columns: dict[str, FieldSpec]) -> tuple[Period, ...]:
+    """`[[sources.periods]]`: one record per period of a wide row, each with its own label."""
+    _expect(ctx, f"{key}.periods", raw, list, "a list of tables ([[sources.periods]])")
+    out: list[Period] = []
+    for j, p in enumerate(raw):
+        pkey = f"{key}.periods[{j}]"
+        ptable = _expect(ctx, pkey, p, dict, "a table")
+        if "label" not in ptable:
+            raise ctx.fail(f"{pkey}.label", 'is required (e.g. label = "2011/12-autumn").')
+        label = _expect(ctx, f"{pkey}.label", ptable["label"], str, "a string")
+        if not label.strip() or ":" in label:
+            raise ctx.fail(f"{pkey}.label", "must be non-empty, without ':'.")
+        if label in {q.label for q in out}:
+            raise ctx.fail(f"{pkey}.label", f"label '{label}' appears twice.")
+        fields = {k: v for k, v in ptable.items() if k != "label"}
+        for name in fields:
+            if name not in PERIOD_FIELDS:
+                raise ctx.fail(
+                    f"{pkey}.{name}",
+                    "is not a per-period field (fact fields only: term, sessions_possible, ...).",
+                )
+        period_fields = _fields(ctx, pkey, fields, PERIOD_FIELDS)
+        clash = sorted(set(period_fields) & set(columns))
+        if clash:
+            raise ctx.fail(f"{pkey}.{clash[0]}", "is mapped in [sources.columns] too.")
+        out.append(Period(label=label, fields=period_fields))
+    return tuple(out)
 
 
 def database_url_for(value: str | None, folder: Path) -> str:
@@ -311,7 +411,7 @@ def load_project(path: str | Path) -> Project:
         ctx,
         "project",
         proj,
-        {"name", "reference_date", "rule_set", "database", "postcode_lookup", "gazetteer"},
+        {"name", "reference_date", "rule_set", "database", "postcode_lookup", "terms", "gazetteer"},
     )
     name = _expect(ctx, "project.name", proj.get("name", path.stem), str, "a string")
     if "reference_date" not in proj:
@@ -332,6 +432,11 @@ def load_project(path: str | Path) -> Project:
     lookup_path = None
     if lookup is not None:
         lookup_path = _resolve_path(ctx, "project.postcode_lookup", lookup, folder)
+    terms = None
+    if proj.get("terms") is not None:
+        terms = _resolve_path(ctx, "project.terms", proj["terms"], folder)
+        if not terms.is_file():
+            raise ctx.fail("project.terms", f"'{proj['terms']}' does not exist.")
     gazetteer = _gazetteer(ctx, proj.get("gazetteer"), data.get("gazetteer"), folder)
     raw_sources = data.get("sources")
     if raw_sources is None:
@@ -352,6 +457,7 @@ def load_project(path: str | Path) -> Project:
         database_url=database_url_for(db_value, folder),
         postcode_lookup=lookup_path,
         sources=tuple(sources),
+        terms=terms,
         gazetteer=gazetteer,
     )
 

@@ -25,6 +25,7 @@ from familymatch.store.families import default_person_keys
 from familymatch.store.runs import audit, find_previous_import, recording_run
 from rules.engine import Evaluation, evaluate, summarise
 from rules.ruleset import check_sources, load_rule_set
+from rules.terms import project_calendar
 
 log = get_logger(__name__)
 
@@ -67,6 +68,7 @@ def build_cohort(
             "as_of": reference.isoformat(),
             "rule_set_version": rule_set.version,
             "model_from_run": model_from_run,
+            "terms": str(project.terms) if project.terms else None,
         },
     ) as run:
         model = None
@@ -82,6 +84,7 @@ def build_cohort(
             linked.membership,
             reference,
             apart_parents=linked.households.apart_parents,
+            calendar=project_calendar(project.terms),
         )
         seconds = dict(linked.seconds)
         seconds["rules"] = time.perf_counter() - t

@@ -15,6 +15,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
+from familymatch.canonical import OUTCOME_CODES
 from familymatch.people import age_in_years, modal_dob
 from rules.ruleset import ANY_KIND, Indicator, RuleSet
 from rules.terms import Calendar, load_calendar
@@ -270,6 +271,7 @@ BASE_COLUMNS = [
     "row",
     "dob",
     "event_type",
+    "outcome",
     "event_date",
     "end_date",
     "term",
@@ -277,6 +279,12 @@ BASE_COLUMNS = [
     "sessions_authorised",
     "sessions_unauthorised",
 ]
+
+
+def outcome_counts(outcomes: tuple[str, ...]) -> pl.Expr:
+    """A record whose outcome is listed (compared in capitals, trimmed) or null."""
+    code = pl.col("outcome").str.strip_chars().str.to_uppercase()
+    return code.is_null() | code.is_in(list(outcomes))
 
 
 def _indicators(
@@ -289,6 +297,8 @@ def _indicators(
         rows = base if ind.kind == ANY_KIND else base.filter(pl.col("kind") == ind.kind)
         if ind.event_types:
             rows = rows.filter(pl.col("event_type").is_in(list(ind.event_types)))
+        if ind.outcomes:
+            rows = rows.filter(outcome_counts(ind.outcomes))
         if ind.measure == "count":
             res, ev = _evaluate_count(ind, rows, reference_date, cal)
         else:
@@ -478,7 +488,25 @@ def unknown_codes(rule_set: RuleSet, records: pl.DataFrame) -> list[str]:
         )
         for code, n in counts.iter_rows():
             messages.append(f"{kind}: {n} row(s) with type '{code}' match no rule")
-    return messages
+    return messages + unknown_outcomes(rule_set, records)
+
+
+def unknown_outcomes(rule_set: RuleSet, records: pl.DataFrame) -> list[str]:
+    """Outcome labels that are not canonical codes, of kinds an indicator filters by outcome:
+    such rows never count, so a mapping that forgot to map a label shows here."""
+    kinds = sorted({i.kind for i in rule_set.indicators.values() if i.outcomes})
+    code = pl.col("outcome").str.strip_chars().str.to_uppercase()
+    counts = (
+        records.filter(pl.col("kind").is_in(kinds) & code.is_not_null())
+        .filter(~code.is_in(list(OUTCOME_CODES)))
+        .group_by("kind", code.alias("code"))
+        .len()
+        .sort("kind", "code")
+    )
+    return [
+        f"{kind}: {n} row(s) with outcome '{label}' (not an outcome code) never count"
+        for kind, label, n in counts.iter_rows()
+    ]
 
 
 def summarise(evaluation: Evaluation, run_id: object) -> dict[str, object]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from familymatch.canonical import SOURCE_KINDS
+from familymatch.canonical import OUTCOME_CODES, SOURCE_KINDS
 from familymatch.config import ConfigContext
 from familymatch.errors import ConfigError
 
@@ -31,6 +31,7 @@ class Indicator:
     measure: str = "count"
     who: str = "member"
     event_types: tuple[str, ...] = ()
+    outcomes: tuple[str, ...] = ()  # count only these outcomes (a null outcome counts)
     window_months: int | None = None
     window_terms: int | None = None
     open_at_reference: bool = False
@@ -154,6 +155,7 @@ def _indicator(ctx: _Ctx, name: str, raw: Any) -> Indicator:
         raise ctx.fail(f"{key}.age_min", "is above age_max: no one can meet it.")
     return Indicator(
         name=name,
+        outcomes=_outcomes(ctx, f"{key}.outcomes", raw.get("outcomes")),
         kind=kind,
         description=str(raw.get("description", "")),
         measure=measure,
@@ -171,6 +173,19 @@ def _indicator(ctx: _Ctx, name: str, raw: Any) -> Indicator:
         threshold_pct=threshold,
         census_terms=ints["census_terms"],
     )
+
+
+def _outcomes(ctx: _Ctx, key: str, raw: Any) -> tuple[str, ...]:
+    """`outcomes = [...]`: canonical outcome codes (familymatch.canonical.OUTCOME_CODES)."""
+    if raw is None:
+        return ()
+    codes = ctx.names(key, raw, empty=False)
+    for code in codes:
+        if code not in OUTCOME_CODES:
+            raise ctx.fail(
+                key, f"'{code}' is not an outcome code (one of {', '.join(OUTCOME_CODES)})."
+            )
+    return codes
 
 
 def _criterion(ctx: _Ctx, name: str, raw: Any, indicators: dict[str, Indicator]) -> Criterion:

@@ -9,12 +9,14 @@ containing the reference date and the N-1 before it.
 
 from __future__ import annotations
 
-import tomllib
+import itertools
+import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
+from familymatch.config import ConfigContext, read_toml
 from familymatch.errors import ConfigError
 
 DEFAULT_CALENDAR = Path(__file__).with_name("terms.toml")
@@ -86,25 +88,48 @@ class Calendar:
         return available[-terms:]
 
 
+TERM_NAME = re.compile(r"^\d{4}/\d{2}-(autumn|spring|summer)$")
+
+
+def _term(ctx: ConfigContext, key: str, raw: object) -> Term:
+    table = ctx.table(key, raw, allowed={"name", "start", "end"}, required={"name", "start", "end"})
+    name = ctx.text(f"{key}.name", table["name"])
+    if not TERM_NAME.match(name):
+        raise ctx.fail(f"{key}.name", f"'{name}' is not a term name like 2011/12-autumn.")
+    start, end = table["start"], table["end"]
+    for part, value in (("start", start), ("end", end)):
+        if not isinstance(value, date) or isinstance(value, datetime):
+            raise ctx.fail(f"{key}.{part}", "must be a date (start = 2011-09-05, no quotes).")
+    if end < start:
+        raise ctx.fail(f"{key}.end", "is before start.")
+    return Term(name=name, start=start, end=end)
+
+
 @lru_cache(maxsize=8)
 def load_calendar(path: Path = DEFAULT_CALENDAR) -> Calendar:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: the term calendar does not exist.") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: is not valid TOML ({exc}).") from None
-    terms = []
-    for i, raw in enumerate(data.get("term", [])):
-        key = f"term[{i}]"
-        try:
-            name, start, end = raw["name"], raw["start"], raw["end"]
-        except KeyError as exc:
-            raise ConfigError(f"{path}: {key}.{exc.args[0]}: is required.") from None
-        if not (isinstance(start, date) and isinstance(end, date)) or end < start:
-            raise ConfigError(f"{path}: {key}: start and end must be dates with start <= end.")
-        terms.append(Term(name=name, start=start, end=end))
-    terms.sort(key=lambda t: t.start)
-    if not terms:
-        raise ConfigError(f"{path}: term: no terms are listed.")
-    return Calendar(terms=tuple(terms))
+    """A term calendar (``[[term]]`` tables: name, start, end), validated: errors name the file
+    and the dotted key. The packaged rules/terms.toml by default; ``[project] terms`` names a
+    council's own."""
+    ctx = ConfigContext(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: the term calendar does not exist.")
+    data, _ = read_toml(path)
+    ctx.keys("", data, {"term"})
+    raw_terms = data.get("term", [])
+    if not isinstance(raw_terms, list) or not raw_terms:
+        raise ctx.fail("term", "no terms are listed ([[term]] with name, start, end).")
+    terms = [_term(ctx, f"term[{i}]", raw) for i, raw in enumerate(raw_terms)]
+    names = [t.name for t in terms]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise ctx.fail(f"term[{i}].name", f"'{name}' appears twice.")
+    order = sorted(range(len(terms)), key=lambda i: terms[i].start)
+    for a, b in itertools.pairwise(order):
+        if terms[b].start <= terms[a].end:
+            raise ctx.fail(f"term[{b}]", f"overlaps {terms[a].name}.")
+    return Calendar(terms=tuple(terms[i] for i in order))
+
+
+def project_calendar(terms: Path | None) -> Calendar:
+    """The council's calendar (``[project] terms``) or the packaged one."""
+    return load_calendar(terms) if terms is not None else load_calendar()

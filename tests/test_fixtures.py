@@ -175,6 +175,9 @@ def test_truth_covers_every_accepted_row_and_lists_the_rejects(
         "address_id",
     ]
     assert truth["record_id"].n_unique() == truth.height == summary.records
+    # the address a record's text describes; none where a source writes no address text
+    no_address = truth.filter(pl.col("address_id").is_null())["source"].unique().sort()
+    assert no_address.to_list() == ["benefit_members", "exclusions"]
     assert truth.select(pl.col("person_id", "household_id").null_count()).row(0) == (0, 0)
     expected = json.loads((out / "truth" / "expected.json").read_text())
     rejects = expected["rejected_rows"]

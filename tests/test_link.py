@@ -258,3 +258,42 @@ def test_household_guards_keep_a_replaced_forename_apart_unless_switched_off() -
         .iter_rows()
     )
     assert off[a] == off[b]
+
+
+def test_the_periods_of_one_wide_row_are_one_person_by_the_same_row_stage() -> None:
+    def rec(rid: str, fn: str, sn: str, role: str | None = None) -> dict[str, object]:
+        source, row = rid.removeprefix("build|").split(":")[:2]
+        return {
+            "record_id": rid,
+            "source": source,
+            "kind": "school_census",
+            "row": int(row),
+            "role": role,
+            "forename": fn,
+            "surname": sn,
+            "dob": date(2001, 2, 3),
+        }
+
+    bg = [
+        {**r, "record_id": f"bg:{i}", "source": "bg", "kind": "population", "row": i}
+        for i, r in enumerate(background(), start=1)
+    ]
+    odd = [
+        rec("w:7:aut", "QUENTIN", "ZABROWSKI"),  # one row, two periods: one person
+        rec("w:7:spr", "XAVIER", "YELLAND"),
+        rec("build|w:7:sum", "URSULA", "VIPOND"),  # the same row of another file: not
+        rec("c:3:claimant:aut", "OLIVE", "PETTIGREW", "claimant"),
+        rec("c:3:claimant:spr", "NIGEL", "MORCOMBE", "claimant"),
+        rec("c:3:partner:aut", "KEITH", "LAMPARD", "partner"),  # another person slot: not
+    ]
+    std = standardise(conform(pl.DataFrame(bg + odd, infer_schema_length=None)))
+    result = link_records(std)
+    pid = dict(result.persons.select("record_id", "person_id").iter_rows())
+    assert pid["w:7:aut"] == pid["w:7:spr"] != pid["build|w:7:sum"]
+    assert pid["c:3:claimant:aut"] == pid["c:3:claimant:spr"] != pid["c:3:partner:aut"]
+    same_row = result.pairs.filter(pl.col("stage") == "same_row")
+    assert sorted(same_row.select("record_id_l", "record_id_r").rows()) == [
+        ("c:3:claimant:spr", "c:3:claimant:aut"),
+        ("w:7:spr", "w:7:aut"),
+    ]
+    assert result.stats["identifier_links"] == 2

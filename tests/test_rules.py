@@ -15,9 +15,11 @@ from hypothesis import strategies as st
 
 from familymatch.canonical import conform
 from familymatch.errors import ConfigError
+from familymatch.project import load_project
 from rules.engine import evaluate, months_before, summarise
-from rules.ruleset import check_sources, load_rule_set
-from rules.terms import load_calendar
+from rules.ruleset import RULES_DIR, check_sources, load_rule_set
+from rules.terms import load_calendar, project_calendar
+from tests.conftest import write
 
 R = date(2012, 6, 1)
 PHASE1 = load_rule_set("phase1")
@@ -443,3 +445,114 @@ def test_parent_apart_max_problems_is_validated(tmp_path: Path) -> None:
         ConfigError, match=r"entry.parent_apart_max_problems: must be between 0 and 6"
     ):
         load_rule_set(bad)
+
+
+def test_outcomes_filter_counts_proven_and_null_outcomes_only(tmp_path: Path) -> None:
+    def offence(hh: str, outcome: str | None, when: date = date(2012, 3, 1)) -> dict[str, object]:
+        return {
+            "kind": "youth_offending",
+            "person": hh,
+            "hh": hh,
+            "dob": CHILD,
+            "event_date": when,
+            "outcome": outcome,
+        }
+
+    recs, members = records(
+        [
+            offence("H1", "NFA"),
+            offence("H1", "NOT_GUILTY", date(2012, 4, 1)),
+            offence("H2", " caution "),
+            offence("H3", None),
+            offence("H4", "Warned"),
+        ]
+    )
+
+    def met(rule_set: object) -> list[str]:
+        ev = evaluate(rule_set, recs, members, R)  # type: ignore[arg-type]
+        found = ev.indicator_results.filter(
+            (pl.col("indicator") == "youth_offence") & pl.col("met")
+        )
+        return sorted(found["household_id"].to_list())
+
+    assert met(PHASE1) == ["H2", "H3"]
+    assert evaluate(PHASE1, recs, members, R).unknown_codes == [
+        "youth_offending: 1 row(s) with outcome 'WARNED' (not an outcome code) never count"
+    ]
+    # the same rule set without the filter counts every offence
+    text = (RULES_DIR / "phase1.toml").read_text().replace("outcomes = [", "# outcomes = [")
+    unfiltered = load_rule_set(write(tmp_path / "p1.toml", text))
+    assert met(unfiltered) == ["H1", "H2", "H3", "H4"]
+
+
+def test_outcomes_must_be_outcome_codes(tmp_path: Path) -> None:
+    text = (RULES_DIR / "phase1.toml").read_text()
+    text = text.replace('"CONVICTION", "CAUTION"', '"CONVICTON"')
+    with pytest.raises(ConfigError) as err:
+        load_rule_set(write(tmp_path / "p1.toml", text))
+    assert "p1.toml: indicators.youth_offence.outcomes: 'CONVICTON' is not an outcome code" in (
+        err.value.message
+    )
+
+
+def council_terms(tmp_path: Path, autumn_start: str = "2011-09-01", extra: str = "") -> Path:
+    text = (
+        (RULES_DIR / "terms.toml")
+        .read_text()
+        .replace("start = 2011-09-05", f"start = {autumn_start}")
+    )
+    return write(tmp_path / "terms.toml", text + extra)
+
+
+def test_a_councils_own_term_calendar_moves_the_term_windows(tmp_path: Path) -> None:
+    terms = council_terms(tmp_path)
+    proj = write(
+        tmp_path / "familymatch.toml",
+        '[project]\nreference_date = "2012-06-01"\nterms = "terms.toml"\n'
+        '[[sources]]\nname = "x"\nkind = "exclusions"\npath = "x.csv"\n',
+    )
+    project = load_project(proj)
+    assert project.terms == terms.resolve()
+    excluded = {
+        "kind": "exclusions",
+        "person": "k",
+        "dob": CHILD,
+        "event_type": "PERMANENT",
+        "event_date": date(2011, 9, 2),  # before the packaged autumn term, inside the council's
+    }
+    recs, members = records([excluded])
+    packaged = evaluate(PHASE1, recs, members, R)
+    council = evaluate(PHASE1, recs, members, R, calendar=project_calendar(project.terms))
+    assert packaged.cohort["combination"].to_list() == [""]
+    assert council.cohort["combination"].to_list() == ["education"]
+
+
+@pytest.mark.parametrize(
+    ("autumn_start", "extra", "message"),
+    [
+        ("2011-12-20", "", "term[6].end: is before start."),
+        ("2011-07-01", "", "term[6]: overlaps 2010/11-summer."),
+        ('"2011-09-01"', "", "term[6].start: must be a date"),
+        (
+            "2011-09-01",
+            '[[term]]\nname = "2011/12-autumn"\nstart = 2030-01-01\nend = 2030-02-01\n',
+            "term[24].name: '2011/12-autumn' appears twice.",
+        ),
+        (
+            "2011-09-01",
+            '[[term]]\nname = "Autumn 2030"\nstart = 2030-01-01\nend = 2030-02-01\n',
+            "term[24].name: 'Autumn 2030' is not a term name like 2011/12-autumn.",
+        ),
+        (
+            "2011-09-01",
+            '[[term]]\nname = "2030/31-autumn"\nbegin = 2030-01-01\n',
+            "term[24].begin: unknown key",
+        ),
+    ],
+)
+def test_term_calendar_errors_name_the_file_and_key(
+    tmp_path: Path, autumn_start: str, extra: str, message: str
+) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_calendar(council_terms(tmp_path, autumn_start, extra))
+    assert f"terms.toml: {message}" in err.value.message

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass
 from datetime import date
 
@@ -46,31 +47,100 @@ def text(spec: FieldSpec) -> pl.Expr:
     return expr
 
 
-def _parse_dates(raw: pl.Expr, formats: tuple[str, ...]) -> pl.Expr:
+# English month names, full and three letters (the calendar module's C-locale names)
+MONTHS = {
+    name.lower(): i
+    for i in range(1, 13)
+    for name in (calendar.month_name[i], calendar.month_abbr[i])
+} | {"sept": 9}
+LONG = r"^(\d{1,2})(?:st|nd|rd|th)?[\s,/-]+([A-Za-z]+)\.?[\s,/-]+(\d{4}|\d{2})$"
+DAY_MONTH_YY = r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{2})$"
+
+
+def _iso(year: pl.Expr, month: pl.Expr, day: pl.Expr) -> pl.Expr:
+    """The date year-month-day from integer parts; null when it does not exist (31 February)."""
+    text = pl.format(
+        "{}-{}-{}",
+        year.cast(pl.String).str.zfill(4),
+        month.cast(pl.String).str.zfill(2),
+        day.cast(pl.String).str.zfill(2),
+    )
+    return text.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+
+
+def full_year(
+    yy: pl.Expr, month: pl.Expr, day: pl.Expr, century: str | int | None, reference: date
+) -> pl.Expr:
+    """A date from a two-digit year: ``"past"`` = the latest such date on or before
+    ``reference``; a pivot year P = the year in P..P+99 ending in those two digits."""
+    yy = yy.cast(pl.Int32)
+    if century == "past":
+        this = reference.year - reference.year % 100 + yy
+        late = _iso(this, month, day)
+        return pl.when(late > pl.lit(reference)).then(_iso(this - 100, month, day)).otherwise(late)
+    pivot = int(century) if century is not None else 1900
+    return _iso(pivot + (yy - pivot % 100) % 100, month, day)
+
+
+def _day_month_yy(raw: pl.Expr, century: str | int | None, reference: date) -> pl.Expr:
+    part = raw.str.extract_groups(DAY_MONTH_YY)
+    day, month, yy = (part.struct.field(str(i)).cast(pl.Int32) for i in (1, 2, 3))
+    return full_year(yy, month, day, century, reference)
+
+
+def _long(raw: pl.Expr, century: str | int | None, reference: date) -> pl.Expr:
+    part = raw.str.extract_groups(LONG)
+    day = part.struct.field("1").cast(pl.Int32)
+    month = part.struct.field("2").str.to_lowercase().replace_strict(MONTHS, default=None)
+    year_text = part.struct.field("3")
+    four = _iso(year_text.cast(pl.Int32), month, day)
+    two = full_year(year_text.cast(pl.Int32), month, day, century, reference)
+    return pl.when(year_text.str.len_chars() == 4).then(four).otherwise(two)
+
+
+def _pattern(raw: pl.Expr, fmt: str, century: str | int | None, reference: date) -> pl.Expr:
+    parsed = raw.str.strptime(pl.Date, fmt, strict=False)
+    if century is None:
+        return parsed
+    yy = parsed.dt.year() % 100
+    return full_year(yy, parsed.dt.month(), parsed.dt.day(), century, reference)
+
+
+def _excel(raw: pl.Expr) -> pl.Expr:
+    """Serial day numbers (1900 system), as numbers or as text ("40123", "40123.0")."""
+    serial = raw.str.replace(r"\.\d*$", "")
+    ok = raw.str.contains(r"^\d{1,7}(?:\.\d*)?$")
+    days = serial.cast(pl.Int64, strict=False)
+    return pl.when(ok & days.is_between(1, 2_958_465)).then(
+        pl.lit(EXCEL_EPOCH) + pl.duration(days=days)
+    )
+
+
+def parse_dates(
+    raw: pl.Expr, formats: tuple[str, ...], century: str | int | None, reference: date
+) -> pl.Expr:
+    """The first format (in order) that reads each cell; ISO dates are always accepted."""
     candidates: list[pl.Expr] = []
     normalised = raw.str.replace_all(r"[.\-]", "/")
     for fmt in formats:
         if fmt == "iso":
             continue  # ISO is always tried below
         if fmt == "excel":
-            serial = raw.str.replace(r"\.0+$", "")
-            ok = serial.str.contains(r"^\d{1,7}$")
-            days = serial.cast(pl.Int64, strict=False)
+            candidates.append(_excel(raw))
+        elif fmt == "dd/mm/yy":
+            candidates.append(_day_month_yy(raw, century, reference))
+        elif fmt == "long":
+            candidates.append(_long(raw, century, reference))
+        elif "%" in fmt:
+            candidates.append(_pattern(raw, fmt, century, reference))
+        else:
+            pattern, strf = _PATTERNS[fmt]
+            source = raw.str.replace_all(" ", "-") if fmt == "dd-mon-yyyy" else normalised
             candidates.append(
-                pl.when(ok & days.is_between(1, 2_958_465)).then(
-                    pl.lit(EXCEL_EPOCH) + pl.duration(days=days)
+                pl.when(raw.str.contains(pattern)).then(
+                    source.str.strptime(pl.Date, strf, strict=False)
                 )
             )
-            continue
-        pattern, strf = _PATTERNS[fmt]
-        source = raw if fmt == "dd-mon-yyyy" else normalised
-        if fmt == "dd-mon-yyyy":
-            source = raw.str.replace_all(" ", "-")
-        candidates.append(
-            pl.when(raw.str.contains(pattern)).then(
-                source.str.strptime(pl.Date, strf, strict=False)
-            )
-        )
     candidates.append(
         pl.when(raw.str.contains(ISO_ANY)).then(
             raw.str.slice(0, 10).str.strptime(pl.Date, "%Y-%m-%d", strict=False)
@@ -79,15 +149,22 @@ def _parse_dates(raw: pl.Expr, formats: tuple[str, ...]) -> pl.Expr:
     return pl.coalesce(candidates).cast(pl.Date)
 
 
-def date_value(spec: FieldSpec, name: str, today: date) -> tuple[pl.Expr, list[Check]]:
-    """A date field: its value and the checks that reject a row."""
+def date_value(
+    spec: FieldSpec, name: str, today: date, reference: date | None = None
+) -> tuple[pl.Expr, list[Check]]:
+    """A date field: its value and the checks that reject a row. ``reference`` is the
+    project's reference date (the latest a two-digit year with century "past" may give)."""
     raw = text(spec)
     formats = spec.formats or ("dd/mm/yyyy",)
-    value = _parse_dates(raw, formats)
+    value = parse_dates(raw, formats, spec.century, reference or today)
     col = spec.column or name
-    two_digit = raw.str.contains(r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2}$")
+    two_digit = raw.str.contains(DAY_MONTH_YY) & pl.lit("dd/mm/yy" not in formats)
     checks = [
-        Check(raw.is_not_null() & two_digit, col, "two-digit year is ambiguous; use four digits"),
+        Check(
+            raw.is_not_null() & value.is_null() & two_digit,
+            col,
+            'two-digit year: map it with format = "dd/mm/yy" and a century rule',
+        ),
         Check(
             raw.is_not_null() & value.is_null() & ~two_digit,
             col,
@@ -124,27 +201,60 @@ def long_cell_checks(spec: FieldSpec, name: str) -> list[Check]:
     ]
 
 
+CAPITALS_WORD = r"^[A-Z][A-Z'-]*[A-Z]$"  # SMITH, O'NEIL, SMITH-JONES (not an initial)
+
+
+def _comma_split(s: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """Surname and the other words of "SURNAME, Forename Middle"."""
+    parts = s.str.splitn(",", 2)
+    surname = parts.struct.field("field_0").str.strip_chars()
+    rest = parts.struct.field("field_1").str.strip_chars().str.split(" ")
+    return surname, rest
+
+
+def _capitals_split(tokens: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """(applies, surname, other words): the words in capitals are the surname when the name
+    also has words that are not all capitals ("John SMITH", "SMITH John")."""
+    caps = pl.element().str.contains(CAPITALS_WORD)
+    capitals = tokens.list.eval(pl.element().filter(caps))
+    others = tokens.list.eval(pl.element().filter(~caps))
+    applies = (capitals.list.len() > 0) & others.list.eval(
+        pl.element().str.contains("[a-z]")
+    ).list.any()
+    return applies, capitals.list.join(" "), others
+
+
 def split_name(spec: FieldSpec) -> dict[str, pl.Expr]:
-    """forename, middle_names, surname from one name column."""
+    """forename, middle_names, surname from one name column (order: surname_first,
+    forename_first or auto; a comma always marks "SURNAME, Forename Middle")."""
     assert spec.column is not None
     s = pl.col(spec.column).str.replace_all(r"\s+", " ")
+    tokens = s.str.split(" ")
+    has_comma = s.str.contains(",")
+    comma_surname, comma_rest = _comma_split(s)
+    n = tokens.list.len()
     if spec.order == "surname_first":
-        has_comma = s.str.contains(",")
-        parts = s.str.splitn(",", 2)
-        comma_surname = parts.struct.field("field_0").str.strip_chars()
-        comma_rest = parts.struct.field("field_1").str.strip_chars()
-        tokens = s.str.split(" ")
         surname = pl.when(has_comma).then(comma_surname).otherwise(tokens.list.first())
-        rest = pl.when(has_comma).then(comma_rest.str.split(" ")).otherwise(tokens.list.slice(1))
-        rest = rest.list.eval(pl.element().filter(pl.element() != ""))
-        forename = rest.list.first()
-        middle = rest.list.slice(1).list.join(" ")
+        rest = pl.when(has_comma).then(comma_rest).otherwise(tokens.list.slice(1))
     else:
-        tokens = s.str.split(" ")
-        n = tokens.list.len()
-        forename = pl.when(n > 1).then(tokens.list.first())
+        # forename first: the last word is the surname; a lone word is a surname
         surname = tokens.list.last()
-        middle = tokens.list.slice(1, n - 2).list.join(" ")
+        rest = tokens.list.slice(0, n - 1)
+        if spec.order == "auto":
+            capitals, caps_surname, caps_rest = _capitals_split(tokens)
+            surname = (
+                pl.when(has_comma)
+                .then(comma_surname)
+                .when(capitals)
+                .then(caps_surname)
+                .otherwise(surname)
+            )
+            rest = (
+                pl.when(has_comma).then(comma_rest).when(capitals).then(caps_rest).otherwise(rest)
+            )
+    rest = rest.list.eval(pl.element().filter(pl.element() != ""))
+    forename = rest.list.first()
+    middle = rest.list.slice(1).list.join(" ")
     empty_to_null = lambda e: pl.when(e == "").then(None).otherwise(e)  # noqa: E731
     return {
         "forename": empty_to_null(forename),

@@ -14,13 +14,13 @@ import polars as pl
 from familymatch.canonical import CANONICAL_SCHEMA, REJECT_SCHEMA, conform
 from familymatch.ingest import fields as fl
 from familymatch.ingest.readers import ROW, RawTable
-from familymatch.project import FieldSpec, SourceSpec
+from familymatch.project import FieldSpec, Period, SourceSpec
 
 SLOT_IDENTITY = ("forename", "middle_names", "surname", "dob")
 
 
 def _field_exprs(
-    specs: dict[str, FieldSpec], prefix: str, today: date
+    specs: dict[str, FieldSpec], prefix: str, today: date, reference: date | None
 ) -> tuple[list[pl.Expr], list[fl.Check]]:
     exprs: list[pl.Expr] = []
     checks: list[fl.Check] = []
@@ -31,7 +31,7 @@ def _field_exprs(
                 exprs.append(expr.alias(f"{prefix}{part}"))
             continue
         if name in fl.DATE_FIELDS:
-            value, more = fl.date_value(spec, name, today)
+            value, more = fl.date_value(spec, name, today, reference)
         elif name in fl.INT_FIELDS or name in fl.FLOAT_FIELDS:
             value, more = fl.number_value(spec, name)
         else:
@@ -41,25 +41,10 @@ def _field_exprs(
     return exprs, checks
 
 
-def map_source(
-    spec: SourceSpec, table: RawTable, today: date | None = None
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Canonical records and rejects (REJECT_SCHEMA) for one source."""
-    today = today or date.today()
-    frame = table.frame
-    shared_exprs, checks = _field_exprs(spec.columns, "s__", today)
-    slot_prefixes: list[tuple[str | None, str]] = []
-    slot_exprs: list[pl.Expr] = []
-    for i, slot in enumerate(spec.slots()):
-        prefix = f"p{i}__"
-        exprs, more = _field_exprs(slot.fields, prefix, today)
-        slot_exprs.extend(exprs)
-        checks.extend(more)
-        slot_prefixes.append((slot.role, prefix))
-    bad_cols = [c.bad.fill_null(False).alias(f"__bad{i}") for i, c in enumerate(checks)]
-    wide = frame.select([pl.col(ROW), *shared_exprs, *slot_exprs, *bad_cols])
-
-    # rejects: one line per (row, bad check)
+def _rejects(
+    spec: SourceSpec, table: RawTable, wide: pl.DataFrame, checks: list[fl.Check]
+) -> pl.DataFrame:
+    """One line per (row, bad check), and one per ragged row."""
     reject_parts = [
         wide.filter(pl.col(f"__bad{i}")).select(
             pl.lit(spec.name).alias("source"),
@@ -78,43 +63,103 @@ def map_source(
         },
         schema=REJECT_SCHEMA,
     )
-    rejects = pl.concat(
-        [ragged, *[p.cast(REJECT_SCHEMA) for p in reject_parts]], how="vertical"
-    ).sort(["row", "column"], nulls_last=False)
+    return pl.concat([ragged, *[p.cast(REJECT_SCHEMA) for p in reject_parts]], how="vertical").sort(
+        ["row", "column"], nulls_last=False
+    )
 
+
+def _period_present(period: Period) -> pl.Expr:
+    """A period gives a record on a row unless every column it reads is empty there."""
+    cols = [c for f in period.fields.values() for c in f.columns()]
+    if not cols:
+        return pl.lit(True)
+    return pl.any_horizontal([pl.col(c).is_not_null() for c in cols])
+
+
+def _slot_records(
+    wide: pl.DataFrame, spec: SourceSpec, prefix: str, role: str | None
+) -> pl.DataFrame:
+    """The records of one person slot: one per row, or one per row and present period."""
+    groups = [("s__", None)] + [(f"t{k}__", p.label) for k, p in enumerate(spec.periods)]
+    if spec.periods:
+        groups = groups[1:]
+    shared = [c.removeprefix("s__") for c in wide.columns if c.startswith("s__")]
+    own = {c.removeprefix(prefix): c for c in wide.columns if c.startswith(prefix)}
+    parts = []
+    for order, (group, label) in enumerate(groups):
+        fields = {n: f"s__{n}" for n in shared}
+        if label is not None:
+            fields |= {c.removeprefix(group): c for c in wide.columns if c.startswith(group)}
+        fields |= own
+        part = wide
+        if label is not None:
+            part = part.filter(pl.col(f"__has{order}"))
+        parts.append(
+            part.select(
+                pl.col(ROW).alias("row"),
+                *[pl.col(c).alias(n) for n, c in fields.items()],
+                pl.lit(label, dtype=pl.String).alias("__period"),
+                pl.lit(order).alias("__order"),
+            )
+        )
+    out = pl.concat(parts, how="diagonal_relaxed")
+    if spec.people:
+        identity = [n for n in SLOT_IDENTITY if n in out.columns]
+        out = (
+            out.filter(pl.any_horizontal(pl.col(identity).is_not_null()))
+            if identity
+            else out.clear()
+        )
+    return out.with_columns(pl.lit(role, dtype=pl.String).alias("role"))
+
+
+def record_id_expr(spec: SourceSpec) -> pl.Expr:
+    """``<source>:<row>[:<role>][:<period label>]``."""
+    parts = [pl.lit(spec.name), pl.col("row").cast(pl.String)]
+    if spec.people:
+        parts.append(pl.col("role"))
+    if spec.periods:
+        parts.append(pl.col("__period"))
+    return pl.concat_str(parts, separator=":")
+
+
+def map_source(
+    spec: SourceSpec, table: RawTable, today: date | None = None, reference: date | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Canonical records and rejects (REJECT_SCHEMA) for one source. ``reference`` (the
+    project's reference date) bounds two-digit years read with century "past"."""
+    today = today or date.today()
+    frame = table.frame
+    shared_exprs, checks = _field_exprs(spec.columns, "s__", today, reference)
+    extra: list[pl.Expr] = []
+    for k, period in enumerate(spec.periods):
+        exprs, more = _field_exprs(period.fields, f"t{k}__", today, reference)
+        extra.extend([*exprs, _period_present(period).alias(f"__has{k}")])
+        checks.extend(more)
+    slot_prefixes: list[tuple[str | None, str]] = []
+    for i, slot in enumerate(spec.slots()):
+        prefix = f"p{i}__"
+        exprs, more = _field_exprs(slot.fields, prefix, today, reference)
+        extra.extend(exprs)
+        checks.extend(more)
+        slot_prefixes.append((slot.role, prefix))
+    bad_cols = [c.bad.fill_null(False).alias(f"__bad{i}") for i, c in enumerate(checks)]
+    wide = frame.select([pl.col(ROW), *shared_exprs, *extra, *bad_cols])
+    rejects = _rejects(spec, table, wide, checks)
     if checks:
         wide = wide.filter(~pl.any_horizontal([pl.col(f"__bad{i}") for i in range(len(checks))]))
 
-    shared_names = [c.removeprefix("s__") for c in wide.columns if c.startswith("s__")]
-    records = []
-    for order, (role, prefix) in enumerate(slot_prefixes):
-        own = [c for c in wide.columns if c.startswith(prefix)]
-        own_names = {c.removeprefix(prefix) for c in own}
-        select = [pl.col(ROW).alias("row")]
-        select += [pl.col(f"s__{n}").alias(n) for n in shared_names if n not in own_names]
-        select += [pl.col(c).alias(c.removeprefix(prefix)) for c in own]
-        part = wide.select(select)
-        if spec.people:
-            identity = [n for n in SLOT_IDENTITY if n in part.columns]
-            if identity:
-                part = part.filter(pl.any_horizontal(pl.col(identity).is_not_null()))
-            else:
-                part = part.clear()
-        part = part.with_columns(
-            pl.lit(role, dtype=pl.String).alias("role"),
-            pl.lit(order).alias("__slot"),
-        )
-        records.append(part)
-    out = pl.concat(records, how="diagonal_relaxed").sort(["row", "__slot"])
-    rid = pl.format("{}:{}", pl.lit(spec.name), pl.col("row"))
-    if spec.people:
-        rid = pl.format("{}:{}:{}", pl.lit(spec.name), pl.col("row"), pl.col("role"))
+    records = [
+        _slot_records(wide, spec, prefix, role).with_columns(pl.lit(slot).alias("__slot"))
+        for slot, (role, prefix) in enumerate(slot_prefixes)
+    ]
+    out = pl.concat(records, how="diagonal_relaxed").sort(["row", "__slot", "__order"])
     out = out.with_columns(
-        rid.alias("record_id"),
+        record_id_expr(spec).alias("record_id"),
         pl.lit(spec.name).alias("source"),
         pl.lit(spec.kind).alias("kind"),
-    ).drop("__slot")
+    )
     return conform(out), rejects
 
 
-__all__ = ["CANONICAL_SCHEMA", "map_source"]
+__all__ = ["CANONICAL_SCHEMA", "map_source", "record_id_expr"]

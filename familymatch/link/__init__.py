@@ -45,7 +45,9 @@ class LinkConfig:
     threshold: float = 0.5  # match probability at or above which a pair is linked
     u_sample_pairs: int = 1_000_000
     seed: int = 42
-    identifier_columns: tuple[str, ...] = ("nino_std", "upn_std")
+    # deterministic passes, in order: a shared NINO, a shared UPN, one source row and person
+    # slot (the periods of a wide row: ``same_row``)
+    identifier_columns: tuple[str, ...] = ("nino_std", "upn_std", "same_row")
     # the household rules: twins and father/son kept apart, a person's dates of birth and
     # forenames must stay close. Off only for data sets that are not about households (FEBRL
     # replaces whole forenames in its duplicates, which is exactly the twins pattern).
@@ -80,6 +82,16 @@ def linkable_expr() -> pl.Expr:
         | pl.col("upn_std").is_not_null()
     )
     return has_name & has_anchor
+
+
+def same_row_expr() -> pl.Expr:
+    """One source row and person slot: the record id up to its row number, plus the role.
+    Only the periods of a wide row share it (``src:7:aut`` and ``src:7:spr``; with people
+    ``src:7:child:aut`` and ``src:7:child:spr``); every other record's key is its own. The
+    record id, not (source, row), keeps two files of one source apart (outcomes prefixes the
+    build's ids)."""
+    row_part = pl.col("record_id").str.extract(r"^(.*?:\d+)(?::|$)")
+    return pl.concat_str([row_part, pl.col("role")], separator=":", ignore_nulls=True)
 
 
 def identifier_edges(std: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
@@ -141,6 +153,8 @@ def fit_model(
     n_random = min(config.u_sample_pairs, max(50_000, std.height * 20))
     u = estimate_u(random_pair_levels(std, n_random, config.seed, config.compare_chunk))
     m_start = None
+    # the periods of one row are copies of one person's fields: they would teach m nothing
+    id_edges = id_edges.filter(pl.col("stage") != "same_row")
     if id_edges.height >= 100:
         id_pairs = id_edges.select("i", "j", pl.lit(-2).alias("rule"))
         m_start = level_shares(comparison_levels(pair_frame(std, id_pairs)))
@@ -183,7 +197,7 @@ def link_records(
     std = std.with_row_index("__i").with_columns(linkable_expr().alias("linkable"))
     # the street (address without numbers) once per record, for the comparisons
     usable = std.filter(pl.col("linkable")).with_columns(
-        street_expr(pl.col("addr")).alias("addr_street")
+        street_expr(pl.col("addr")).alias("addr_street"), same_row_expr().alias("same_row")
     )
 
     t = time.perf_counter()

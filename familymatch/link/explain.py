@@ -90,6 +90,8 @@ def explain_pair(
         for r in stored.iter_rows(named=True):
             if r["stage"] in ("nino", "upn"):
                 decisions.append(f"linked by identical {r['stage'].upper()}")
+            elif r["stage"] == "same_row":
+                decisions.append("linked: one source row and person slot (periods of a wide row)")
             elif r["stage"] == "fs":
                 decisions.append(
                     "linked (probability at or above threshold)"
