@@ -17,7 +17,8 @@ def parsed(address: str, postcode: str | None = None) -> dict[str, str | None]:
         {"address": [address], "postcode": [postcode]},
         schema={"address": pl.String, "postcode": pl.String},
     )
-    row = parse_addresses(frame, places=["PLYMOUTH", "PLYMPTON", "STOKE"]).row(0, named=True)
+    places = ["PLYMOUTH", "PLYMPTON", "STOKE", "TURNCHAPEL", "SAINT JUDES"]
+    row = parse_addresses(frame, places=places).row(0, named=True)
     return {k: row[k] for k in PARTS}
 
 
@@ -57,6 +58,23 @@ def p(
             p("3", None, "17", "MILL ROAD", None, "PLYMOUTH", "PL1 2AB"),
         ),
         ("3/17 Mill Rd", "pl12ab", p("3", None, "17", "MILL ROAD", pc="PL1 2AB")),
+        ("Rose Court, 3/17 Mill Rd", None, p("3", "ROSE COURT", "17", "MILL ROAD")),
+        ("Rose Court, Flat 3 / 17 Mill Rd", None, p("3", "ROSE COURT", "17", "MILL ROAD")),
+        (
+            "3, ROSE COURT, 17 MILL ROAD, PLYMOUTH",
+            None,
+            p("3", "ROSE COURT", "17", "MILL ROAD", town="PLYMOUTH"),
+        ),
+        (
+            "23 Turnchapel Plymouth, PL7 6HH",
+            None,
+            p(number="23", town="TURNCHAPEL PLYMOUTH", pc="PL7 6HH"),
+        ),
+        (
+            "21 ELBURTON DRIVE ST JUDES PLYMOUTH",
+            None,
+            p(number="21", street="ELBURTON DRIVE", town="SAINT JUDES PLYMOUTH"),
+        ),
         (
             "Apartment 4, Drake House, 1 Drake Circus",
             None,

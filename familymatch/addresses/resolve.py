@@ -163,21 +163,25 @@ def _edges_number_slip(variants: pl.DataFrame) -> pl.DataFrame:
 
 
 def _edges_building(variants: pl.DataFrame) -> pl.DataFrame:
-    """Same postcode, flat and building name: equal numbers, or one side leaves out the
-    building's only number."""
+    """Same postcode, flat and building name, streets not contradicting (equal, or one left
+    out): equal numbers, or one side leaves out the building's only number."""
     keyed = variants.filter(pl.col("pc_ok")).with_columns(pl.col("flat").fill_null(""))
     numbers = (
         keyed.drop_nulls(["building", "number"])
         .group_by("pc", "flat", "building")
         .agg(pl.col("number").n_unique().alias("numbers"))
     )
-    pairs = _pairs(keyed, ["pc", "flat", "building"]).join(numbers, on=["pc", "flat", "building"])
-    num = keyed.select("v", "number")
-    pairs = pairs.join(num, on="v").join(num.rename({"v": "v_r", "number": "number_r"}), on="v_r")
+    pairs = _pairs(keyed, ["pc", "flat", "building"]).join(
+        numbers, on=["pc", "flat", "building"], how="left"
+    )
+    num = keyed.select("v", "number", "street")
+    pairs = pairs.join(num, on="v").join(num.rename(lambda c: c + "_r"), on="v_r")
     one_missing = pl.col("number").is_null() != pl.col("number_r").is_null()
+    same_number = (pl.col("number") == pl.col("number_r")).fill_null(False)
+    both_missing = pl.col("number").is_null() & pl.col("number_r").is_null()
+    streets_agree = (pl.col("street") == pl.col("street_r")).fill_null(True)
     return pairs.filter(
-        (one_missing & (pl.col("numbers") == 1))
-        | (pl.col("number").is_null() & pl.col("number_r").is_null())
+        streets_agree & (same_number | both_missing | (one_missing & (pl.col("numbers") == 1)))
     ).select(pl.col("v").alias("a"), pl.col("v_r").alias("b"), pl.lit("fuzzy").alias("kind"))
 
 
@@ -291,9 +295,9 @@ def one_district_streets(variants: pl.DataFrame) -> pl.DataFrame:
 def unplaced(variants: pl.DataFrame, matched: pl.DataFrame) -> pl.Series:
     """Variants that name no one address, so place nobody:
 
-    - a building's number without the flat where flats of that number are known (same postcode,
-      or same street when the variant has no postcode), unless it has a UPRN of its own (a
-      gazetteer house);
+    - a building's number without the flat where flats of that number are known (same postcode
+      and a street not contradicting, or same street when the variant has no postcode), unless
+      it has a UPRN of its own (a gazetteer house);
     - without a usable postcode and joined to no entity that has one, on a street whose name is
       found in several postcode districts (any of them may be meant)."""
     flats = variants.filter(pl.col("flat").is_not_null()).drop_nulls("number")
@@ -304,7 +308,12 @@ def unplaced(variants: pl.DataFrame, matched: pl.DataFrame) -> pl.Series:
     )
     v = variants.join(matched, on="v").join(with_uprn, on="root")
     bare = v.filter(pl.col("flat").is_null() & ~pl.col("u")).drop_nulls("number")
-    hit_pc = bare.filter(pl.col("pc_ok")).join(flats, on=["pc", "number"], how="semi")
+    on_street = (pl.col("street") == pl.col("street_f")).fill_null(True)
+    hit_pc = (
+        bare.filter(pl.col("pc_ok"))
+        .join(flats.select("pc", "number", pl.col("street").alias("street_f")), on=["pc", "number"])
+        .filter(on_street)
+    )
     hit_street = bare.filter(~pl.col("pc_ok")).join(flats, on=["street", "number"], how="semi")
     adrift = v.filter(~pl.col("root_pc") & ~pl.col("u")).join(
         one_district_streets(variants), on="street", how="anti"
