@@ -26,23 +26,8 @@ import polars as pl
 from familymatch.addresses import address_summary
 from familymatch.link.evaluate import evaluate_links
 from fixtures.generate import generate
+from fixtures.profiles.addresses import set_gazetteer
 from rules.build import build_cohort
-
-GAZETTEER = """gazetteer = "lookups/gazetteer.csv"
-"""
-GAZETTEER_COLUMNS = """
-[gazetteer.columns]
-uprn = "UPRN"
-address = { join = ["SAO", "PAO", "STREET", "LOCALITY", "TOWN"] }
-postcode = "POSTCODE"
-"""
-
-
-def use_gazetteer(toml: Path) -> None:
-    """Name the generated gazetteer in the project file (after the [project] table's keys)."""
-    text = toml.read_text(encoding="utf-8")
-    head, sep, rest = text.partition("\n[[sources]]")
-    toml.write_text(head.rstrip("\n") + "\n" + GAZETTEER + GAZETTEER_COLUMNS + sep + rest)
 
 
 def run(scale: float, gazetteer: bool = False) -> dict[str, object]:
@@ -53,7 +38,7 @@ def run(scale: float, gazetteer: bool = False) -> dict[str, object]:
     t_gen = time.perf_counter() - t
     print(f"generated scale {scale:g} in {t_gen:.1f} s", file=sys.stderr)
     if gazetteer:
-        use_gazetteer(out / "familymatch.toml")
+        set_gazetteer(out / "familymatch.toml", on=True)
     t = time.perf_counter()
     result = build_cohort(out / "familymatch.toml")
     t_build = time.perf_counter() - t
