@@ -324,3 +324,18 @@ def test_swapped_digits_written_once_outside_the_postcodes_run_join() -> None:
     rows = [(f"{n} Morice Street", "PL9 2JZ") for n in (21, 23, 23, 32, 32)]
     got = resolved(rows)
     assert got[0][0] != got[1][0] and len({a for a, _ in got}) == 3
+
+
+def test_one_stray_flat_does_not_unplace_a_house() -> None:
+    house = [("20 Manadon Terrace, St Judes, Plymouth", "PL4 5AR")] * 5
+    got = resolved([*house, ("Flat 4, 20 Manadon Terrace", "PL4 5AR")])
+    assert len({a for a, _ in got[:5]}) == 1 and got[0][0] is not None
+    assert got[5][0] not in (None, got[0][0])
+
+
+def test_a_postcode_slip_in_the_sector_digit_joins() -> None:
+    rows = [(f"{n} Turnchapel Close", "PL6 8AJ") for n in (22, 24, 24, 26)] + [
+        ("24 Turnchapel Cl", "PL6 2AJ")
+    ]
+    got = resolved(rows)
+    assert got[4][0] == got[1][0] and got[4][1] == "fuzzy"

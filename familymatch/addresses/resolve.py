@@ -8,7 +8,7 @@ entities. Each edge has a kind, strongest first:
 - ``exact``: the same postcode, flat, house number and street name;
 - ``fuzzy``: the same postcode, flat and number with a street name that is a misspelling of the
   other (Jaro-Winkler or Indel similarity >= 0.88, street types not contradicting), or the same
-  sector, street, flat and number with a postcode one character off, or the same postcode,
+  street, flat and number with a postcode one character off (a slip), or the same postcode,
   flat and street with two digits of the number swapped (a keying slip written once), or the
   same postcode, flat and building name where one side leaves out the building's only number;
 - ``street-only``: no usable postcode, and the street, flat and number name exactly one entity of
@@ -89,13 +89,13 @@ def _postcode_distance(a: pl.Expr, b: pl.Expr) -> pl.Expr:
 
 
 def _edges_postcode_slip(variants: pl.DataFrame) -> pl.DataFrame:
-    """Same sector, street, flat and number; the postcodes one character apart, and one of them
+    """Same street, flat and number; the postcodes one character apart, and one of them
     a slip: that postcode is written with this street at this one number only, and the other
     at several numbers or by more records (two streets of one name in one sector are two
     postcode units, each with its own houses; a gazetteer lists all of them)."""
     keyed = variants.filter(pl.col("pc_ok")).with_columns(pl.col("flat").fill_null(""))
     houses = keyed.group_by("pc", "street").agg(pl.col("number").n_unique().alias("houses"))
-    pairs = _pairs(keyed, ["sector", "street", "flat", "number"])
+    pairs = _pairs(keyed, ["street", "flat", "number"])
     pcs = keyed.select("v", "pc", "street", "n").join(houses, on=["pc", "street"]).drop("street")
     pairs = pairs.join(pcs, on="v").join(pcs.rename(lambda c: c + "_r"), on="v_r")
 
@@ -295,12 +295,13 @@ def one_district_streets(variants: pl.DataFrame) -> pl.DataFrame:
 def unplaced(variants: pl.DataFrame, matched: pl.DataFrame) -> pl.Series:
     """Variants that name no one address, so place nobody:
 
-    - a building's number without the flat where flats of that number are known (same postcode
-      and a street not contradicting, or same street when the variant has no postcode), unless
-      it has a UPRN of its own (a gazetteer house);
+    - a building's number without the flat where the building's flats are established (two or
+      more flats, a gazetteer's flat, or flat records outnumbering the bare number's) at the same
+      postcode with a street not contradicting (or the same street when the variant has no
+      postcode), unless it has a UPRN of its own (a gazetteer house); one stray "FLAT 4" among
+      many records of a house does not make the house a building of flats;
     - without a usable postcode and joined to no entity that has one, on a street whose name is
       found in several postcode districts (any of them may be meant)."""
-    flats = variants.filter(pl.col("flat").is_not_null()).drop_nulls("number")
     with_uprn = (
         variants.join(matched, on="v")
         .group_by("root")
@@ -308,17 +309,40 @@ def unplaced(variants: pl.DataFrame, matched: pl.DataFrame) -> pl.Series:
     )
     v = variants.join(matched, on="v").join(with_uprn, on="root")
     bare = v.filter(pl.col("flat").is_null() & ~pl.col("u")).drop_nulls("number")
+    flats = variants.filter(pl.col("flat").is_not_null()).drop_nulls("number")
+    established = (
+        (pl.col("flats") >= 2) | pl.col("listed") | (pl.col("flat_records") >= pl.col("n"))
+    )
     on_street = (pl.col("street") == pl.col("street_f")).fill_null(True)
     hit_pc = (
         bare.filter(pl.col("pc_ok"))
-        .join(flats.select("pc", "number", pl.col("street").alias("street_f")), on=["pc", "number"])
-        .filter(on_street)
+        .join(_buildings(flats, ["pc", "number"]), on=["pc", "number"])
+        .filter(on_street & established)
     )
-    hit_street = bare.filter(~pl.col("pc_ok")).join(flats, on=["street", "number"], how="semi")
+    hit_street = (
+        bare.filter(~pl.col("pc_ok"))
+        .join(_buildings(flats, ["street", "number"]), on=["street", "number"])
+        .filter(established)
+    )
     adrift = v.filter(~pl.col("root_pc") & ~pl.col("u")).join(
         one_district_streets(variants), on="street", how="anti"
     )
     return pl.concat([hit_pc["v"], hit_street["v"], adrift["v"]]).unique()
+
+
+def _buildings(flats: pl.DataFrame, key: list[str]) -> pl.DataFrame:
+    """Per building (key, and its street as street_f): distinct flats, their records, and
+    whether the gazetteer lists one."""
+    streets = [] if "street" in key else ["street"]
+    return (
+        flats.group_by(*key, *streets)
+        .agg(
+            pl.col("flat").n_unique().alias("flats"),
+            pl.col("n").sum().alias("flat_records"),
+            pl.col("gaz").any().alias("listed"),
+        )
+        .rename({"street": "street_f"} if streets else {})
+    )
 
 
 def entity_ids(roots: pl.DataFrame) -> pl.DataFrame:
