@@ -8,7 +8,7 @@ entities. Each edge has a kind, strongest first:
 - ``exact``: the same postcode, flat, house number and street name;
 - ``fuzzy``: the same postcode, flat and number with a street name that is a misspelling of the
   other (Jaro-Winkler or Indel similarity >= 0.88, street types not contradicting), or the same
-  sector, street, flat and number with a postcode one character off, or the same postcode,
+  street, flat and number with a postcode one character off (a slip), or the same postcode,
   flat and street with two digits of the number swapped (a keying slip written once), or the
   same postcode, flat and building name where one side leaves out the building's only number;
 - ``street-only``: no usable postcode, and the street, flat and number name exactly one entity of
@@ -89,13 +89,13 @@ def _postcode_distance(a: pl.Expr, b: pl.Expr) -> pl.Expr:
 
 
 def _edges_postcode_slip(variants: pl.DataFrame) -> pl.DataFrame:
-    """Same sector, street, flat and number; the postcodes one character apart, and one of them
+    """Same street, flat and number; the postcodes one character apart, and one of them
     a slip: that postcode is written with this street at this one number only, and the other
     at several numbers or by more records (two streets of one name in one sector are two
     postcode units, each with its own houses; a gazetteer lists all of them)."""
     keyed = variants.filter(pl.col("pc_ok")).with_columns(pl.col("flat").fill_null(""))
     houses = keyed.group_by("pc", "street").agg(pl.col("number").n_unique().alias("houses"))
-    pairs = _pairs(keyed, ["sector", "street", "flat", "number"])
+    pairs = _pairs(keyed, ["street", "flat", "number"])
     pcs = keyed.select("v", "pc", "street", "n").join(houses, on=["pc", "street"]).drop("street")
     pairs = pairs.join(pcs, on="v").join(pcs.rename(lambda c: c + "_r"), on="v_r")
 
@@ -163,21 +163,25 @@ def _edges_number_slip(variants: pl.DataFrame) -> pl.DataFrame:
 
 
 def _edges_building(variants: pl.DataFrame) -> pl.DataFrame:
-    """Same postcode, flat and building name: equal numbers, or one side leaves out the
-    building's only number."""
+    """Same postcode, flat and building name, streets not contradicting (equal, or one left
+    out): equal numbers, or one side leaves out the building's only number."""
     keyed = variants.filter(pl.col("pc_ok")).with_columns(pl.col("flat").fill_null(""))
     numbers = (
         keyed.drop_nulls(["building", "number"])
         .group_by("pc", "flat", "building")
         .agg(pl.col("number").n_unique().alias("numbers"))
     )
-    pairs = _pairs(keyed, ["pc", "flat", "building"]).join(numbers, on=["pc", "flat", "building"])
-    num = keyed.select("v", "number")
-    pairs = pairs.join(num, on="v").join(num.rename({"v": "v_r", "number": "number_r"}), on="v_r")
+    pairs = _pairs(keyed, ["pc", "flat", "building"]).join(
+        numbers, on=["pc", "flat", "building"], how="left"
+    )
+    num = keyed.select("v", "number", "street")
+    pairs = pairs.join(num, on="v").join(num.rename(lambda c: c + "_r"), on="v_r")
     one_missing = pl.col("number").is_null() != pl.col("number_r").is_null()
+    same_number = (pl.col("number") == pl.col("number_r")).fill_null(False)
+    both_missing = pl.col("number").is_null() & pl.col("number_r").is_null()
+    streets_agree = (pl.col("street") == pl.col("street_r")).fill_null(True)
     return pairs.filter(
-        (one_missing & (pl.col("numbers") == 1))
-        | (pl.col("number").is_null() & pl.col("number_r").is_null())
+        streets_agree & (same_number | both_missing | (one_missing & (pl.col("numbers") == 1)))
     ).select(pl.col("v").alias("a"), pl.col("v_r").alias("b"), pl.lit("fuzzy").alias("kind"))
 
 
@@ -291,12 +295,13 @@ def one_district_streets(variants: pl.DataFrame) -> pl.DataFrame:
 def unplaced(variants: pl.DataFrame, matched: pl.DataFrame) -> pl.Series:
     """Variants that name no one address, so place nobody:
 
-    - a building's number without the flat where flats of that number are known (same postcode,
-      or same street when the variant has no postcode), unless it has a UPRN of its own (a
-      gazetteer house);
+    - a building's number without the flat where the building's flats are established (two or
+      more flats, a gazetteer's flat, or flat records outnumbering the bare number's) at the same
+      postcode with a street not contradicting (or the same street when the variant has no
+      postcode), unless it has a UPRN of its own (a gazetteer house); one stray "FLAT 4" among
+      many records of a house does not make the house a building of flats;
     - without a usable postcode and joined to no entity that has one, on a street whose name is
       found in several postcode districts (any of them may be meant)."""
-    flats = variants.filter(pl.col("flat").is_not_null()).drop_nulls("number")
     with_uprn = (
         variants.join(matched, on="v")
         .group_by("root")
@@ -304,12 +309,40 @@ def unplaced(variants: pl.DataFrame, matched: pl.DataFrame) -> pl.Series:
     )
     v = variants.join(matched, on="v").join(with_uprn, on="root")
     bare = v.filter(pl.col("flat").is_null() & ~pl.col("u")).drop_nulls("number")
-    hit_pc = bare.filter(pl.col("pc_ok")).join(flats, on=["pc", "number"], how="semi")
-    hit_street = bare.filter(~pl.col("pc_ok")).join(flats, on=["street", "number"], how="semi")
+    flats = variants.filter(pl.col("flat").is_not_null()).drop_nulls("number")
+    established = (
+        (pl.col("flats") >= 2) | pl.col("listed") | (pl.col("flat_records") >= pl.col("n"))
+    )
+    on_street = (pl.col("street") == pl.col("street_f")).fill_null(True)
+    hit_pc = (
+        bare.filter(pl.col("pc_ok"))
+        .join(_buildings(flats, ["pc", "number"]), on=["pc", "number"])
+        .filter(on_street & established)
+    )
+    hit_street = (
+        bare.filter(~pl.col("pc_ok"))
+        .join(_buildings(flats, ["street", "number"]), on=["street", "number"])
+        .filter(established)
+    )
     adrift = v.filter(~pl.col("root_pc") & ~pl.col("u")).join(
         one_district_streets(variants), on="street", how="anti"
     )
     return pl.concat([hit_pc["v"], hit_street["v"], adrift["v"]]).unique()
+
+
+def _buildings(flats: pl.DataFrame, key: list[str]) -> pl.DataFrame:
+    """Per building (key, and its street as street_f): distinct flats, their records, and
+    whether the gazetteer lists one."""
+    streets = [] if "street" in key else ["street"]
+    return (
+        flats.group_by(*key, *streets)
+        .agg(
+            pl.col("flat").n_unique().alias("flats"),
+            pl.col("n").sum().alias("flat_records"),
+            pl.col("gaz").any().alias("listed"),
+        )
+        .rename({"street": "street_f"} if streets else {})
+    )
 
 
 def entity_ids(roots: pl.DataFrame) -> pl.DataFrame:
