@@ -35,6 +35,8 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script from the repository
 from link_dataset import load  # noqa: E402  (bench/link_dataset.py)
 
+from familymatch.addresses import resolve_addresses, with_addresses
+from familymatch.addresses.gazetteer import read_gazetteer
 from familymatch.ingest import ingest_project
 from familymatch.link import LinkConfig, link_records, linkable_expr
 from familymatch.link.blocking import DEFAULT_RULES, WIDE_RULES, candidate_pairs
@@ -57,9 +59,23 @@ def truth_pairs(truth: pl.DataFrame, records: pl.DataFrame, cross_source: bool) 
     return pairs.select(pl.col("record_id").alias("record_id_l"), "record_id_r")
 
 
+def is_council(data_dir: Path) -> bool:
+    return (data_dir / "familymatch.toml").exists()
+
+
+def prepare(records: pl.DataFrame, data_dir: Path, no_addresses: bool) -> pl.DataFrame:
+    """Standardised records; on a council also through the address stage, as the build does
+    (its gazetteer if the project names one), unless ``no_addresses``."""
+    std = standardise(records)
+    if not is_council(data_dir) or no_addresses:
+        return std
+    gazetteer = read_gazetteer(load_project(data_dir / "familymatch.toml").gazetteer)
+    return with_addresses(std, resolve_addresses(std, gazetteer))
+
+
 def load_data(data_dir: Path) -> tuple[pl.DataFrame, pl.DataFrame, LinkConfig, bool]:
     """records, truth (record_id, person_id), the link configuration, cross-source pairs only."""
-    if (data_dir / "familymatch.toml").exists():
+    if is_council(data_dir):
         records = ingest_project(load_project(data_dir / "familymatch.toml")).records
         truth = pl.read_parquet(data_dir / "truth" / "records.parquet")
         return records, truth.select("record_id", "person_id"), LinkConfig(), False
@@ -124,12 +140,15 @@ def main() -> None:
     ap.add_argument("--blank-dob", action="append", default=[], metavar="KIND=SHARE")
     ap.add_argument("--year-swap", type=float, default=0.0, metavar="SHARE")
     ap.add_argument("--surname-change", type=float, default=0.0, metavar="SHARE")
+    ap.add_argument(
+        "--no-addresses", action="store_true", help="a council without the address stage"
+    )
     args = ap.parse_args()
     records, truth_ids, config, cross_source = load_data(args.data_dir)
     blank = {k: float(v) for k, v in (a.split("=", 1) for a in args.blank_dob)}
     if blank or args.year_swap or args.surname_change:
         records = degrade(records, blank, args.year_swap, args.surname_change)
-    std = standardise(records)
+    std = prepare(records, args.data_dir, args.no_addresses)
     result = link_records(std, config)
     model = result.model
     print(f"lambda {model.lam:.4f}, EM iterations {model.iterations}")
