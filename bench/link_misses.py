@@ -1,14 +1,24 @@
-"""Where a harness data set's linkage misses: false negatives and false positives by cause.
+"""Where linkage misses: false negatives and false positives by cause, on a harness data set or
+on a council.
 
     .venv/bin/python bench/link_misses.py ../shared/bench/data/febrl4 [--show 20] [--out DIR]
+    .venv/bin/python bench/link_misses.py work/council [--blank-dob asb_incidents=0.6]
+        [--year-swap 0.02]
 
-(the harness's data folder: compare.sh or prepare_data.py / gen_people.py create it)
+DATA_DIR is the harness's data folder of one data set (compare.sh or prepare_data.py /
+gen_people.py create it), or a council folder (its familymatch.toml and truth/records.parquet,
+e.g. from ``familymatch fixtures generate``). Links the records as bench/link_dataset.py (harness)
+or the build (council) does, then (after linking, for diagnosis only) reads the truth and scores
+every true pair and every wrongly linked pair with the fitted model: whether blocking found it,
+its comparison levels, its match weight and the stage that decided it (``fs`` or the pair rule
+that kept it apart). Prints the counts by cause and the most common level patterns; ``--out``
+writes both pair lists as Parquet.
 
-Links the data set exactly as bench/link_dataset.py does, then (after linking, for diagnosis
-only) reads the harness's truth and scores every true pair and every wrongly linked pair with
-the fitted model: whether blocking found it, its comparison levels, its match weight and the
-stage that decided it (``fs`` or the pair rule that kept it apart). Prints the counts by cause
-and the most common level patterns; ``--out`` writes both pair lists as Parquet.
+A class of failure can be stressed on any council, before linking: ``--blank-dob KIND=SHARE``
+(repeatable) removes the date of birth from that share of the records of sources of that kind
+(police and ASB systems that do not record one); ``--year-swap SHARE`` swaps the last two digits
+of the year of birth (1974 / 1947) on that share of all records; ``--surname-change SHARE`` gives
+that share of women's records (born before 1990) a married surname.
 """
 
 from __future__ import annotations
@@ -17,36 +27,109 @@ import argparse
 import json
 import math
 import sys
-from itertools import combinations
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script from the repository
 from link_dataset import load  # noqa: E402  (bench/link_dataset.py)
 
+from familymatch.addresses import resolve_addresses, with_addresses
+from familymatch.addresses.gazetteer import read_gazetteer
+from familymatch.ingest import ingest_project
 from familymatch.link import LinkConfig, link_records, linkable_expr
 from familymatch.link.blocking import DEFAULT_RULES, WIDE_RULES, candidate_pairs
 from familymatch.link.compare import FIELDS, comparison_levels, pair_frame
 from familymatch.link.model import attach_term_frequencies
 from familymatch.link.pair_rules import rule_stage
-from familymatch.standardise import standardise
+from familymatch.project import load_project
+from familymatch.standardise import SEX_CODES, standardise
 
 
-def truth_pairs(data_dir: Path, records: pl.DataFrame) -> pl.DataFrame:
-    """record_id_l, record_id_r of every true pair (cross-source only for a ``link`` task)."""
-    manifest = json.loads((data_dir / "manifest.json").read_text())
-    truth = pl.read_parquet(data_dir / manifest["truth"]).select(
-        pl.col("rec_id").cast(pl.String).alias("record_id"), "person_id"
+def truth_pairs(truth: pl.DataFrame, records: pl.DataFrame, cross_source: bool) -> pl.DataFrame:
+    """record_id_l < record_id_r of every true pair (truth: record_id, person_id), only across
+    sources when ``cross_source`` (a harness ``link`` task)."""
+    t = truth.join(records.select("record_id", "source"), on="record_id")
+    pairs = t.join(t, on="person_id", suffix="_r").filter(
+        pl.col("record_id") < pl.col("record_id_r")
     )
-    src = dict(records.select("record_id", "source").iter_rows())
-    rows = []
-    for ids in truth.group_by("person_id").agg("record_id")["record_id"]:
-        for a, b in combinations(sorted(ids), 2):
-            if manifest["task"] == "link" and src[a] == src[b]:
-                continue
-            rows.append((a, b))
-    return pl.DataFrame(rows, schema=["record_id_l", "record_id_r"], orient="row")
+    if cross_source:
+        pairs = pairs.filter(pl.col("source") != pl.col("source_r"))
+    return pairs.select(pl.col("record_id").alias("record_id_l"), "record_id_r")
+
+
+def is_council(data_dir: Path) -> bool:
+    return (data_dir / "familymatch.toml").exists()
+
+
+def prepare(records: pl.DataFrame, data_dir: Path, no_addresses: bool) -> pl.DataFrame:
+    """Standardised records; on a council also through the address stage, as the build does
+    (its gazetteer if the project names one), unless ``no_addresses``."""
+    std = standardise(records)
+    if not is_council(data_dir) or no_addresses:
+        return std
+    gazetteer = read_gazetteer(load_project(data_dir / "familymatch.toml").gazetteer)
+    return with_addresses(std, resolve_addresses(std, gazetteer))
+
+
+def load_data(data_dir: Path) -> tuple[pl.DataFrame, pl.DataFrame, LinkConfig, bool]:
+    """records, truth (record_id, person_id), the link configuration, cross-source pairs only."""
+    if is_council(data_dir):
+        records = ingest_project(load_project(data_dir / "familymatch.toml")).records
+        truth = pl.read_parquet(data_dir / "truth" / "records.parquet")
+        return records, truth.select("record_id", "person_id"), LinkConfig(), False
+    manifest = json.loads((data_dir / "manifest.json").read_text())
+    household = manifest.get("postcode_format", "uk") == "uk"
+    rules = DEFAULT_RULES if household else DEFAULT_RULES + WIDE_RULES
+    truth = pl.read_parquet(data_dir / manifest["truth"]).select(
+        pl.col("rec_id").cast(pl.String).alias("record_id"), pl.col("person_id").cast(pl.String)
+    )
+    config = LinkConfig(household_guards=household, rules=rules)
+    return load(data_dir), truth, config, manifest["task"] == "link"
+
+
+def degrade(
+    records: pl.DataFrame,
+    blank_dob: dict[str, float],
+    year_swap: float,
+    surname_change: float = 0.0,
+    seed: int = 7,
+) -> pl.DataFrame:
+    """Dates of birth removed from a share of each named kind's records, the last two digits
+    of the year swapped on a share of all records (a year whose swap is itself is left), and
+    a share of the women's records born before 1990 given another woman's surname (the name she
+    married into, one per person: keyed by the record's forename, surname and date of birth)."""
+    rng = np.random.default_rng(seed)
+    if surname_change:
+        sex = pl.col("sex").str.to_uppercase().replace_strict(SEX_CODES, default=None)
+        women = (sex == "F") & (pl.col("dob").dt.year() < 1990)
+        pool = records.filter(women)["surname"].drop_nulls().unique().sort()
+        key = pl.concat_str(["forename", "surname", pl.col("dob").cast(pl.String)]).hash(seed)
+        draw_sn = pl.Series(rng.random(records.height))
+        records = records.with_columns(
+            pl.when(women & (pl.lit(draw_sn) < surname_change) & (pool.len() > 0))
+            .then(pl.lit(pool).gather(key % max(pool.len(), 1)))
+            .otherwise(pl.col("surname"))
+            .alias("surname")
+        )
+    draw = pl.Series(rng.random(records.height))
+    share = pl.col("kind").replace_strict(blank_dob, default=0.0, return_dtype=pl.Float64)
+    year = pl.col("dob").dt.year()
+    swapped = year // 100 * 100 + year % 10 * 10 + year // 10 % 10
+    swap_draw = pl.Series(rng.random(records.height))
+    return records.with_columns(
+        pl.when(pl.lit(draw) < share)
+        .then(None)
+        .when(pl.lit(swap_draw) < year_swap)
+        .then(
+            pl.date(
+                swapped, pl.col("dob").dt.month(), pl.min_horizontal(pl.col("dob").dt.day(), 28)
+            )
+        )
+        .otherwise(pl.col("dob"))
+        .alias("dob")
+    )
 
 
 def main() -> None:
@@ -54,14 +137,18 @@ def main() -> None:
     ap.add_argument("data_dir", type=Path)
     ap.add_argument("--show", type=int, default=15)
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--blank-dob", action="append", default=[], metavar="KIND=SHARE")
+    ap.add_argument("--year-swap", type=float, default=0.0, metavar="SHARE")
+    ap.add_argument("--surname-change", type=float, default=0.0, metavar="SHARE")
+    ap.add_argument(
+        "--no-addresses", action="store_true", help="a council without the address stage"
+    )
     args = ap.parse_args()
-    manifest = json.loads((args.data_dir / "manifest.json").read_text())
-    household = manifest.get("postcode_format", "uk") == "uk"
-    rules = DEFAULT_RULES if household else DEFAULT_RULES + WIDE_RULES
-    config = LinkConfig(household_guards=household, rules=rules)
-
-    records = load(args.data_dir)
-    std = standardise(records)
+    records, truth_ids, config, cross_source = load_data(args.data_dir)
+    blank = {k: float(v) for k, v in (a.split("=", 1) for a in args.blank_dob)}
+    if blank or args.year_swap or args.surname_change:
+        records = degrade(records, blank, args.year_swap, args.surname_change)
+    std = prepare(records, args.data_dir, args.no_addresses)
     result = link_records(std, config)
     model = result.model
     print(f"lambda {model.lam:.4f}, EM iterations {model.iterations}")
@@ -70,7 +157,7 @@ def main() -> None:
         u = " ".join(f"{v:.4f}" for v in model.u[f])
         print(f"  {f:4} m [{m}]  u [{u}]")
 
-    truth = truth_pairs(args.data_dir, records)
+    truth = truth_pairs(truth_ids, records, cross_source)
     person = result.persons.select("record_id", "person_id")
     pred = (
         person.join(person, on="person_id", suffix="_r")
@@ -78,7 +165,7 @@ def main() -> None:
         .select(pl.col("record_id").alias("record_id_l"), "record_id_r")
     )
     src = records.select("record_id", "source")
-    if manifest["task"] == "link":
+    if cross_source:
         pred = (
             pred.join(src, left_on="record_id_l", right_on="record_id")
             .join(src, left_on="record_id_r", right_on="record_id", suffix="_r")
@@ -148,12 +235,13 @@ def main() -> None:
             .alias("cause")
         )
         print(cause.group_by("cause").len().sort("len", descending=True))
-        print(
-            cause.group_by("cause", *FIELDS)
-            .agg(pl.len(), pl.col("match_weight").mean().round(1).alias("mean_w"))
-            .sort("len", descending=True)
-            .head(args.show)
-        )
+        with pl.Config(tbl_cols=-1, tbl_rows=args.show):
+            print(
+                cause.group_by("cause", *FIELDS)
+                .agg(pl.len(), pl.col("match_weight").mean().round(1).alias("mean_w"))
+                .sort("len", descending=True)
+                .head(args.show)
+            )
         detail = (
             cause.join(
                 side.rename({c: f"{c}_l" for c in side.columns}), left_on="i", right_on="__i_l"

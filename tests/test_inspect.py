@@ -107,3 +107,24 @@ def test_sources_inspect_command_xlsx_sheet_header_row_json_and_toml(tmp_path: P
     assert draft.read_text() == data["draft"]
     again = runner.invoke(app, [*args, "--toml", str(draft)])
     assert again.exit_code == 2 and "already exists" in again.output
+
+
+def test_a_row_with_two_people_drafts_person_slots(tmp_path: Path) -> None:
+    extract = write(
+        tmp_path / "claims.csv",
+        "Claim Ref,Claimant Forename,Claimant DOB,Partner Forename,Partner DOB,Date of Birth\n"
+        "R1,Ann,01/02/1980,Bob,03/04/1981,\n"
+        "R2,Cy,05/06/1990,,,\n",
+    )
+    draft = draft_toml(inspect_file(extract, reference=date(2012, 6, 1)), "claims.csv")
+    assert '[[sources.people]]\nrole = "claimant"\nforename = "Claimant Forename"\n' in draft
+    assert '[[sources.people]]\nrole = "partner"\nforename = "Partner Forename"\n' in draft
+    proj = write(
+        tmp_path / "familymatch.toml", '[project]\nreference_date = "2012-06-01"\n\n' + draft
+    )
+    records = ingest_project(load_project(proj)).records
+    assert records.select("record_id", "forename", "dob").rows() == [
+        ("claims:1:claimant", "Ann", date(1980, 2, 1)),
+        ("claims:1:partner", "Bob", date(1981, 4, 3)),
+        ("claims:2:claimant", "Cy", date(1990, 6, 5)),
+    ]

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass
 from datetime import date
 
@@ -47,63 +46,62 @@ def text(spec: FieldSpec) -> pl.Expr:
     return expr
 
 
-# English month names, full and three letters (the calendar module's C-locale names)
-MONTHS = {
-    name.lower(): i
-    for i in range(1, 13)
-    for name in (calendar.month_name[i], calendar.month_abbr[i])
-} | {"sept": 9}
-LONG = r"^(\d{1,2})(?:st|nd|rd|th)?[\s,/-]+([A-Za-z]+)\.?[\s,/-]+(\d{4}|\d{2})$"
 DAY_MONTH_YY = r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{2})$"
 
 
 def _iso(year: pl.Expr, month: pl.Expr, day: pl.Expr) -> pl.Expr:
-    """The date year-month-day from integer parts; null when it does not exist (31 February)."""
-    text = pl.format(
-        "{}-{}-{}",
-        year.cast(pl.String).str.zfill(4),
-        month.cast(pl.String).str.zfill(2),
-        day.cast(pl.String).str.zfill(2),
-    )
-    return text.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+    """The date year-month-day from integer parts (years 1000-9999); null when it does not
+    exist (31 February, month 13)."""
+    number = year.cast(pl.Int64) * 10_000 + month.cast(pl.Int64) * 100 + day.cast(pl.Int64)
+    return number.cast(pl.String).str.strptime(pl.Date, "%Y%m%d", strict=False)
 
 
-def full_year(
+def century_year(
     yy: pl.Expr, month: pl.Expr, day: pl.Expr, century: str | int | None, reference: date
 ) -> pl.Expr:
-    """A date from a two-digit year: ``"past"`` = the latest such date on or before
+    """The full year of a two-digit year: ``"past"`` = the latest such date on or before
     ``reference``; a pivot year P = the year in P..P+99 ending in those two digits."""
     yy = yy.cast(pl.Int32)
     if century == "past":
         this = reference.year - reference.year % 100 + yy
-        late = _iso(this, month, day)
-        return pl.when(late > pl.lit(reference)).then(_iso(this - 100, month, day)).otherwise(late)
+        # after the reference date in this century (compared as yyyymmdd numbers): the last one
+        late = this * 10_000 + month * 100 + day > int(reference.strftime("%Y%m%d"))
+        return pl.when(late).then(this - 100).otherwise(this)
     pivot = int(century) if century is not None else 1900
-    return _iso(pivot + (yy - pivot % 100) % 100, month, day)
+    return pivot + (yy - pivot % 100) % 100
 
 
 def _day_month_yy(raw: pl.Expr, century: str | int | None, reference: date) -> pl.Expr:
     part = raw.str.extract_groups(DAY_MONTH_YY)
     day, month, yy = (part.struct.field(str(i)).cast(pl.Int32) for i in (1, 2, 3))
-    return full_year(yy, month, day, century, reference)
+    return _iso(century_year(yy, month, day, century, reference), month, day)
 
 
 def _long(raw: pl.Expr, century: str | int | None, reference: date) -> pl.Expr:
-    part = raw.str.extract_groups(LONG)
-    day = part.struct.field("1").cast(pl.Int32)
-    month = part.struct.field("2").str.to_lowercase().replace_strict(MONTHS, default=None)
-    year_text = part.struct.field("3")
-    four = _iso(year_text.cast(pl.Int32), month, day)
-    two = full_year(year_text.cast(pl.Int32), month, day, century, reference)
-    return pl.when(year_text.str.len_chars() == 4).then(four).otherwise(two)
+    """ "5 March 2004", "05-Mar-04", "5th Sept 99": one spelling (lower case, single spaces,
+    no ordinal suffix), then strptime, whose %B reads full and three-letter month names."""
+    text = (
+        raw.str.to_lowercase()
+        .str.replace_all(r"(\d)(?:st|nd|rd|th)\b", "$1")
+        .str.replace_all(r"[\s,/-]+", " ")
+        .str.replace(r"\bsept\b", "sep")
+    )
+    four = text.str.strptime(pl.Date, "%d %B %Y", strict=False)
+    two = _pattern(text, "%d %B %y", century, reference)
+    return (
+        pl.when(text.str.contains(r"^\d{1,2} [a-z]+ \d{4}$"))
+        .then(four)
+        .when(text.str.contains(r"^\d{1,2} [a-z]+ \d{2}$"))
+        .then(two)
+    )
 
 
 def _pattern(raw: pl.Expr, fmt: str, century: str | int | None, reference: date) -> pl.Expr:
     parsed = raw.str.strptime(pl.Date, fmt, strict=False)
     if century is None:
         return parsed
-    yy = parsed.dt.year() % 100
-    return full_year(yy, parsed.dt.month(), parsed.dt.day(), century, reference)
+    month, day = parsed.dt.month(), parsed.dt.day()
+    return _iso(century_year(parsed.dt.year() % 100, month, day, century, reference), month, day)
 
 
 def _excel(raw: pl.Expr) -> pl.Expr:

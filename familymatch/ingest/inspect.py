@@ -267,6 +267,42 @@ def _field_line(guess: ColumnGuess) -> str:
     return f"{guess.field} = {col}"
 
 
+PERSON_SLOT_FIELDS = frozenset(
+    {"forename", "middle_names", "surname", "name", "dob", "sex", "nino", "upn", "case_ref"}
+    | {"relationship"}
+)
+
+
+def person_slots(columns: list[ColumnGuess]) -> dict[str, list[ColumnGuess]]:
+    """Several people on one row: person columns whose header is a role word followed by a
+    field's words ("Claimant DOB", "Partner DOB"), when two or more roles have two or more
+    such columns each, and no role has a field twice."""
+    by_role: dict[str, list[ColumnGuess]] = {}
+    for g in columns:
+        words = _words(g.column).split()
+        if (
+            g.field in PERSON_SLOT_FIELDS
+            and len(words) >= 2
+            and words[0].isidentifier()
+            and header_field(" ".join(words[1:])) == g.field
+        ):
+            by_role.setdefault(words[0], []).append(g)
+    roles = {
+        role: cols
+        for role, cols in by_role.items()
+        if len(cols) >= 2 and len({c.field for c in cols}) == len(cols)
+    }
+    return roles if len(roles) >= 2 else {}
+
+
+def _people_lines(roles: dict[str, list[ColumnGuess]]) -> list[str]:
+    lines: list[str] = []
+    for role, cols in roles.items():
+        lines += ["", "[[sources.people]]", f"role = {_toml_str(role)}"]
+        lines += [_field_line(g) for g in cols]
+    return lines
+
+
 def _column_lines(columns: list[ColumnGuess]) -> list[str]:
     """The [sources.columns] lines: address columns joined, a field's later columns and empty
     or unrecognised columns as comments."""
@@ -305,7 +341,10 @@ def draft_toml(inspection: Inspection, path_text: str) -> str:
         lines.append(f"sheet = {_toml_str(inspection.sheet)}")
     if inspection.header_row != 1:
         lines.append(f"header_row = {inspection.header_row}")
-    lines += ["", "[sources.columns]", *_column_lines(inspection.columns)]
+    roles = person_slots(inspection.columns)
+    in_slots = {g.column for cols in roles.values() for g in cols}
+    shared = [g for g in inspection.columns if g.column not in in_slots]
+    lines += ["", "[sources.columns]", *_column_lines(shared), *_people_lines(roles)]
     return "\n".join(lines) + "\n"
 
 

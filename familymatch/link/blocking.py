@@ -12,10 +12,13 @@ from dataclasses import dataclass
 import polars as pl
 
 from familymatch.errors import ConfigError
+from familymatch.link.compare import street_expr
 
 # derived blocking keys (beyond the standardised columns)
 DERIVED_KEYS: dict[str, pl.Expr] = {
     "dob_year": pl.col("dob").dt.year().cast(pl.String),
+    # day and month without the year: a keying slip in the year (1974 / 1947) keeps it
+    "dob_day_month": pl.col("dob").dt.strftime("%m-%d"),
     # day and month sorted: a day/month transposition has the same key
     "dob_unordered": pl.format(
         "{}-{}-{}",
@@ -35,9 +38,16 @@ DERIVED_KEYS: dict[str, pl.Expr] = {
             pl.max_horizontal(pl.col("fn").str.slice(0, 1), pl.col("sn").str.slice(0, 1)),
         ]
     ),
+    # the address without house and flat numbers (link_records adds it as a column once)
+    "addr_street": street_expr(pl.col("addr")),
     "fn_initial": pl.col("fn").str.slice(0, 1),
     "sn_initial": pl.col("sn").str.slice(0, 1),
 }
+
+
+# columns an earlier stage may put on the standardised frame (the address stage's resolved
+# address entity): a rule keyed on one that is absent is skipped, not an error
+OPTIONAL_KEYS = frozenset({"address_id"})
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,17 @@ DEFAULT_RULES: tuple[BlockingRule, ...] = (
     BlockingRule("postcode+surname_initial", ("pc", "sn_initial")),
     BlockingRule("dob+initials_unordered", ("dob", "initials_unordered")),
     BlockingRule("postcode+initials_unordered", ("pc", "initials_unordered")),
+    # a keying slip in the year of birth away from a shared postcode
+    BlockingRule("names_sound+birth_day", ("fn_phon", "sn_phon", "dob_day_month")),
+    # records without a date of birth (police, ASB) whose postcode is missing or mistyped
+    BlockingRule("forename+surname+street", ("fn_canon", "sn", "addr_street")),
+    BlockingRule("forename+surname+house_number", ("fn_canon", "sn", "addr_num")),
+    # ... and with a typo in one of the names: its sound and the other's initial
+    BlockingRule("forename_sound+surname_initial+number", ("fn_phon", "sn_initial", "addr_num")),
+    BlockingRule("surname_sound+forename_initial+number", ("sn_phon", "fn_initial", "addr_num")),
+    # the resolved address entity (when the address stage has run): addresses written
+    # differently by each system meet here
+    BlockingRule("address_entity+forename_initial", ("address_id", "fn_initial")),
 )
 
 # wider rules for small data sets whose postcodes carry little (FEBRL's Australian postcodes):
@@ -73,15 +94,22 @@ WIDE_RULES: tuple[BlockingRule, ...] = (
 )
 
 
+def usable_rules(std: pl.DataFrame, rules: tuple[BlockingRule, ...]) -> tuple[BlockingRule, ...]:
+    """The rules whose keys the frame has: a rule on an optional column it lacks is left out."""
+    return tuple(
+        r for r in rules if all(k not in OPTIONAL_KEYS or k in std.columns for k in r.keys)
+    )
+
+
 def key_frame(std: pl.DataFrame, rules: tuple[BlockingRule, ...]) -> pl.DataFrame:
     """Record index plus every column the rules block on (derived keys computed)."""
     needed = sorted({k for r in rules for k in r.keys})
     exprs = [pl.col("__i")]
     for k in needed:
-        if k in DERIVED_KEYS:
-            exprs.append(DERIVED_KEYS[k].cast(pl.String).alias(k))
-        elif k in std.columns:
+        if k in std.columns:
             exprs.append(pl.col(k).cast(pl.String))
+        elif k in DERIVED_KEYS:
+            exprs.append(DERIVED_KEYS[k].cast(pl.String).alias(k))
         else:
             raise ConfigError(f"blocking rule key '{k}' is not a standardised column.")
     return std.select(exprs)
@@ -103,10 +131,12 @@ def candidate_pairs(
     rules: tuple[BlockingRule, ...] = DEFAULT_RULES,
     max_pairs_per_rule: int = 50_000_000,
 ) -> tuple[pl.DataFrame, dict[str, dict[str, int]]]:
-    """Distinct pairs (i < j, indices into ``std``'s ``__i``) with the first rule that found them."""
-    keys = key_frame(std, rules)
+    """Distinct pairs (i < j, indices into ``std``'s ``__i``) with the first rule that found them
+    (``rule`` = the rule's position in ``rules``)."""
+    present = usable_rules(std, rules)
+    keys = key_frame(std, present)
     stats: dict[str, dict[str, int]] = {}
-    for rule in rules:
+    for rule in present:
         est = estimate_pairs(keys, rule)
         stats[rule.name] = {"estimated": est}
         if est > max_pairs_per_rule:
@@ -116,6 +146,8 @@ def candidate_pairs(
             )
     parts = []
     for order, rule in enumerate(rules):
+        if rule not in present:
+            continue
         # one 64-bit group id per key combination: the self-join then carries integers only
         # (a hash collision can only add candidate pairs, which are then compared like any other)
         k = (

@@ -8,7 +8,7 @@ everything else is polars expressions. Levels (higher = closer):
 | fn | 4 same forename, 3 same after nicknames, 2 Jaro-Winkler >= 0.92, 1 >= 0.80, 0 else (JW the better of the raw and the nickname-resolved forenames, so a typo in a nickname still scores) |
 | sn | 4 same surname, 3 one contains the other (double-barrelled), 2 JW >= 0.92, 1 >= 0.80, 0 |
 | dob | 4 same, 3 day and month transposed, 2 same year and month or day (or one side the 1 January placeholder of the same year), 1 a keying slip: one digit of YYYYMMDD differs, two adjacent digits transposed, or the year alone off by one (as the clustering guard), 0 |
-| loc | 5 same postcode and house/flat number, 4 same postcode, 3 same (or no) number and similar address (JW >= 0.85), 2 same sector or same street (the address without numbers, JW >= 0.92), 1 same district, 0 |
+| loc | 5 same address entity (``address_id``, when the address stage has put it on both sides), else same postcode and house/flat number, 4 same postcode, 3 same (or no) number and similar address (JW >= 0.85), 2 same sector or same street (the address without numbers, JW >= 0.92), 1 same district, 0 |
 | sex | 1 same, 0 different |
 | mn | 2 same first middle name, 1 same initial, 0 different |
 
@@ -70,7 +70,7 @@ def _jw(left: pl.Series, right: pl.Series, where: pl.Series | None = None) -> np
 
 def pair_frame(std: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
     """The compared columns of both sides of every pair (suffixes _l and _r)."""
-    extra = [c for c in (*TF_COLUMNS, "addr_street") if c in std.columns]
+    extra = [c for c in (*TF_COLUMNS, "addr_street", "address_id") if c in std.columns]
     cols = std.select(["__i", *COMPARE_COLUMNS, *extra])
     left = cols.rename({c: f"{c}_l" for c in cols.columns})
     right = cols.rename({c: f"{c}_r" for c in cols.columns})
@@ -112,6 +112,48 @@ def dobs_slip(left: pl.Series, right: pl.Series) -> np.ndarray:
     year_off = (np.abs(a // 10_000 - b // 10_000) == 1) & (a % 10_000 == b % 10_000)
     slip = (n_diff == 1) | ((n_diff == 2) & adjacent) | year_off
     return slip & (a >= 0) & (b >= 0)
+
+
+def location_level(pf: pl.DataFrame) -> pl.Expr:
+    """The loc level of each pair (table above). With the address stage's ``address_id`` on both
+    sides, the same entity is level 5 and two entities are never 5 (two flats of one building,
+    a bare building number) but 4 at one postcode; without it on a side, the same postcode and
+    house number (or the same address) is 5."""
+    c = pl.col
+    has_loc = lambda s: c(f"pc_{s}").is_not_null() | c(f"addr_{s}").is_not_null()  # noqa: E731
+    same_num = c("addr_num_l") == c("addr_num_r")
+    no_num = c("addr_num_l").is_null() & c("addr_num_r").is_null()
+    same_pc = c("pc_l") == c("pc_r")
+    lower = (
+        pl.when((same_num | no_num) & (c("addr_jw") >= 0.85))
+        .then(3)
+        .when((c("pc_sector_l") == c("pc_sector_r")) | (c("street_jw") >= 0.92))
+        .then(2)
+        .when(c("pc_district_l") == c("pc_district_r"))
+        .then(1)
+        .otherwise(0)
+    )
+    by_text = (
+        pl.when(~(has_loc("l") & has_loc("r")))
+        .then(-1)
+        .when(same_pc & (same_num | (c("addr_l") == c("addr_r"))))
+        .then(5)
+        .when(same_pc)
+        .then(4)
+        .otherwise(lower)
+    )
+    if "address_id_l" not in pf.columns:
+        return by_text
+    both = c("address_id_l").is_not_null() & c("address_id_r").is_not_null()
+    return (
+        pl.when(both & (c("address_id_l") == c("address_id_r")))
+        .then(5)
+        .when(both & same_pc)
+        .then(4)
+        .when(both)
+        .then(lower)
+        .otherwise(by_text)
+    )
 
 
 def _name_level(exact: pl.Expr, jw: str, exact_level: int) -> pl.Expr:
@@ -224,24 +266,7 @@ def comparison_levels(pf: pl.DataFrame) -> pl.DataFrame:
         .then(1)
         .otherwise(0)
     )
-    has_loc = lambda s: c(f"pc_{s}").is_not_null() | c(f"addr_{s}").is_not_null()  # noqa: E731
-    same_num = c("addr_num_l") == c("addr_num_r")
-    no_num = c("addr_num_l").is_null() & c("addr_num_r").is_null()
-    loc = (
-        pl.when(~(has_loc("l") & has_loc("r")))
-        .then(-1)
-        .when((c("pc_l") == c("pc_r")) & (same_num | (c("addr_l") == c("addr_r"))))
-        .then(5)
-        .when(c("pc_l") == c("pc_r"))
-        .then(4)
-        .when((same_num | no_num) & (c("addr_jw") >= 0.85))
-        .then(3)
-        .when((c("pc_sector_l") == c("pc_sector_r")) | (c("street_jw") >= 0.92))
-        .then(2)
-        .when(c("pc_district_l") == c("pc_district_r"))
-        .then(1)
-        .otherwise(0)
-    )
+    loc = location_level(pf)
     sex = pl.when(~both("sex")).then(-1).when(c("sex_l") == c("sex_r")).then(1).otherwise(0)
     m1l = c("mn_l").str.split(" ").list.first()
     m1r = c("mn_r").str.split(" ").list.first()

@@ -29,10 +29,11 @@ class PairRule:
 DEFAULT_PAIR_RULES: tuple[PairRule, ...] = (
     # same date of birth, surname and home, another forename: twins
     PairRule("twins", "loc >= 4 AND dob = 4 AND sn >= 3 AND fn = 0", household=True),
-    # one name a generation apart at one home: father and son, mother and daughter
+    # one name a generation apart at one home: father and son, mother and daughter (not a
+    # keying slip in the year, dob = 1: 1974 / 1947 on the same day and month)
     PairRule(
         "different_generation",
-        "loc >= 4 AND fn >= 3 AND sn >= 3 AND dob_year_gap >= 12",
+        "loc >= 4 AND fn >= 3 AND sn >= 3 AND dob_year_gap >= 12 AND dob <> 1",
         household=True,
     ),
     # another (or no) forename without a confirming date of birth: siblings, spouses

@@ -1,0 +1,115 @@
+"""Linkage of thin records (issue 13): no date of birth, a keying slip in the year, a changed
+surname, and the address stage's resolved address entity (``address_id``)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+
+from familymatch.link import link_records
+from familymatch.link.blocking import DEFAULT_RULES, candidate_pairs
+from familymatch.link.compare import comparison_levels, pair_frame
+from tests.test_link import background, ids, people, persons_of
+
+ANNA = {
+    "forename": "Anna",
+    "surname": "Quarry",
+    "dob": date(1974, 3, 12),
+    "sex": "F",
+    "postcode": "PL3 9XY",
+    "address": "12 Ash Grove",
+}
+
+
+def test_a_record_without_dob_or_postcode_links_on_names_and_address() -> None:
+    # a police record: no date of birth, the postcode missing, the town written after the street
+    police = {**ANNA, "dob": None, "postcode": None, "address": "12 Ash Grove, Plymouth"}
+    p = persons_of([{**ANNA, "source": "c"}, {**police, "source": "d"}])
+    assert p[f"c:{ids() + 1}"] == p[f"d:{ids() + 2}"]
+
+
+def test_a_transposed_year_of_birth_links_and_a_generation_apart_does_not() -> None:
+    slip = {**ANNA, "dob": date(1947, 3, 12)}
+    daughter = {**ANNA, "dob": date(1999, 7, 2)}
+    p = persons_of([{**ANNA, "source": "c"}, {**slip, "source": "d"}, {**daughter, "source": "e"}])
+    mother, typed, other = (f"{s}:{ids() + i}" for s, i in (("c", 1), ("d", 2), ("e", 3)))
+    assert p[mother] == p[typed]
+    assert p[other] != p[mother]
+
+
+def test_a_slip_in_the_year_is_a_candidate_away_from_a_shared_postcode() -> None:
+    moved = {**ANNA, "dob": date(1947, 3, 12), "postcode": "EX1 1AB", "address": "5 Far Road"}
+    std = people([dict(ANNA), moved]).with_row_index("__i")
+    found, _ = candidate_pairs(std, DEFAULT_RULES)
+    rule = [r.name for r in DEFAULT_RULES].index("names_sound+birth_day")
+    assert found.select("i", "j", "rule").rows() == [(0, 1, rule)]
+
+
+def test_a_changed_surname_links_and_a_sister_or_a_married_twin_does_not() -> None:
+    married = {**ANNA, "surname": "Blackwood"}
+    sister = {**ANNA, "forename": "Kerry", "surname": "Blackwood", "dob": date(1977, 8, 1)}
+    twin = {**ANNA, "forename": "Hazel", "surname": "Blackwood"}
+    p = persons_of(
+        [
+            {**ANNA, "source": "c"},
+            {**married, "source": "d"},
+            {**sister, "source": "e"},
+            {**twin, "source": "f"},
+        ]
+    )
+    anna, wed, kerry, hazel = (
+        f"{s}:{ids() + i}" for s, i in (("c", 1), ("d", 2), ("e", 3), ("f", 4))
+    )
+    assert p[anna] == p[wed]
+    assert len({p[anna], p[kerry], p[hazel]}) == 3
+
+
+def with_address_ids(rows: list[dict[str, object]], address_ids: list[int | None]) -> pl.DataFrame:
+    std = people(rows)
+    return std.with_columns(pl.Series("address_id", address_ids, dtype=pl.Int64))
+
+
+def test_the_address_entity_is_the_top_location_level_when_present() -> None:
+    rows = [
+        {**ANNA, "address": "Flat 3, 17 Rose Court", "postcode": "PL1 1AA"},
+        {**ANNA, "address": "3/17 Rose Ct", "postcode": "PL1 1AA"},
+        {**ANNA, "address": "Flat 4, 17 Rose Court", "postcode": "PL1 1AA"},
+        {**ANNA, "address": "17 Rose Court", "postcode": "PL1 1AB"},
+    ]
+    std = with_address_ids(rows, [7, 7, 8, 7]).with_row_index("__i")
+    pairs = pl.DataFrame({"i": [0, 0, 0], "j": [1, 2, 3], "rule": [0, 0, 0]}).with_columns(
+        pl.col("i").cast(pl.UInt32), pl.col("j").cast(pl.UInt32)
+    )
+    loc = comparison_levels(pair_frame(std, pairs))["loc"].to_list()
+    # one entity written two ways: 5; two flats of one building: 4 (one postcode), never 5;
+    # the same entity under a mistyped postcode: 5
+    assert loc == [5, 4, 5]
+    # without the column the same pairs fall back to postcode and number: "3/17" is read as
+    # another number, and the mistyped postcode leaves only the street
+    plain = comparison_levels(pair_frame(std.drop("address_id"), pairs))["loc"].to_list()
+    assert plain == [4, 4, 2]
+
+
+def test_the_address_entity_blocks_only_when_the_column_is_there() -> None:
+    rows = [
+        {**ANNA, "dob": None, "postcode": None, "address": "Flat 3, 17 Rose Court"},
+        {**ANNA, "surname": "Quarrie", "dob": None, "postcode": None, "address": "3/17 Rose Ct"},
+    ]
+    std = with_address_ids(rows, [7, 7]).with_row_index("__i")
+    rule = [r.name for r in DEFAULT_RULES].index("address_entity+forename_initial")
+    found, stats = candidate_pairs(std, DEFAULT_RULES)
+    assert found.select("i", "j", "rule").rows() == [(0, 1, rule)]
+    _, without = candidate_pairs(std.drop("address_id"), DEFAULT_RULES)
+    assert "address_entity+forename_initial" in stats
+    assert "address_entity+forename_initial" not in without
+
+
+def test_linking_with_address_ids_keeps_every_record() -> None:
+    rows = background(100)
+    std = people(rows).with_columns(
+        pl.int_range(0, pl.len()).floordiv(2).cast(pl.Int64).alias("address_id")
+    )
+    result = link_records(std)
+    assert result.persons.height == std.height
+    assert "address_entity+forename_initial" in result.stats["blocking"]  # type: ignore[operator]
