@@ -136,7 +136,7 @@ def fixtures_generate(
         str,
         typer.Option(
             help="A council profile: default, or one of fixtures/profiles/catalogue.py "
-            "(harbourside, ...): the same people and cohort written in that council's layouts."
+            "(harbourside, moorland, estuary, clayfield, fenwick): the same people and cohort written in that council's layouts."
         ),
     ] = "default",
 ) -> None:
