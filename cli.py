@@ -290,47 +290,33 @@ def cohort_report(
 @handles_errors
 def cohort_diff_cmd(
     run_a: Annotated[
-        int | None, typer.Argument(help="The earlier run (default: the second newest).")
+        int | None, typer.Argument(help="The earlier build (default: the second newest).")
     ] = None,
     run_b: Annotated[
-        int | None, typer.Argument(help="The later run (default: the newest).")
+        int | None, typer.Argument(help="The later build (default: the newest).")
     ] = None,
     project: ProjectOpt = Path("familymatch.toml"),
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Also write the refresh as a workbook (.xlsx).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Families that joined, left or changed criteria between two builds (by family reference).
+    """What a refresh changed, by family reference: attached families that still meet the
+    criteria, no longer meet them (they stay attached) or are not found as one household; new
+    cohort families; families that left or changed criteria; families whose members changed.
 
-    Example:  familymatch cohort diff 1 2 -p work/demo/familymatch.toml
+    Example:  familymatch cohort diff 1 2 -p work/demo/familymatch.toml --out diff.xlsx
     """
-    from familymatch.store.families import cohort_diff, diff_latest
-    from familymatch.views import frame_table
+    from claims.refresh import refresh_command
+    from claims.views import refresh_view
 
     _, store = _project_store(project)
-    if (run_a is None) != (run_b is None):
-        raise FamilyMatchError("give both runs, or neither for the two newest builds.")
-    d = diff_latest(store) if run_a is None or run_b is None else cohort_diff(store, run_a, run_b)
-    _audit(store, d.run_b)
+    r = refresh_command(store, run_a, run_b, out)
+    _audit(store, r.diff.run_b, [(str(out), "written")] if out else None)
     if as_json:
-        _print_json(
-            {
-                **d.counts(),
-                "joined": d.joined.to_dicts(),
-                "left": d.left.to_dicts(),
-                "changed": d.changed.to_dicts(),
-            }
-        )
+        _print_json(r.document())
         return
-    c = d.counts()
-    console.print(
-        f"run {c['run_a']} -> run {c['run_b']}: {c['joined']} joined, {c['left']} left, "
-        f"{c['changed']} changed criteria, {c['unchanged']} unchanged",
-        highlight=False,
-    )
-    show(
-        frame_table(title, frame)
-        for title, frame in (("joined", d.joined), ("left", d.left), ("changed", d.changed))
-        if frame.height
-    )
+    show(refresh_view(r, out))
 
 
 # --------------------------------------------------------------------------- db

@@ -83,3 +83,18 @@ def outcomes_view(result: Any) -> list[RenderableType]:
         f"{result.families_with_evidence:,} attached families have later evidence; "
         + ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()),
     ]
+
+
+def refresh_view(r: Any, out: Any = None) -> list[RenderableType]:
+    """``cohort diff``: the refresh in plain words, then its tables (non-empty ones)."""
+    from claims.refresh import refresh_tables, summary_lines
+    from familymatch.views import frame_table
+
+    items: list[RenderableType] = list(summary_lines(r))
+    for title, frame in refresh_tables(r):
+        if title == "Attached" or not frame.height:
+            continue
+        items.append(frame_table(title.lower(), frame))
+    if out is not None:
+        items.append(f"wrote {out}")
+    return items
