@@ -19,17 +19,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
-from claims.records import attachments_and_build
+from claims.records import require_attachments
 from familymatch.canonical import CANONICAL_SCHEMA
 from familymatch.errors import FamilyMatchError
 from familymatch.households import build_households
 from familymatch.ingest import ingest_project
 from familymatch.link import link_records
 from familymatch.link.model import FSModel
-from familymatch.project import load_project
+from familymatch.project import Project, load_project
 from familymatch.standardise import standardise
 from familymatch.store import Store, audit, read_table, recording_run, run_info
 from familymatch.store import schema as s
@@ -131,22 +132,51 @@ def import_outcomes(
     store: Store,
     build_run: int | None = None,
     progress: Callable[[str], None] | None = None,
-) -> OutcomesImport:
-    """Ingest ``project_path`` (the later period's project file), link it onto the build the
-    attached families came from, and record the evidence."""
+) -> list[OutcomesImport]:
+    """Ingest ``project_path`` (the later period's project file) once, link it onto every build
+    attached families came from (only ``build_run`` when given: families attached after a
+    refresh come from a later build), and record the evidence: one ``outcomes`` run per build."""
     say = progress or (lambda _: None)
-    seconds: dict[str, float] = {}
     project = load_project(project_path)
-    attachments, build_run = attachments_and_build(store, build_run)
-    info = run_info(store, build_run)
-    if info["kind"] != "build":
-        raise FamilyMatchError(f"run {build_run} is a {info['kind']} run, not a build.")
-
+    attachments = require_attachments(store)
+    builds = (
+        [build_run]
+        if build_run is not None
+        else sorted(int(b) for b in attachments["build_run_id"].unique())
+    )
+    for b in builds:
+        info = run_info(store, b)
+        if info["kind"] != "build":
+            raise FamilyMatchError(f"run {b} is a {info['kind']} run, not a build.")
     t = time.perf_counter()
     say("ingest")
     ingested = ingest_project(project)
+    seconds = {"ingest": time.perf_counter() - t}
+    return [
+        _import_onto(
+            project,
+            store,
+            b,
+            attachments.filter(pl.col("build_run_id") == b),
+            ingested,
+            dict(seconds),
+            say,
+        )
+        for b in builds
+    ]
+
+
+def _import_onto(
+    project: Project,
+    store: Store,
+    build_run: int,
+    attachments: pl.DataFrame,
+    ingested: Any,
+    seconds: dict[str, float],
+    say: Callable[[str], None],
+) -> OutcomesImport:
+    """Link the later records onto one build and record them as an ``outcomes`` run."""
     later = ingested.records.select(list(CANONICAL_SCHEMA))
-    seconds["ingest"] = time.perf_counter() - t
 
     t = time.perf_counter()
     say("read the build")

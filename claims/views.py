@@ -65,8 +65,13 @@ def history_table(family: str, rows: pl.DataFrame) -> Table:
     return t
 
 
-def outcomes_view(result: Any) -> list[RenderableType]:
-    """`outcomes import`: per source, the later records and whom they joined."""
+def outcomes_view(results: list[Any]) -> list[RenderableType]:
+    """`outcomes import`: for each build linked onto, per source, the later records and whom
+    they joined."""
+    return [item for result in results for item in _outcomes_one(result)]
+
+
+def _outcomes_one(result: Any) -> list[RenderableType]:
     t = Table(title=f"outcomes run {result.run_id} (onto build {result.build_run})")
     for c in ("source", "records", "a known person", "a newcomer", "in an attached family"):
         t.add_column(c, justify="left" if c == "source" else "right")
