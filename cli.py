@@ -559,62 +559,59 @@ def attach(
     file: Annotated[Path, typer.Argument(help="The allocation returned (.xlsx or .csv).")],
     project: ProjectOpt = Path("familymatch.toml"),
     run: Annotated[int | None, typer.Option(help="Build run (default: the latest).")] = None,
-    sheet: Annotated[str, typer.Option(help="The sheet of an .xlsx file.")] = "Allocation",
+    sheet: Annotated[
+        str | None,
+        typer.Option(help="The sheet of an .xlsx file (default Allocation, or People)."),
+    ] = None,
     today: Annotated[
         str | None, typer.Option(help="Treat this date as today (YYYY-MM-DD), for replays.")
     ] = None,
+    match_people: Annotated[
+        bool,
+        typer.Option(
+            "--match-people",
+            help="Rows name the lead adult (forename, surname, dob, address, postcode) instead "
+            "of a family reference: link each to the build with its linkage model.",
+        ),
+    ] = False,
+    margin: Annotated[
+        float | None,
+        typer.Option(help="--match-people: the match weight a runner-up family must trail by."),
+    ] = None,
 ) -> None:
-    """Record the families attached: family reference, key worker, team, attachment date.
+    """Record the families attached: family reference (or the lead adult's details with
+    --match-people), key worker, team, attachment date.
 
     Every row is checked first (unknown family, not in the cohort, date before the build or in
-    the future, family already attached, listed twice); any problem and nothing is recorded.
-    Rows left blank are families not allocated yet.
+    the future, family already attached, listed twice; with --match-people a weak or ambiguous
+    match); any problem and nothing is recorded. Rows left blank, or marked in a `skip` column,
+    are not attached.
 
     Example:  familymatch attach allocation.xlsx -p work/demo/familymatch.toml
+    Example:  familymatch attach caselist.csv --match-people -p work/demo/familymatch.toml
     """
-    from claims.attach import check_allocation, read_allocation
-    from claims.records import (
-        cohort_families,
-        family_refs,
-        read_attachments,
-        record_attachments,
-    )
-    from familymatch.ingest import file_sha256
-    from familymatch.store import run_info
+    from claims.attach import attach_file
+    from claims.views import attach_view
 
     _, store = _project_store(project)
     run_id = _run_or_latest(store, run)
-    allocation = read_allocation(file, sheet)
-    info = run_info(store, run_id)
-    check = check_allocation(
-        allocation,
-        cohort_families(store, run_id),
-        family_refs(store, run_id),
-        read_attachments(store).select("family_ref", "attached_on"),
-        info["reference_date"],
-        _parse_date(today, "--today") or date.today(),
-        file.name,
-    )
-    if check.problems:
-        for problem in check.problems[:50]:
+    day = _parse_date(today, "--today") or date.today()
+    with console.status("matching the lead adults" if match_people else "checking"):
+        done = attach_file(store, run_id, file, sheet, day, match_people, margin)
+    show(attach_view(done))
+    if done.problems:
+        for problem in done.problems[:50]:
             err_console.print(f"  {problem}", highlight=False)
-        more = len(check.problems) - 50
+        more = len(done.problems) - 50
         raise FamilyMatchError(
-            f"{file.name}: {len(check.problems)} problem(s) found"
+            f"{file.name}: {len(done.problems)} problem(s) found"
             + (f" ({more} more not shown)" if more > 0 else "")
             + "; nothing was recorded."
         )
-    if check.rows.height == 0:
+    if done.run_id is None:
         raise FamilyMatchError(
             f"{file.name}: no family has a key worker and date; nothing to record."
         )
-    attach_run = record_attachments(store, run_id, check.rows, str(file))
-    _audit(store, attach_run, [(str(file), file_sha256(file))])
-    console.print(
-        f"attached {check.rows.height:,} families (run {attach_run}); "
-        f"{check.skipped:,} rows left blank",
-        highlight=False,
-    )
 
 
 # --------------------------------------------------------------------------- outcomes and claims

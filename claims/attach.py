@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from openpyxl import Workbook
@@ -93,14 +94,27 @@ def _column_map(columns: list[str], label: str) -> dict[str, str]:
     return found
 
 
+def read_rows(path: Path, sheet: str, what: str) -> pl.DataFrame:
+    """The cells of a .csv or .xlsx file the coordinator returns, as text with row numbers; a
+    row that cannot be split into the header's columns is an error naming it (never dropped)."""
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix not in ("csv", "xlsx"):
+        raise InputFileError(f"{path.name}: an {what} is .csv or .xlsx.")
+    spec = SourceSpec(name="attach", kind="population", path=path, format=suffix, sheet=sheet)
+    table = read_source(spec)
+    if table.ragged:
+        row, reason = table.ragged[0]
+        raise InputFileError(
+            f"{what} {path.name} row {row}: {reason} (a value holding a comma needs quotes); "
+            "nothing was recorded."
+        )
+    return table.frame
+
+
 def read_allocation(path: Path, sheet: str = SHEET) -> pl.DataFrame:
     """The allocation file as family_ref, key_worker, team, attached_on_text, attached_on,
     source_row (1-based data row)."""
-    suffix = path.suffix.lower().lstrip(".")
-    if suffix not in ("csv", "xlsx"):
-        raise InputFileError(f"{path.name}: an allocation file is .csv or .xlsx.")
-    spec = SourceSpec(name="allocation", kind="population", path=path, format=suffix, sheet=sheet)
-    raw = read_source(spec).frame
+    raw = read_rows(path, sheet, "allocation file")
     cols = _column_map([c for c in raw.columns if c != ROW], f"allocation file {path.name}")
     text = pl.col(cols["attached_on"])
     return raw.select(
@@ -172,3 +186,61 @@ def check_allocation(
         pl.col("family_ref").replace_strict(in_cohort, default=None).alias("household_id")
     ).select("family_ref", "household_id", "key_worker", "team", "attached_on", "source_row")
     return AllocationCheck(rows=recorded, problems=problems, skipped=skipped)
+
+
+@dataclass
+class AttachOutcome:
+    """What ``familymatch attach`` did: the rows recorded (none when there are problems)."""
+
+    build_run: int
+    rows: pl.DataFrame
+    problems: list[str]
+    skipped: int
+    matched: pl.DataFrame | None = None  # --match-people: one row per data row (no details)
+    run_id: int | None = None  # the attach run, when recorded
+
+
+def attach_file(
+    store: Any,
+    build_run: int,
+    path: Path,
+    sheet: str | None,
+    today: date,
+    match: bool = False,
+    margin: float | None = None,
+) -> AttachOutcome:
+    """Check an allocation (family references, or the lead adult's details with ``match``)
+    against build ``build_run`` and record it as an ``attach`` run when every row is resolved
+    or skipped; otherwise record nothing and return the problems."""
+    from claims.match_people import DEFAULT_MARGIN, as_allocation, match_people, read_people
+    from claims.records import cohort_families, family_refs, read_attachments, record_attachments
+    from familymatch.ingest import file_sha256
+    from familymatch.store import audit, run_info
+
+    matched = None
+    problems: list[str] = []
+    if match:
+        people = read_people(path, sheet or "People")
+        found = match_people(store, build_run, people, DEFAULT_MARGIN if margin is None else margin)
+        matched, problems = found.rows, [f"{path.name} {p}" for p in found.problems]
+        allocation = as_allocation(people, found)
+        blank = int(people["skip"].sum())
+    else:
+        allocation = read_allocation(path, sheet or SHEET)
+        blank = 0
+    check = check_allocation(
+        allocation,
+        cohort_families(store, build_run),
+        family_refs(store, build_run),
+        read_attachments(store).select("family_ref", "attached_on"),
+        run_info(store, build_run)["reference_date"],
+        today,
+        path.name,
+    )
+    problems += check.problems
+    out = AttachOutcome(build_run, check.rows, problems, check.skipped + blank, matched)
+    if problems or check.rows.height == 0:
+        return out
+    out.run_id = record_attachments(store, build_run, check.rows, str(path))
+    audit(store, "attach", out.run_id, [(str(path), file_sha256(path))])
+    return out

@@ -28,7 +28,7 @@ from familymatch.canonical import CANONICAL_SCHEMA
 from familymatch.errors import FamilyMatchError
 from familymatch.households import build_households
 from familymatch.ingest import ingest_project
-from familymatch.link import link_records
+from familymatch.link import LinkResult, link_records
 from familymatch.link.model import FSModel
 from familymatch.project import Project, load_project
 from familymatch.standardise import standardise
@@ -127,6 +127,55 @@ def join_newcomers(
     )
 
 
+@dataclass
+class LinkedOntoBuild:
+    """Later records linked together with a build's records by the build's fitted model."""
+
+    std: pl.DataFrame  # both, standardised; the build's record ids prefixed BUILD_PREFIX
+    linked: LinkResult  # persons and scored pairs over both
+    membership: pl.DataFrame  # the build's: record_id, person_id, household_id
+
+
+def link_onto_build(
+    store: Store,
+    build_run: int,
+    later: pl.DataFrame,
+    seconds: dict[str, float] | None = None,
+    say: Callable[[str], None] | None = None,
+) -> LinkedOntoBuild:
+    """Link ``later`` (canonical records) together with build ``build_run``'s records using
+    the build's own fitted model (same comparisons, m, u and term frequencies): the one way a
+    record from outside a build is matched to its people (outcomes, attachment by person
+    details)."""
+    seconds = {} if seconds is None else seconds
+    say = say or (lambda _: None)
+    t = time.perf_counter()
+    say("read the build")
+    build_records = read_table(store, s.records, build_run).select(list(CANONICAL_SCHEMA))
+    membership = read_table(store, s.membership, build_run)
+    model = FSModel.from_json(read_table(store, s.link_models, build_run)["model_json"][0])
+    seconds["read build"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    say("standardise")
+    both = pl.concat(
+        [
+            build_records.with_columns(
+                (pl.lit(BUILD_PREFIX) + pl.col("record_id")).alias("record_id")
+            ),
+            later,
+        ]
+    )
+    std = standardise(both)
+    seconds["standardise"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    say("link")
+    linked = link_records(std, model=model)
+    seconds["link"] = time.perf_counter() - t
+    return LinkedOntoBuild(std, linked, membership)
+
+
 def import_outcomes(
     project_path: Path,
     store: Store,
@@ -178,33 +227,14 @@ def _import_onto(
     """Link the later records onto one build and record them as an ``outcomes`` run."""
     later = ingested.records.select(list(CANONICAL_SCHEMA))
 
+    onto = link_onto_build(store, build_run, later, seconds, say)
     t = time.perf_counter()
-    say("read the build")
-    build_records = read_table(store, s.records, build_run).select(list(CANONICAL_SCHEMA))
-    membership = read_table(store, s.membership, build_run)
-    model = FSModel.from_json(read_table(store, s.link_models, build_run)["model_json"][0])
-    seconds["read build"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    say("standardise")
-    both = pl.concat(
-        [
-            build_records.with_columns(
-                (pl.lit(BUILD_PREFIX) + pl.col("record_id")).alias("record_id")
-            ),
-            later,
-        ]
-    )
-    std = standardise(both)
-    seconds["standardise"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    say("link")
-    linked = link_records(std, model=model)
-    mapped = map_to_build(linked.persons, membership)
-    later_households = build_households(std, linked.persons, project.reference_date).membership
-    mapped = join_newcomers(mapped, linked.persons, later_households)
-    seconds["link"] = time.perf_counter() - t
+    mapped = map_to_build(onto.linked.persons, onto.membership)
+    later_households = build_households(
+        onto.std, onto.linked.persons, project.reference_date
+    ).membership
+    mapped = join_newcomers(mapped, onto.linked.persons, later_households)
+    seconds["link"] += time.perf_counter() - t
 
     households = read_table(store, s.households, build_run).select("household_id", "family_ref")
     attached = attachments.select("family_ref").unique()

@@ -103,3 +103,29 @@ def refresh_view(r: Any, out: Any = None) -> list[RenderableType]:
     if out is not None:
         items.append(f"wrote {out}")
     return items
+
+
+def attach_view(done: Any) -> list[RenderableType]:
+    """``attach``: with --match-people, each row's family and match weight (never the person's
+    details); then what was recorded."""
+    items: list[RenderableType] = []
+    if done.matched is not None:
+        t = Table(title=f"lead adults matched to build {done.build_run}")
+        for c in ("row", "family", "match weight", "runner-up", "its weight", "decision"):
+            t.add_column(c, justify="right" if "weight" in c or c == "row" else "left")
+        for r in done.matched.iter_rows(named=True):
+            t.add_row(
+                str(r["source_row"]),
+                r["family_ref"] or "",
+                "" if r["match_weight"] is None else f"{r['match_weight']:.1f}",
+                r["runner_up"] or "",
+                "" if r["runner_up_weight"] is None else f"{r['runner_up_weight']:.1f}",
+                r["status"],
+            )
+        items.append(t)
+    if done.run_id is not None:
+        items.append(
+            f"attached {done.rows.height:,} families (run {done.run_id}); "
+            f"{done.skipped:,} rows left blank or skipped"
+        )
+    return items
