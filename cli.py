@@ -536,21 +536,29 @@ def cohort_allocation(
     out: Annotated[Path, typer.Option("--out", help="The template to write (.xlsx or .csv).")],
     project: ProjectOpt = Path("familymatch.toml"),
     run: Annotated[int | None, typer.Option(help="Build run (default: the latest).")] = None,
+    people: Annotated[
+        bool,
+        typer.Option(
+            "--people",
+            help="The person-details layout for `attach --match-people` (no families listed).",
+        ),
+    ] = False,
 ) -> None:
     """Write the allocation template: one row per cohort family, with blank key worker, team
     and attachment date for the coordinator to fill in and give back to `familymatch attach`.
+    With --people, the blank person-details layout (forename, surname, dob, address, postcode,
+    key_worker, team, attached_on, skip) for a team's own case list.
 
     Example:  familymatch cohort allocation --out allocation.xlsx -p work/demo/familymatch.toml
     """
-    from claims.attach import write_allocation_template
-    from claims.records import cohort_families
+    from claims.attach import allocation_template
 
     _, store = _project_store(project)
     run_id = _run_or_latest(store, run)
-    cohort = cohort_families(store, run_id)
-    write_allocation_template(cohort, out)
+    families = allocation_template(store, run_id, out, people)
     _audit(store, run_id, [(str(out), "written")])
-    console.print(f"allocation template for {cohort.height:,} families: {out}", highlight=False)
+    what = "person-details template" if people else f"allocation template for {families:,} families"
+    console.print(f"{what}: {out}", highlight=False)
 
 
 @app.command("attach")

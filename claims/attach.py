@@ -17,14 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from openpyxl import Workbook
 
 from familymatch.errors import InputFileError
 from familymatch.ingest.fields import _parse_dates
 from familymatch.ingest.readers import ROW, read_source
 from familymatch.outputs import write_owner_only
 from familymatch.project import SourceSpec
-from familymatch.workbooks import date_column, save_workbook, write_table
+from familymatch.workbooks import date_column, one_sheet_workbook, save_workbook, write_table
 
 SHEET = "Allocation"
 TEMPLATE_COLUMNS = (
@@ -67,10 +66,7 @@ def write_allocation_template(cohort: pl.DataFrame, path: Path) -> Path:
         return write_owner_only(path, lambda tmp: out.write_csv(tmp))
     if path.suffix.lower() != ".xlsx":
         raise InputFileError(f"{path.name}: an allocation template is .csv or .xlsx.")
-    wb = Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.title = SHEET
+    wb, ws = one_sheet_workbook(SHEET)
     rows = [(*r, None, None, None) for r in frame.iter_rows()]
     last = write_table(ws, TEMPLATE_COLUMNS, rows)
     ws.column_dimensions["D"].width = 24
@@ -200,6 +196,24 @@ class AttachOutcome:
     run_id: int | None = None  # the attach run, when recorded
 
 
+def check_against_build(
+    store: Any, build_run: int, allocation: pl.DataFrame, today: date, label: str
+) -> AllocationCheck:
+    """:func:`check_allocation` against build ``build_run`` and the attachments recorded."""
+    from claims.records import cohort_families, family_refs, read_attachments
+    from familymatch.store import run_info
+
+    return check_allocation(
+        allocation,
+        cohort_families(store, build_run),
+        family_refs(store, build_run),
+        read_attachments(store).select("family_ref", "attached_on"),
+        run_info(store, build_run)["reference_date"],
+        today,
+        label,
+    )
+
+
 def attach_file(
     store: Any,
     build_run: int,
@@ -213,9 +227,9 @@ def attach_file(
     against build ``build_run`` and record it as an ``attach`` run when every row is resolved
     or skipped; otherwise record nothing and return the problems."""
     from claims.match_people import DEFAULT_MARGIN, as_allocation, match_people, read_people
-    from claims.records import cohort_families, family_refs, read_attachments, record_attachments
+    from claims.records import record_attachments
     from familymatch.ingest import file_sha256
-    from familymatch.store import audit, run_info
+    from familymatch.store import audit
 
     matched = None
     problems: list[str] = []
@@ -228,15 +242,7 @@ def attach_file(
     else:
         allocation = read_allocation(path, sheet or SHEET)
         blank = 0
-    check = check_allocation(
-        allocation,
-        cohort_families(store, build_run),
-        family_refs(store, build_run),
-        read_attachments(store).select("family_ref", "attached_on"),
-        run_info(store, build_run)["reference_date"],
-        today,
-        path.name,
-    )
+    check = check_against_build(store, build_run, allocation, today, path.name)
     problems += check.problems
     out = AttachOutcome(build_run, check.rows, problems, check.skipped + blank, matched)
     if problems or check.rows.height == 0:
@@ -244,3 +250,16 @@ def attach_file(
     out.run_id = record_attachments(store, build_run, check.rows, str(path))
     audit(store, "attach", out.run_id, [(str(path), file_sha256(path))])
     return out
+
+
+def allocation_template(store: Any, build_run: int, path: Path, people: bool) -> int:
+    """Write the template (the person-details layout when ``people``); the families listed."""
+    from claims.match_people import write_people_template
+    from claims.records import cohort_families
+
+    if people:
+        write_people_template(path)
+        return 0
+    cohort = cohort_families(store, build_run)
+    write_allocation_template(cohort, path)
+    return cohort.height

@@ -257,3 +257,21 @@ def as_allocation(people: pl.DataFrame, matched: PeopleMatch) -> pl.DataFrame:
     return people.join(found, on="source_row").select(
         "family_ref", "key_worker", "team", "attached_on_text", "attached_on", "source_row"
     )
+
+
+def write_people_template(path: Path) -> Path:
+    """The person-details layout, blank, for a team's own case list: CSV (header only) or XLSX
+    (dates validated). Owner-only: once filled in it holds personal data."""
+    from familymatch.outputs import write_owner_only
+    from familymatch.workbooks import date_column, one_sheet_workbook, save_workbook, write_table
+
+    if path.suffix.lower() == ".csv":
+        return write_owner_only(path, lambda tmp: tmp.write_text(",".join(PEOPLE_COLUMNS) + "\n"))
+    if path.suffix.lower() != ".xlsx":
+        raise InputFileError(f"{path.name}: a person-details template is .csv or .xlsx.")
+    wb, ws = one_sheet_workbook(SHEET)
+    write_table(ws, PEOPLE_COLUMNS, [], filters=False)
+    for column in ("C", "H"):
+        date_column(ws, column, 2, 500, "Enter a date.")
+    ws.column_dimensions["D"].width = 40
+    return save_workbook(wb, path)

@@ -173,8 +173,11 @@ def gather(
 
 
 def decide_all(fw: Framework, ev: Evidence, as_of: date) -> list[Decision]:
+    """A decision for every family attached on or before the claim date (a family attached
+    later is not part of this claim)."""
     cap = fw.funded_families() - ev.turned_around_before if fw.indicative_families else None
-    return decide(fw, ev.families, ev.facts, as_of, load_calendar(), ev.dobs, ev.already, cap)
+    families = [f for f in ev.families if f.attached_on <= as_of]
+    return decide(fw, families, ev.facts, as_of, load_calendar(), ev.dobs, ev.already, cap)
 
 
 def audit_sample(refs: list[str], fw: Framework, share: Decimal | None = None) -> set[str]:

@@ -20,14 +20,18 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from openpyxl import Workbook
 
 from claims.records import read_attachments
 from familymatch.errors import FamilyMatchError
 from familymatch.store import Store, read_table, run_info
 from familymatch.store import schema as s
 from familymatch.store.families import CohortDiff, cohort_diff, previous_members
-from familymatch.workbooks import print_one_page_wide, save_workbook, write_table
+from familymatch.workbooks import (
+    one_sheet_workbook,
+    print_one_page_wide,
+    save_workbook,
+    write_table,
+)
 
 MEETS = "meets the criteria"
 NO_LONGER = "no longer meets the criteria"
@@ -265,10 +269,7 @@ def write_refresh_workbook(r: Refresh, path: Path) -> Path:
     """Summary, then one sheet per table (owner-only, atomic)."""
     if path.suffix.lower() != ".xlsx":
         raise FamilyMatchError(f"--out {path}: use a .xlsx file name.")
-    wb = Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.title = "Summary"
+    wb, ws = one_sheet_workbook("Summary")
     write_table(ws, ("refresh",), [(line,) for line in summary_lines(r)], filters=False)
     ws.column_dimensions["A"].width = 120
     for title, frame in refresh_tables(r)[1:]:

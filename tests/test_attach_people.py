@@ -199,3 +199,26 @@ def test_person_details_file_without_a_needed_column(built: Path, tmp_path: Path
     )
     assert result.exit_code == 2
     assert "person-details file bad.csv: no 'dob' column" in " ".join(result.output.split())
+
+
+def test_person_details_template_is_the_layout_attach_reads(built: Path, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    from claims.match_people import PEOPLE_COLUMNS, read_people
+
+    p = str(built / "familymatch.toml")
+    for name in ("people.csv", "people.xlsx"):
+        result = runner.invoke(
+            app, ["cohort", "allocation", "--people", "--out", str(tmp_path / name), "-p", p]
+        )
+        assert result.exit_code == 0 and "person-details template" in result.output
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "people.csv").read_text().strip() == ",".join(PEOPLE_COLUMNS)
+    ws = load_workbook(tmp_path / "people.xlsx")["People"]
+    assert tuple(c.value for c in ws[1]) == PEOPLE_COLUMNS
+    filled = tmp_path / "filled.csv"
+    filled.write_text(",".join(PEOPLE_COLUMNS) + "\nAnn,Smith,1980-01-31,,,KW,,02/07/2012,\n")
+    read = read_people(filled)
+    assert read.select("forename", "dob", "attached_on", "skip").rows() == [
+        ("Ann", date(1980, 1, 31), date(2012, 7, 2), False)
+    ]
