@@ -9,7 +9,8 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -71,6 +72,8 @@ def handles_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except FamilyMatchError as exc:
+            for line in exc.details:
+                err_console.print(line, highlight=False, markup=False)
             err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
@@ -108,6 +111,16 @@ def show(items: Iterable[Any]) -> None:
     """Print each line or table the packages' views give, in order."""
     for item in items:
         console.print(item, highlight=False)
+
+
+@contextmanager
+def _progress(what: str, quiet: bool = False) -> Iterator[Callable[[str], None]]:
+    """A status line on the terminal (none with --json); yields what updates it."""
+    if quiet:
+        yield lambda _: None
+        return
+    with console.status(what) as status:
+        yield lambda step: status.update(f"{what}: {step}")
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -151,11 +164,9 @@ def ingest(
     from familymatch.views import ingest_table, reject_lines
 
     proj = load_project(project)
-    with console.status("reading extracts") as status:
-        result = ingest_project(proj, progress=lambda name: status.update(f"reading {name}"))
-    from familymatch.store import open_store
-
-    _audit(open_store(proj.database_url), None, [(st.path, st.sha256) for st in result.stats])
+    with _progress("reading") as update:
+        result = ingest_project(proj, progress=update)
+    _audit(_project_store(project)[1], None, [(st.path, st.sha256) for st in result.stats])
     show([ingest_table(result.stats), *reject_lines(result.rejects)])
     if result.rejects.height and rejects is not None:
         write_rejects(result.rejects, rejects)
@@ -166,11 +177,9 @@ def ingest(
 
 
 def _project_store(project: Path) -> tuple[Any, Any]:
-    from familymatch.project import load_project
-    from familymatch.store import open_store
+    from familymatch.store.session import project_store
 
-    proj = load_project(project)
-    return proj, open_store(proj.database_url)
+    return project_store(project)
 
 
 def _audit(store: Any, run_id: int | None, files: list[tuple[str, str]] | None = None) -> None:
@@ -182,17 +191,9 @@ def _audit(store: Any, run_id: int | None, files: list[tuple[str, str]] | None =
 
 def _run_or_latest(store: Any, run: int | None) -> int:
     """The run to read (the latest complete build by default); the read is audited."""
-    from familymatch.store import latest_run
+    from familymatch.store.session import build_to_read
 
-    if run is None:
-        found = latest_run(store)
-        if found is None:
-            raise FamilyMatchError(
-                f"no complete build in {store.label}; run `familymatch cohort build` first."
-            )
-        run = int(found)
-    _audit(store, run)
-    return run
+    return build_to_read(store, run, _COMMAND)
 
 
 @cohort_app.command("build")
@@ -220,18 +221,9 @@ def cohort_build(
     from rules.views import build_view
 
     reference = _parse_date(as_of, "--as-of")
-    if as_json:
-        result = build_cohort(project, reference, model_from_run=model_from_run)
-        _print_json(result.summary)
-        return
-    with console.status("building the cohort") as status:
-        result = build_cohort(
-            project,
-            reference,
-            progress=lambda st: status.update(f"building: {st}"),
-            model_from_run=model_from_run,
-        )
-    show(build_view(result))
+    with _progress("building", quiet=as_json) as update:
+        result = build_cohort(project, reference, progress=update, model_from_run=model_from_run)
+    _print_json(result.summary) if as_json else show(build_view(result))
 
 
 @cohort_app.command("show")
@@ -253,10 +245,7 @@ def cohort_show(
 
     _, store = _project_store(project)
     doc = family_document(store, resolve_family(store, _run_or_latest(store, run), family))
-    if as_json:
-        _print_json(doc)
-        return
-    show(family_view(doc))
+    _print_json(doc) if as_json else show(family_view(doc))
 
 
 @cohort_app.command("report")
@@ -280,10 +269,7 @@ def cohort_report(
 
     proj, store = _project_store(project)
     rc = report_command(store, proj, _run_or_latest(store, run), out, summary_only=as_json)
-    if as_json:
-        _print_json(rc.summary)
-        return
-    show(report_view(rc))
+    _print_json(rc.summary) if as_json else show(report_view(rc))
 
 
 @cohort_app.command("diff")
@@ -329,19 +315,9 @@ def db_upgrade(project: ProjectOpt = Path("familymatch.toml")) -> None:
 
     Example:  familymatch db upgrade -p work/demo/familymatch.toml
     """
-    from familymatch.project import load_project
-    from familymatch.store import audit, safe_url
-    from familymatch.store.engine import make_engine
-    from familymatch.store.migrations import current_revision, upgrade
+    from familymatch.store.session import upgrade_database
 
-    proj = load_project(project)
-    engine = make_engine(proj.database_url)
-    before = current_revision(engine)
-    after = upgrade(proj.database_url)
-    audit(engine, f"db upgrade {before} -> {after}", None, [])
-    console.print(
-        f"{safe_url(proj.database_url)}: schema {before or 'none'} -> {after}", highlight=False
-    )
+    console.print(upgrade_database(project), highlight=False)
 
 
 @db_app.command("unlock")
@@ -351,17 +327,9 @@ def db_unlock(project: ProjectOpt = Path("familymatch.toml")) -> None:
 
     Example:  familymatch db unlock -p work/demo/familymatch.toml
     """
-    from familymatch.store.runs import break_lock
+    from familymatch.store.session import unlock_database
 
-    _, store = _project_store(project)
-    holder = break_lock(store)
-    if holder is None:
-        console.print("no build lock was held.")
-    else:
-        console.print(
-            f"removed the lock of run {holder.run_id} (pid {holder.pid} on {holder.host}).",
-            highlight=False,
-        )
+    console.print(unlock_database(project), highlight=False)
 
 
 # --------------------------------------------------------------------------- link
@@ -387,43 +355,12 @@ def link_evaluate(
 
     Example:  familymatch link evaluate --truth work/demo/truth -p work/demo/familymatch.toml --by-group
     """
-    import polars as pl
+    from familymatch.link.evaluate import evaluate_run
+    from familymatch.views import evaluation_view
 
-    from familymatch.link.evaluate import evaluate_links
-    from familymatch.store import read_table
-    from familymatch.store import schema as s
-
-    path = truth / "records.parquet" if truth.is_dir() else truth
-    if not path.is_file():
-        raise FamilyMatchError(f"--truth {truth}: no records.parquet there.")
-    try:
-        truth_frame = pl.read_parquet(path).select("record_id", "person_id", "household_id")
-    except Exception:
-        raise FamilyMatchError(
-            f"--truth {path}: needs columns record_id, person_id, household_id."
-        ) from None
     _, store = _project_store(project)
-    run_id = _run_or_latest(store, run)
-    scores: dict[str, Any] = dict(
-        evaluate_links(read_table(store, s.membership, run_id), truth_frame)
-    )
-    if by_group:
-        from familymatch.link.evaluate import link_rates
-        from familymatch.standardise import standardise
-        from familymatch.store.runs import run_info
-
-        year = run_info(store, run_id)["reference_date"].year
-        std = standardise(read_table(store, s.records, run_id))
-        rates = link_rates(std, read_table(store, s.persons, run_id), year)
-        scores["link_rates"] = rates.to_dicts()
-    if as_json:
-        _print_json(scores)
-        return
-    from familymatch.views import link_rates_table, quality_lines
-
-    show(quality_lines(scores))
-    if by_group:
-        show([link_rates_table(scores["link_rates"])])
+    scores = evaluate_run(store, _run_or_latest(store, run), truth, by_group)
+    _print_json(scores) if as_json else show(evaluation_view(scores))
 
 
 @link_app.command("explain")
@@ -480,23 +417,11 @@ def link_export(
 
     Example:  familymatch link export 3 --out links.csv -p work/demo/familymatch.toml
     """
-    from familymatch.outputs import write_owner_only
-    from familymatch.store import read_table
-    from familymatch.store import schema as s
+    from familymatch.link.evaluate import export_links
 
     _, store = _project_store(project)
-    run_id = _run_or_latest(store, run)
-    recs = read_table(store, s.records, run_id).select("record_id", "source", "row", "role")
-    frame = recs.join(read_table(store, s.membership, run_id), on="record_id").sort(
-        "source", "row", "role"
-    )
-    if out.suffix.lower() == ".parquet":
-        write_owner_only(out, lambda tmp: frame.write_parquet(tmp))
-    elif out.suffix.lower() == ".csv":
-        write_owner_only(out, lambda tmp: frame.write_csv(tmp))
-    else:
-        raise FamilyMatchError(f"--out {out}: use a .csv or .parquet file name.")
-    console.print(f"wrote {frame.height:,} rows to {out}")
+    rows = export_links(store, _run_or_latest(store, run), out)
+    console.print(f"wrote {rows:,} rows to {out}")
 
 
 @app.command("audit-log")
@@ -506,25 +431,11 @@ def audit_log(project: ProjectOpt = Path("familymatch.toml")) -> None:
 
     Example:  familymatch audit-log -p work/demo/familymatch.toml
     """
-    from rich.table import Table
-    from sqlalchemy import select
-
-    from familymatch.store import schema as s
+    from familymatch.store import read_audit_log
+    from familymatch.views import audit_table
 
     _, store = _project_store(project)
-    t = Table()
-    for c in ("when", "user", "command", "run", "files"):
-        t.add_column(c)
-    with store.engine.connect() as conn:
-        for r in conn.execute(select(s.audit_log).order_by(s.audit_log.c.id)):
-            t.add_row(
-                str(r.at)[:19],
-                r.os_user or "",
-                r.command or "",
-                str(r.run_id or ""),
-                str(len(json.loads(r.files or "[]"))),
-            )
-    console.print(t)
+    show([audit_table(read_audit_log(store))])
 
 
 # --------------------------------------------------------------------------- attachment
@@ -598,28 +509,15 @@ def attach(
     Example:  familymatch attach allocation.xlsx -p work/demo/familymatch.toml
     Example:  familymatch attach caselist.csv --match-people -p work/demo/familymatch.toml
     """
-    from claims.attach import attach_file
+    from claims.commands import attach_file
     from claims.views import attach_view
 
     _, store = _project_store(project)
     run_id = _run_or_latest(store, run)
     day = _parse_date(today, "--today") or date.today()
     with console.status("matching the lead adults" if match_people else "checking"):
-        done = attach_file(store, run_id, file, sheet, day, match_people, margin)
+        done = attach_file(store, run_id, file, sheet, day, match=match_people, margin=margin)
     show(attach_view(done))
-    if done.problems:
-        for problem in done.problems[:50]:
-            err_console.print(f"  {problem}", highlight=False)
-        more = len(done.problems) - 50
-        raise FamilyMatchError(
-            f"{file.name}: {len(done.problems)} problem(s) found"
-            + (f" ({more} more not shown)" if more > 0 else "")
-            + "; nothing was recorded."
-        )
-    if done.run_id is None:
-        raise FamilyMatchError(
-            f"{file.name}: no family has a key worker and date; nothing to record."
-        )
 
 
 # --------------------------------------------------------------------------- outcomes and claims
@@ -645,10 +543,8 @@ def outcomes_import(
     from claims.views import outcomes_view
 
     _, store = _project_store(project)
-    with console.status("importing outcomes") as status:
-        result = import_outcomes(
-            later, store, build, progress=lambda st: status.update(f"outcomes: {st}")
-        )
+    with _progress("outcomes") as update:
+        result = import_outcomes(later, store, build, progress=update)
     show(outcomes_view(result))
 
 
@@ -678,16 +574,13 @@ def claims_prepare(
     Example:  familymatch claims prepare --framework phase1 --as-of 2013-06-01 -p work/demo/familymatch.toml
     """
     from claims.commands import prepare_and_write
-    from claims.views import claim_table
+    from claims.views import claim_view
 
     proj, store = _project_store(project)
     day = _parse_date(as_of, "--as-of")
     assert day is not None
     claim = prepare_and_write(store, proj.folder, framework, day, build, sample, out)
-    if as_json:
-        _print_json({"run_id": claim.run_id, "workbook": str(claim.workbook), **claim.summary})
-        return
-    show([claim_table(claim.summary), f"claim run {claim.run_id}; workbook: {claim.workbook}"])
+    _print_json(claim.document()) if as_json else show(claim_view(claim))
 
 
 @claims_app.command("verify")
@@ -702,22 +595,16 @@ def claims_verify(
     Example:  familymatch claims verify work/demo/claims/claim-run-4.xlsx -p work/demo/familymatch.toml
     """
     from claims.commands import verify_workbook
-    from claims.views import verification_lines
+    from claims.views import verification_view
 
     _, store = _project_store(project)
     v = verify_workbook(store, workbook)
-    show(verification_lines(v))
+    show(verification_view(v))
     if not v.ok:
         err_console.print(
-            f"[bold red]{len(v.discrepancies)} discrepancies[/] in claim run {v.claim_run}.",
-            highlight=False,
+            f"[bold red]{len(v.discrepancies)} discrepancies[/] in claim run {v.claim_run}."
         )
         raise typer.Exit(1)
-    console.print(
-        f"[green]claim run {v.claim_run} verified:[/] {v.families:,} families, £{v.amount}; "
-        "every cell matches the recorded evidence.",
-        highlight=False,
-    )
 
 
 @claims_app.command("submit")
@@ -775,10 +662,7 @@ def claims_history(
     _audit(store, None)
     if rows.height == 0:
         raise FamilyMatchError(f"family {ref}: no claim has considered this family.")
-    if as_json:
-        _print_json(history_document(rows))
-        return
-    show([history_table(ref, rows)])
+    _print_json(history_document(rows)) if as_json else show([history_table(ref, rows)])
 
 
 # --------------------------------------------------------------------------- forecast
@@ -832,10 +716,7 @@ def forecast_cmd(
     fr = run_forecast(
         store, proj, framework, assumptions, scenario, attachments, run, out, not as_json
     )
-    if as_json:
-        _print_json(forecast_document(fr))
-        return
-    show(forecast_view(fr))
+    _print_json(forecast_document(fr)) if as_json else show(forecast_view(fr))
 
 
 # --------------------------------------------------------------------------- priority and lists
@@ -894,7 +775,7 @@ def cohort_select(
 
     proj, store = _project_store(project)
     build_run = _run_or_latest(store, run)
-    with console.status("scoring and choosing families"):
+    with _progress("scoring and choosing families", quiet=as_json):
         sc = select_command(
             store,
             proj,
@@ -908,10 +789,7 @@ def cohort_select(
             margin,
             out,
         )
-    if as_json:
-        _print_json(sc.document())
-        return
-    show(select_view(sc))
+    _print_json(sc.document()) if as_json else show(select_view(sc))
 
 
 @cohort_app.command("lists")
@@ -972,14 +850,11 @@ def cohort_lists(
     from rules.views import lists_view
 
     proj, store = _project_store(project)
-    with console.status("gathering the families and writing the lists"):
+    with _progress("gathering the families and writing the lists", quiet=as_json):
         lc = lists_command(
             store, proj, run, by, selection, whole_cohort, pseudonymise, priority, out, sheets
         )
-    if as_json:
-        _print_json(lc.document())
-        return
-    show(lists_view(lc))
+    _print_json(lc.document()) if as_json else show(lists_view(lc))
 
 
 # --------------------------------------------------------------------------- demo

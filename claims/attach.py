@@ -184,18 +184,6 @@ def check_allocation(
     return AllocationCheck(rows=recorded, problems=problems, skipped=skipped)
 
 
-@dataclass
-class AttachOutcome:
-    """What ``familymatch attach`` did: the rows recorded (none when there are problems)."""
-
-    build_run: int
-    rows: pl.DataFrame
-    problems: list[str]
-    skipped: int
-    matched: pl.DataFrame | None = None  # --match-people: one row per data row (no details)
-    run_id: int | None = None  # the attach run, when recorded
-
-
 def check_against_build(
     store: Any, build_run: int, allocation: pl.DataFrame, today: date, label: str
 ) -> AllocationCheck:
@@ -212,44 +200,6 @@ def check_against_build(
         today,
         label,
     )
-
-
-def attach_file(
-    store: Any,
-    build_run: int,
-    path: Path,
-    sheet: str | None,
-    today: date,
-    match: bool = False,
-    margin: float | None = None,
-) -> AttachOutcome:
-    """Check an allocation (family references, or the lead adult's details with ``match``)
-    against build ``build_run`` and record it as an ``attach`` run when every row is resolved
-    or skipped; otherwise record nothing and return the problems."""
-    from claims.match_people import DEFAULT_MARGIN, as_allocation, match_people, read_people
-    from claims.records import record_attachments
-    from familymatch.ingest import file_sha256
-    from familymatch.store import audit
-
-    matched = None
-    problems: list[str] = []
-    if match:
-        people = read_people(path, sheet or "People")
-        found = match_people(store, build_run, people, DEFAULT_MARGIN if margin is None else margin)
-        matched, problems = found.rows, [f"{path.name} {p}" for p in found.problems]
-        allocation = as_allocation(people, found)
-        blank = int(people["skip"].sum())
-    else:
-        allocation = read_allocation(path, sheet or SHEET)
-        blank = 0
-    check = check_against_build(store, build_run, allocation, today, path.name)
-    problems += check.problems
-    out = AttachOutcome(build_run, check.rows, problems, check.skipped + blank, matched)
-    if problems or check.rows.height == 0:
-        return out
-    out.run_id = record_attachments(store, build_run, check.rows, str(path))
-    audit(store, "attach", out.run_id, [(str(path), file_sha256(path))])
-    return out
 
 
 def allocation_template(store: Any, build_run: int, path: Path, people: bool) -> int:

@@ -250,6 +250,17 @@ def _no_scores() -> pl.DataFrame:
     )
 
 
+def row_lines(rows: pl.DataFrame) -> list[str]:
+    """One line per row: the family found and its match weight, or the decision (never the
+    person's details)."""
+    out = []
+    for r in rows.iter_rows(named=True):
+        weight = "" if r["match_weight"] is None else f", match weight {r['match_weight']:.1f}"
+        found = f"family {r['family_ref']}" if r["family_ref"] else r["status"]
+        out.append(f"row {r['source_row']}: {found}{weight}")
+    return out
+
+
 def as_allocation(people: pl.DataFrame, matched: PeopleMatch) -> pl.DataFrame:
     """The rows found, in the allocation's columns (family_ref, key_worker, team,
     attached_on_text, attached_on, source_row), for ``check_allocation``."""

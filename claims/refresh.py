@@ -252,6 +252,61 @@ def summary_lines(r: Refresh) -> list[str]:
     return lines
 
 
+def _attached_line(a: dict[str, Any]) -> str:
+    members = [
+        f"{a[k]} member{'s' if a[k] != 1 else ''} {w}"
+        for k, w in (("members_joined", "joined"), ("members_left", "left"))
+        if a[k]
+    ]
+    where = ""
+    if a["status"] == NOT_FOUND:
+        where = (
+            f"; its members are now in {a['members_now_in']}"
+            if a["members_now_in"]
+            else "; none of its members is in the new extracts"
+        )
+    return (
+        f"{a['family_ref']} (attached {a['attached_on']:%d/%m/%Y}, "
+        f"{a['criteria_at_attachment'] or 'criteria unknown'}): {a['status']}"
+        + (f" ({a['criteria_now']})" if a["criteria_now"] else "")
+        + where
+        + (f"; {', '.join(members)}" if members else "")
+    )
+
+
+def family_lines(r: Refresh) -> list[tuple[str, list[str]]]:
+    """The refresh one family a line, by section, for the terminal."""
+    attention = r.attached.filter(pl.col("status") != MEETS).to_dicts() if r.attached.height else []
+    left = r.diff.left.filter(~pl.col("family_ref").is_in(r.attached["family_ref"].to_list()))
+    return [
+        ("attached families needing attention", [_attached_line(a) for a in attention]),
+        (
+            "new in the cohort, not attached",
+            [f"{f} ({c})" for f, _, c in r.new_families.iter_rows()],
+        ),
+        (
+            "left the cohort, not attached",
+            [
+                f"{f} ({c})" + ("" if known else ": not found as one household")
+                for f, _, c, known in left.iter_rows()
+            ],
+        ),
+        (
+            "changed criteria",
+            [f"{row[0]}: {row[3]} -> {row[4]}" for row in r.diff.changed.iter_rows()],
+        ),
+        (
+            "members changed",
+            [
+                f"{m['family_ref']}: {m['joined']} joined, {m['left']} left "
+                f"({m['members_before']} -> {m['members_now']} people)"
+                + (", attached" if m["attached"] else "")
+                for m in r.members_changed.to_dicts()
+            ],
+        ),
+    ]
+
+
 def refresh_tables(r: Refresh) -> list[tuple[str, pl.DataFrame]]:
     """The tables behind the summary, titled, for the terminal and the workbook."""
     attention = r.attached.filter(pl.col("status") != MEETS) if r.attached.height else r.attached
@@ -283,13 +338,10 @@ def refresh_command(
     store: Store, run_a: int | None, run_b: int | None, out: Path | None
 ) -> Refresh:
     """``cohort diff``: the two builds given, or the two newest; the workbook when ``out``."""
-    from familymatch.store.families import diff_latest
+    from familymatch.store.families import diff_runs
 
-    if (run_a is None) != (run_b is None):
-        raise FamilyMatchError("give both builds, or neither for the two newest.")
-    if run_a is None or run_b is None:
-        newest = diff_latest(store)
-        run_a, run_b = newest.run_a, newest.run_b
+    newest = diff_runs(store, run_a, run_b)
+    run_a, run_b = newest.run_a, newest.run_b
     r = refresh_report(store, run_a, run_b)
     if out is not None:
         write_refresh_workbook(r, out)

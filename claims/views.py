@@ -43,6 +43,17 @@ def verification_lines(v: Any) -> list[RenderableType]:
     return out
 
 
+def verification_view(v: Any) -> list[RenderableType]:
+    """`claims verify`: the discrepancies and the audit sample; the verdict when it agrees."""
+    out = verification_lines(v)
+    if v.ok:
+        out.append(
+            f"[green]claim run {v.claim_run} verified:[/] {v.families:,} families, £{v.amount}; "
+            "every cell matches the recorded evidence."
+        )
+    return out
+
+
 def history_document(rows: pl.DataFrame) -> list[dict[str, Any]]:
     return [{**r, "amount": str(from_pence(r.pop("amount_pence")))} for r in rows.to_dicts()]
 
@@ -90,16 +101,25 @@ def _outcomes_one(result: Any) -> list[RenderableType]:
     ]
 
 
+REFRESH_LINES = 20  # per section in the terminal; the workbook lists every family
+
+
 def refresh_view(r: Any, out: Any = None) -> list[RenderableType]:
-    """``cohort diff``: the refresh in plain words, then its tables (non-empty ones)."""
-    from claims.refresh import refresh_tables, summary_lines
-    from familymatch.views import frame_table
+    """``cohort diff``: the refresh in plain words, one line per family, each section cut at
+    REFRESH_LINES (the workbook has them all)."""
+    from claims.refresh import family_lines, summary_lines
 
     items: list[RenderableType] = list(summary_lines(r))
-    for title, frame in refresh_tables(r):
-        if title == "Attached" or not frame.height:
+    for title, lines in family_lines(r):
+        if not lines:
             continue
-        items.append(frame_table(title.lower(), frame))
+        items.append(f"[bold]{title}[/] ({len(lines):,}):")
+        items += [f"  {line}" for line in lines[:REFRESH_LINES]]
+        if len(lines) > REFRESH_LINES:
+            items.append(
+                f"  ... and {len(lines) - REFRESH_LINES:,} more"
+                + ("" if out else " (--out diff.xlsx lists every family)")
+            )
     if out is not None:
         items.append(f"wrote {out}")
     return items
@@ -123,9 +143,13 @@ def attach_view(done: Any) -> list[RenderableType]:
                 r["status"],
             )
         items.append(t)
-    if done.run_id is not None:
-        items.append(
-            f"attached {done.rows.height:,} families (run {done.run_id}); "
-            f"{done.skipped:,} rows left blank or skipped"
-        )
+    items.append(
+        f"attached {done.families:,} families (run {done.run_id}); "
+        f"{done.skipped:,} rows left blank or skipped"
+    )
     return items
+
+
+def claim_view(claim: Any) -> list[RenderableType]:
+    """`claims prepare`: the claim by year and result, and where it was written."""
+    return [claim_table(claim.summary), f"claim run {claim.run_id}; workbook: {claim.workbook}"]

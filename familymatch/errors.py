@@ -13,9 +13,10 @@ class FamilyMatchError(Exception):
 
     exit_code = 2
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, details: list[str] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.details = details or []  # lines shown before the sentence (e.g. rows in error)
 
     def __str__(self) -> str:
         return self.message

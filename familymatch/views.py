@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import polars as pl
+from rich.console import RenderableType
 from rich.table import Table
 
 
@@ -48,12 +49,12 @@ def reject_lines(rejects: pl.DataFrame) -> list[str]:
 
 
 def quality_lines(scores: dict[str, Any], with_records: bool = True) -> list[str]:
-    """Precision, recall and F1 of persons and households."""
+    """Precision, recall and F1 of each level scored (persons, households, ...)."""
     return [
         f"{level:<10} precision {m['precision']:.4f}  recall {m['recall']:.4f}  F1 {m['f1']:.4f}"
-        + (f"  ({m['records']:,} records)" if with_records else "")
+        + (f"  ({m['records']:,} records)" if with_records and "records" in m else "")
         for level, m in scores.items()
-        if level in ("persons", "households")
+        if isinstance(m, dict) and "f1" in m
     ]
 
 
@@ -66,3 +67,27 @@ def link_rates_table(rates: list[dict[str, Any]]) -> Table:
             r["group"], str(r["value"]), f"{r['records']:,}", f"{100 * r['linked_share']:.1f}%"
         )
     return t
+
+
+def audit_table(log: pl.DataFrame) -> Table:
+    """`audit-log`: when, who, which command, which run, how many files."""
+    t = Table()
+    for c in ("when", "user", "command", "run", "files"):
+        t.add_column(c)
+    for r in log.iter_rows(named=True):
+        t.add_row(
+            str(r["at"])[:19],
+            r["os_user"] or "",
+            r["command"] or "",
+            str(r["run_id"] or ""),
+            str(r["n_files"]),
+        )
+    return t
+
+
+def evaluation_view(scores: dict[str, Any]) -> list[RenderableType]:
+    """`link evaluate`: the scores, and the link rates when they were asked for."""
+    out: list[RenderableType] = list(quality_lines(scores))
+    if "link_rates" in scores:
+        out.append(link_rates_table(scores["link_rates"]))
+    return out

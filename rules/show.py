@@ -8,6 +8,7 @@ from typing import Any
 
 import polars as pl
 from rich.console import RenderableType
+from rich.markup import escape
 from rich.table import Table
 
 from familymatch.store import Store, read_table
@@ -26,9 +27,9 @@ def family_document(store: Store, family: FamilyId) -> dict[str, Any]:
     people = (
         records.group_by("person_id")
         .agg(
-            pl.col("forename").drop_nulls().mode().first(),
-            pl.col("surname").drop_nulls().mode().first(),
-            pl.col("dob").drop_nulls().mode().first(),
+            pl.col("forename").drop_nulls().mode().sort().first(),
+            pl.col("surname").drop_nulls().mode().sort().first(),
+            pl.col("dob").drop_nulls().mode().sort().first(),
             pl.col("source").unique().sort().alias("sources"),
         )
         .sort("dob", "person_id", nulls_last=True)
@@ -66,17 +67,17 @@ def family_view(doc: dict[str, Any]) -> list[RenderableType]:
         f"in cohort: {'yes' if doc['in_cohort'] else 'no'}"
     ]
     if doc["address"]:
-        out.append(
-            f"address: {doc['address']}" + (f", {doc['postcode']}" if doc["postcode"] else "")
-        )
+        postcode = f", {doc['postcode']}" if doc["postcode"] else ""
+        out.append(escape(f"address: {doc['address']}{postcode}"))
     t = Table(title="members", title_justify="left")
     _fixed(t, "person", "forename", "surname", "born")
-    t.add_column("sources", overflow="fold")
+    longest = max((len(x) for p in doc["members"] for x in p["sources"]), default=7)
+    t.add_column("sources", min_width=longest)  # wraps between sources, never inside one
     for p in doc["members"]:
         t.add_row(
             p["person_id"],
-            p["forename"] or "",
-            p["surname"] or "",
+            escape(p["forename"] or ""),
+            escape(p["surname"] or ""),
             str(p["dob"] or ""),
             ", ".join(p["sources"]),
         )
@@ -90,7 +91,7 @@ def family_view(doc: dict[str, Any]) -> list[RenderableType]:
             r["indicator"],
             "yes" if r["met"] else "no",
             f"{r['value']:g}" if r["value"] is not None else "",
-            r["note"] or "",
+            escape(r["note"] or ""),
         )
     out.append(t)
     out += evidence_lines(doc["evidence"])
@@ -107,5 +108,5 @@ def evidence_lines(evidence: list[dict[str, Any]]) -> list[str]:
             out.append(f"{r['criterion']} / {r['indicator']}:")
         parts = [f"{r['source']} row {r['row']}", f"person {r['person_id']}"]
         parts += [str(v) for v in (r["date"], r["value"]) if v not in (None, "")]
-        out.append("  " + ", ".join(parts))
+        out.append(escape("  " + ", ".join(parts)))
     return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -146,6 +147,12 @@ def test_demo_runs_every_step(tmp_path: Path) -> None:
     lists = sorted((tmp_path / "demo" / "lists").glob("select-run-2-by-locality/*.xlsx"))
     assert lists and (tmp_path / "demo" / "selections" / "selection-run-2.xlsx").is_file()
     assert "caseworker list(s) by locality" in result.output
+    # the family the demo suggests looking at is named by its reference, and it works
+    suggested = re.search(r"familymatch cohort show (F\d{6}) -p", result.output)
+    assert suggested is not None
+    proj = str(tmp_path / "demo" / "familymatch.toml")
+    shown = runner.invoke(app, ["cohort", "show", suggested.group(1), "-p", proj])
+    assert shown.exit_code == 0 and shown.stdout.startswith(f"{suggested.group(1)} (household")
 
 
 def test_ingest_command_counts_and_writes_rejects(tmp_path: Path) -> None:
@@ -400,5 +407,5 @@ def test_link_explain_household_by_reference(built: Path) -> None:
     for person in doc["members"]:
         assert person["person_id"] in text.stdout
     stages = {link["stage"] for p in doc["members"] for link in p["record_links"]}
-    assert "fs" in stages and "match weight" in text.stdout
+    assert "fs" in stages and "weight" in text.stdout
     assert "address" in text.stdout

@@ -50,6 +50,14 @@ def test_build_json_after_a_build_killed_with_sigkill_is_pure_json(tmp_path: Pat
     assert summary["run_id"] == 1 and summary["cohort"]["total"] > 0
     assert "removed the build lock of process" in " ".join(built.stderr.split())
 
+    # a family as a coordinator asks for it, in an 80-column terminal
+    listed = familymatch("cohort", "allocation", "--out", str(tmp_path / "a.csv"), "-p", str(proj))
+    ref = (tmp_path / "a.csv").read_text().splitlines()[1].split(",")[0]
+    shown = familymatch("cohort", "show", ref, "-p", str(proj))
+    assert listed.returncode == 0 and shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith(f"{ref} (household H")
+    assert max(map(len, shown.stdout.splitlines())) <= 80 and "…" not in shown.stdout
+
 
 def test_debug_log_goes_to_stderr_and_json_stays_pure(tmp_path: Path) -> None:
     shutil.copytree(SAMPLE, tmp_path / "c")

@@ -268,3 +268,7 @@ def test_a_family_is_named_by_reference_or_id_and_found_in_the_nearest_run(db_ur
     )
     with pytest.raises(FamilyMatchError, match="nor in any other complete build"):
         resolve_family(store, three, "F000099")
+    # claims history: a reference as given, or the latest build's household id
+    from familymatch.store.families import reference_for
+
+    assert (reference_for(store, "f2"), reference_for(store, "Y4")) == ("F000002", "F000004")

@@ -3,7 +3,12 @@ sizes (no pair lists): true positives = sum over (predicted, actual) cells of n(
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import polars as pl
+
+from familymatch.errors import FamilyMatchError
 
 
 def _pairs(col: pl.Expr) -> pl.Expr:
@@ -88,3 +93,57 @@ def link_rates(std: pl.DataFrame, persons: pl.DataFrame, reference_year: int) ->
             )
         )
     return pl.concat(parts).sort("group", "value")
+
+
+def read_truth(truth: Path) -> pl.DataFrame:
+    """record_id, person_id, household_id (and address_id where the truth has it) from a truth
+    folder's records.parquet (or the file)."""
+    path = truth / "records.parquet" if truth.is_dir() else truth
+    if not path.is_file():
+        raise FamilyMatchError(f"--truth {truth}: no records.parquet there.")
+    try:
+        frame = pl.read_parquet(path)
+        extra = ["address_id"] if "address_id" in frame.columns else []
+        return frame.select("record_id", "person_id", "household_id", *extra)
+    except Exception:
+        raise FamilyMatchError(
+            f"--truth {path}: needs columns record_id, person_id, household_id."
+        ) from None
+
+
+def evaluate_run(store: Any, run_id: int, truth: Path, by_group: bool) -> dict[str, Any]:
+    """A recorded build's scores against a truth; with ``by_group`` its link rates too."""
+    from familymatch.standardise import standardise
+    from familymatch.store import read_table, run_info
+    from familymatch.store import schema as s
+
+    truth_frame = read_truth(truth)
+    scores: dict[str, Any] = dict(
+        evaluate_links(read_table(store, s.membership, run_id), truth_frame)
+    )
+    if by_group:
+        year = run_info(store, run_id)["reference_date"].year
+        std = standardise(read_table(store, s.records, run_id))
+        rates = link_rates(std, read_table(store, s.persons, run_id), year)
+        scores["link_rates"] = rates.to_dicts()
+    return scores
+
+
+def export_links(store: Any, run_id: int, out: Path) -> int:
+    """Per source row: record_id, source, row, role, person_id, household_id, written to a
+    .csv or .parquet file readable by its owner only. Returns the rows written."""
+    from familymatch.outputs import write_owner_only
+    from familymatch.store import read_table
+    from familymatch.store import schema as s
+
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise FamilyMatchError(f"--out {out}: use a .csv or .parquet file name.")
+    recs = read_table(store, s.records, run_id).select("record_id", "source", "row", "role")
+    frame = recs.join(read_table(store, s.membership, run_id), on="record_id").sort(
+        "source", "row", "role"
+    )
+    if out.suffix.lower() == ".parquet":
+        write_owner_only(out, lambda tmp: frame.write_parquet(tmp))
+    else:
+        write_owner_only(out, lambda tmp: frame.write_csv(tmp))
+    return frame.height

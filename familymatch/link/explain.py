@@ -54,12 +54,16 @@ def explain_pair(
     pairs: pl.DataFrame,
     record_a: str,
     record_b: str,
+    run_label: str = "this run",
 ) -> dict[str, Any]:
     """A JSON-able explanation (no personal data: levels and weights only)."""
     both = records.filter(pl.col("record_id").is_in([record_a, record_b]))
     for rid in (record_a, record_b):
         if rid not in both["record_id"].to_list():
-            raise FamilyMatchError(f"record {rid} is not in this run.")
+            raise FamilyMatchError(
+                f"record {rid} is not in {run_label} (record ids are source:row, or "
+                "source:row:role for sources with several people a row)."
+            )
     std = attach_term_frequencies(standardise(both).with_row_index("__i"), model.tf, model.tf_floor)
     idx = dict(zip(std["record_id"].to_list(), std["__i"].to_list(), strict=True))
     pf = pair_frame(
@@ -174,6 +178,7 @@ def explain_pair_in_run(store: Any, run_id: int, record_a: str, record_b: str) -
         read_table(store, s.link_pairs, run_id),
         record_a,
         record_b,
+        f"run {run_id}",
     )
     return {**doc, "threshold": LinkConfig().threshold}
 

@@ -9,6 +9,7 @@ import math
 from typing import Any
 
 from rich.console import RenderableType
+from rich.markup import escape
 from rich.table import Table
 
 FIELD_LABELS = {
@@ -19,11 +20,11 @@ FIELD_LABELS = {
     "sex": "sex",
     "mn": "middle name",
 }
-STAGE_LABELS = {
-    "nino": "same NINO",
-    "upn": "same UPN",
-    "fs": "match weight",
-    "same_row": "same source row",
+STAGE_LABELS = {  # how a link inside a person was made (link_pairs.stage)
+    "nino": "NINO",
+    "upn": "UPN",
+    "fs": "weight",
+    "same_row": "same row",
 }
 BAR_WIDTH = 12  # characters for the largest weight
 
@@ -41,7 +42,7 @@ def _bar(weight: float, largest: float) -> str:
 def pair_view(doc: dict[str, Any], threshold: float) -> list[RenderableType]:
     """The waterfall: prior, then each comparison's level and weight, the running total."""
     a, b = doc["records"]
-    steps = [("prior", "before any comparison", doc["prior_weight"])]
+    steps = [("prior", "how often two compared records are one person", doc["prior_weight"])]
     steps += [
         (FIELD_LABELS.get(f, f), v["meaning"], v["match_weight"]) for f, v in doc["fields"].items()
     ]
@@ -106,22 +107,26 @@ def household_view(doc: dict[str, Any]) -> list[RenderableType]:
         f"[bold]{name}[/]: {len(doc['members'])} people, {n_records} records"
     ]
     if doc.get("address"):
-        out.append(f"address: {doc['address']}")
-    t = Table(title="members and what joined them to the household", title_justify="left")
+        out.append(escape(f"address: {doc['address']}"))
+    t = Table(title="members", title_justify="left")
     t.add_column("person", no_wrap=True)
     t.add_column("records", justify="right", no_wrap=True)
-    t.add_column("joined by")
+    t.add_column("joined the household by")
     for p in doc["members"]:
         t.add_row(
             p["person_id"],
             str(len(p["records"])),
-            "; ".join(_joined_by(r) for r in p["joined_household_by"]) or "alone",
+            escape("; ".join(_joined_by(r) for r in p["joined_household_by"]) or "alone"),
         )
     out.append(t)
-    t = Table(title="record links inside each person", title_justify="left")
+    t = Table(
+        title="record links inside each person (identical NINO or UPN, or match weight)",
+        title_justify="left",
+    )
     t.add_column("person", no_wrap=True)
-    t.add_column("records linked")
-    t.add_column("stage", no_wrap=True)
+    longest = max((len(r) for p in doc["members"] for r in p["records"]), default=10)
+    t.add_column("records linked", min_width=longest)  # wraps between records, not inside
+    t.add_column("linked by", no_wrap=True)
     t.add_column("weight", justify="right", no_wrap=True)
     for p in doc["members"]:
         for records, stages, weight in _links_by_pair(p["record_links"]):

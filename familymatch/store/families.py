@@ -243,6 +243,22 @@ class CohortDiff:
             "unchanged": self.unchanged,
         }
 
+    def document(self) -> dict[str, Any]:
+        """What `cohort diff --json` prints."""
+        return {
+            **self.counts(),
+            "joined": self.joined.to_dicts(),
+            "left": self.left.to_dicts(),
+            "changed": self.changed.to_dicts(),
+        }
+
+    def summary_line(self) -> str:
+        c = self.counts()
+        return (
+            f"run {c['run_a']} -> run {c['run_b']}: {c['joined']} joined, {c['left']} left, "
+            f"{c['changed']} changed criteria, {c['unchanged']} unchanged"
+        )
+
 
 def _cohort_by_family(engine: Engine, run_id: int) -> pl.DataFrame:
     run_info(engine, run_id)
@@ -313,6 +329,15 @@ def cohort_diff(store: Store | Engine, run_a: int, run_b: int) -> CohortDiff:
         changed=changed,
         unchanged=both.height - changed.height,
     )
+
+
+def diff_runs(store: Store | Engine, run_a: int | None, run_b: int | None) -> CohortDiff:
+    """The diff between two given runs, or the two newest builds when neither is given."""
+    if (run_a is None) != (run_b is None):
+        raise FamilyMatchError("give both runs, or neither for the two newest builds.")
+    if run_a is None or run_b is None:
+        return diff_latest(store)
+    return cohort_diff(store, run_a, run_b)
 
 
 def diff_latest(store: Store | Engine) -> CohortDiff:
