@@ -20,7 +20,7 @@ from familymatch.project import load_project
 from familymatch.store import open_store, read_table
 from familymatch.store import schema as s
 from fixtures.allocation import fill_allocation, score_claim
-from tests.test_claims import run
+from tests.test_claims import fails, run
 
 SPLIT = "01/09/2012"  # families attached before this come from build 1, the rest from build 2
 
@@ -71,6 +71,23 @@ def timeline(small_council: tuple[Path, object], tmp_path_factory: pytest.TempPa
 
 
 def test_claims_over_two_builds_and_two_claim_dates(timeline: Path) -> None:
+    claims_over_time(timeline, min_claimed=7)
+
+
+@pytest.mark.slow
+def test_claims_over_time_at_scale_0_2(tmp_path: Path) -> None:
+    from fixtures.generate import generate
+
+    generate(tmp_path / "c", scale=0.2, seed=5)
+    claims_over_time(tmp_path / "c", min_claimed=60)
+
+
+def claims_over_time(timeline: Path, min_claimed: int) -> None:
+    """Two builds with families attached from each, outcomes linked onto both, a claim of build
+    1's families submitted and a claim of all families the day after: nothing claimed twice,
+    every planted result claimed once and only those, amounts to the penny, the recorded
+    forecast column. (The synthetic truth plants results at 2013-06-01 only: a claim months
+    earlier judges other windows, which the truth does not describe; issue 16 item 1.)"""
     p = str(timeline / "familymatch.toml")
     store = open_store(load_project(Path(p)).database_url)
     run("cohort", "build", "-p", p, "--json")
@@ -89,12 +106,15 @@ def test_claims_over_two_builds_and_two_claim_dates(timeline: Path) -> None:
     imported = run("outcomes", "import", str(timeline / "familymatch_period2.toml"), "-p", p)
     assert "onto build 1" in imported and f"onto build {b2}" in imported
 
+    # claim A: the families attached from build 1, submitted; claim B a day later, all families
     first = json.loads(
         run(
             "claims",
             "prepare",
             "--as-of",
-            "2013-03-01",
+            "2013-06-01",
+            "--build",
+            "1",
             "--out",
             str(timeline / "c1.xlsx"),
             "-p",
@@ -109,14 +129,16 @@ def test_claims_over_two_builds_and_two_claim_dates(timeline: Path) -> None:
         "-p",
         p,
         "--on",
-        "2013-03-15",
+        "2013-06-10",
     )
+    told = fails("claims", "prepare", "--as-of", "2013-06-01", "-p", p)
+    assert "is already submitted; a new claim must be dated after it" in told
     second = json.loads(
         run(
             "claims",
             "prepare",
             "--as-of",
-            "2013-06-01",
+            "2013-06-02",
             "--out",
             str(timeline / "c2.xlsx"),
             "-p",
@@ -124,28 +146,66 @@ def test_claims_over_two_builds_and_two_claim_dates(timeline: Path) -> None:
             "--json",
         )
     )
-    assert first["attached"] == second["attached"] == attached.height
-    assert first["build_runs"] == second["build_runs"] == [1, b2]
+    assert (first["attached"], second["attached"]) == (by_build[1], attached.height)
+    assert first["build_runs"] == [1] and second["build_runs"] == [1, b2]
     c1 = read_table(store, s.claims, int(first["run_id"])).filter(pl.col("decision") == "claimed")
     c2 = read_table(store, s.claims, int(second["run_id"])).filter(pl.col("decision") == "claimed")
-    # nothing claimed twice: a family turned around in claim 1 is not claimed in claim 2
+    assert c1.height >= 1 and c2.height >= 1, (c1.height, c2.height)
+    # nothing claimed twice: a family turned around in claim A is not claimed in claim B
     assert set(c1["family_ref"]).isdisjoint(set(c2["family_ref"]))
     both = pl.concat([c1, c2])
-    assert c1.height >= 1 and c2.height >= 1, (c1.height, c2.height)
-    # every claim over time is a planted result (scored on each family's own build)
+    # over the two claims, every planted result of an attached family is claimed, and only those
+    # (scored on each family's own build)
     for build in (1, b2):
         refs = attached.filter(pl.col("build_run_id") == build)["family_ref"]
         mine = both.filter(pl.col("family_ref").is_in(refs.to_list()))
-        score = score_claim(mine, store, build, timeline / "truth")
-        assert score["precision"] == 1.0, (build, score)
-    # claimed over time = claimed at once at the last date (the results achieved by then)
-    assert both.height >= 7
-    # the first claim still verifies after the second was prepared
+        decided = read_table(store, s.claims, int(second["run_id"])).filter(
+            pl.col("family_ref").is_in(refs.to_list()),
+            ~pl.col("family_ref").is_in(both["family_ref"].to_list()),
+        )
+        score = score_claim(
+            pl.concat([mine, decided]),
+            store,
+            build,
+            timeline / "truth",
+        )
+        assert score["precision"] == 1.0 and score["recall_attached"] == 1.0, (build, score)
+    assert both.height >= min_claimed
+    # amounts to the penny: R1 700, R3 800 (families attached in 2012/13)
+    pence = {"R1": 70_000, "R3": 80_000, "R2": 10_000, "R1+R2": 80_000}
+    assert both["amount_pence"].sum() == sum(pence[r] for r in both["result"].to_list())
+    # claim B submitted too: a claim a day later pays none of their families again
+    run(
+        "claims",
+        "submit",
+        str(sign_off(timeline / "c2.xlsx", timeline / "c2s.xlsx")),
+        "-p",
+        p,
+        "--on",
+        "2013-06-15",
+    )
+    later = json.loads(
+        run(
+            "claims",
+            "prepare",
+            "--as-of",
+            "2013-06-03",
+            "--out",
+            str(timeline / "c3.xlsx"),
+            "-p",
+            p,
+            "--json",
+        )
+    )
+    c3 = read_table(store, s.claims, int(later["run_id"])).filter(pl.col("decision") == "claimed")
+    assert set(c3["family_ref"]).isdisjoint(set(both["family_ref"]))
+    # claim A still verifies after claim B was submitted
     assert "verified" in run("claims", "verify", str(timeline / "c1s.xlsx"), "-p", p)
     # the forecast's recorded column: fees when attached, results when submitted
     fc = json.loads(run("forecast", "-p", p, "--json"))
     actual = {r["financial_year"]: r for r in fc["actuals"]["by_year"]}
     fees = Decimal(3200) * attached.height  # all attached in 2012/13
-    claimed_1 = Decimal(c1["amount_pence"].sum()) / 100
+    claimed = Decimal(both["amount_pence"].sum()) / 100
     assert Decimal(actual["2012/13"]["attachment_fees"]) == fees
-    assert Decimal(actual["2012/13"]["results"]) == claimed_1
+    assert Decimal(actual["2012/13"]["results"]) == 0
+    assert Decimal(actual["2013/14"]["results"]) == claimed  # both submitted in June 2013
