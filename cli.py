@@ -319,33 +319,33 @@ def cohort_report(
 @handles_errors
 def cohort_diff_cmd(
     run_a: Annotated[
-        int | None, typer.Argument(help="The earlier run (default: the second newest).")
+        int | None, typer.Argument(help="The earlier build (default: the second newest).")
     ] = None,
     run_b: Annotated[
-        int | None, typer.Argument(help="The later run (default: the newest).")
+        int | None, typer.Argument(help="The later build (default: the newest).")
     ] = None,
     project: ProjectOpt = Path("familymatch.toml"),
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Also write the refresh as a workbook (.xlsx).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Families that joined, left or changed criteria between two builds (by family reference).
+    """What a refresh changed, by family reference: attached families that still meet the
+    criteria, no longer meet them (they stay attached) or are not found as one household; new
+    cohort families; families that left or changed criteria; families whose members changed.
 
-    Example:  familymatch cohort diff 1 2 -p work/demo/familymatch.toml
+    Example:  familymatch cohort diff 1 2 -p work/demo/familymatch.toml --out diff.xlsx
     """
-    from familymatch.store.families import diff_runs
-    from familymatch.views import frame_table
+    from claims.refresh import refresh_command
+    from claims.views import refresh_view
 
     _, store = _project_store(project)
-    d = diff_runs(store, run_a, run_b)
-    _audit(store, d.run_b)
+    r = refresh_command(store, run_a, run_b, out)
+    _audit(store, r.diff.run_b, [(str(out), "written")] if out else None)
     if as_json:
-        _print_json(d.document())
+        _print_json(r.document())
         return
-    console.print(d.summary_line(), highlight=False)
-    show(
-        frame_table(title, frame)
-        for title, frame in (("joined", d.joined), ("left", d.left), ("changed", d.changed))
-        if frame.height
-    )
+    show(refresh_view(r, out))
 
 
 # --------------------------------------------------------------------------- db
@@ -493,21 +493,29 @@ def cohort_allocation(
     out: Annotated[Path, typer.Option("--out", help="The template to write (.xlsx or .csv).")],
     project: ProjectOpt = Path("familymatch.toml"),
     run: Annotated[int | None, typer.Option(help="Build run (default: the latest).")] = None,
+    people: Annotated[
+        bool,
+        typer.Option(
+            "--people",
+            help="The person-details layout for `attach --match-people` (no families listed).",
+        ),
+    ] = False,
 ) -> None:
     """Write the allocation template: one row per cohort family, with blank key worker, team
     and attachment date for the coordinator to fill in and give back to `familymatch attach`.
+    With --people, the blank person-details layout (forename, surname, dob, address, postcode,
+    key_worker, team, attached_on, skip) for a team's own case list.
 
     Example:  familymatch cohort allocation --out allocation.xlsx -p work/demo/familymatch.toml
     """
-    from claims.attach import write_allocation_template
-    from claims.records import cohort_families
+    from claims.attach import allocation_template
 
     _, store = _project_store(project)
     run_id = _run_or_latest(store, run)
-    cohort = cohort_families(store, run_id)
-    write_allocation_template(cohort, out)
+    families = allocation_template(store, run_id, out, people)
     _audit(store, run_id, [(str(out), "written")])
-    console.print(f"allocation template for {cohort.height:,} families: {out}", highlight=False)
+    what = "person-details template" if people else f"allocation template for {families:,} families"
+    console.print(f"{what}: {out}", highlight=False)
 
 
 @app.command("attach")
@@ -516,29 +524,46 @@ def attach(
     file: Annotated[Path, typer.Argument(help="The allocation returned (.xlsx or .csv).")],
     project: ProjectOpt = Path("familymatch.toml"),
     run: Annotated[int | None, typer.Option(help="Build run (default: the latest).")] = None,
-    sheet: Annotated[str, typer.Option(help="The sheet of an .xlsx file.")] = "Allocation",
+    sheet: Annotated[
+        str | None,
+        typer.Option(help="The sheet of an .xlsx file (default Allocation, or People)."),
+    ] = None,
     today: Annotated[
         str | None, typer.Option(help="Treat this date as today (YYYY-MM-DD), for replays.")
     ] = None,
+    match_people: Annotated[
+        bool,
+        typer.Option(
+            "--match-people",
+            help="Rows name the lead adult (forename, surname, dob, address, postcode) instead "
+            "of a family reference: link each to the build with its linkage model.",
+        ),
+    ] = False,
+    margin: Annotated[
+        float | None,
+        typer.Option(help="--match-people: the match weight a runner-up family must trail by."),
+    ] = None,
 ) -> None:
-    """Record the families attached: family reference, key worker, team, attachment date.
+    """Record the families attached: family reference (or the lead adult's details with
+    --match-people), key worker, team, attachment date.
 
     Every row is checked first (unknown family, not in the cohort, date before the build or in
-    the future, family already attached, listed twice); any problem and nothing is recorded.
-    Rows left blank are families not allocated yet.
+    the future, family already attached, listed twice; with --match-people a weak or ambiguous
+    match); any problem and nothing is recorded. Rows left blank, or marked in a `skip` column,
+    are not attached.
 
     Example:  familymatch attach allocation.xlsx -p work/demo/familymatch.toml
+    Example:  familymatch attach caselist.csv --match-people -p work/demo/familymatch.toml
     """
     from claims.commands import attach_file
+    from claims.views import attach_view
 
     _, store = _project_store(project)
     run_id = _run_or_latest(store, run)
-    done = attach_file(store, run_id, file, sheet, _parse_date(today, "--today") or date.today())
-    console.print(
-        f"attached {done.families:,} families (run {done.run_id}); "
-        f"{done.skipped:,} rows left blank",
-        highlight=False,
-    )
+    day = _parse_date(today, "--today") or date.today()
+    with console.status("matching the lead adults" if match_people else "checking"):
+        done = attach_file(store, run_id, file, sheet, day, match=match_people, margin=margin)
+    show(attach_view(done))
 
 
 # --------------------------------------------------------------------------- outcomes and claims

@@ -57,7 +57,7 @@ def run(scale: float) -> dict[str, object]:
     record_attachments(store, build.run_id, check.rows, "filled.csv")
     t_attach = time.perf_counter() - t
     t = time.perf_counter()
-    imported = import_outcomes(out / "familymatch_period2.toml", store)
+    imported = import_outcomes(out / "familymatch_period2.toml", store)[0]
     t_import = time.perf_counter() - t
     fw = load_framework("phase1")
     t = time.perf_counter()

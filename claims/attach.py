@@ -14,16 +14,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import polars as pl
-from openpyxl import Workbook
 
 from familymatch.errors import InputFileError
 from familymatch.ingest.fields import parse_dates
 from familymatch.ingest.readers import ROW, read_source
 from familymatch.outputs import write_owner_only
 from familymatch.project import SourceSpec
-from familymatch.workbooks import date_column, save_workbook, write_table
+from familymatch.workbooks import date_column, one_sheet_workbook, save_workbook, write_table
 
 SHEET = "Allocation"
 TEMPLATE_COLUMNS = (
@@ -66,10 +66,7 @@ def write_allocation_template(cohort: pl.DataFrame, path: Path) -> Path:
         return write_owner_only(path, lambda tmp: out.write_csv(tmp))
     if path.suffix.lower() != ".xlsx":
         raise InputFileError(f"{path.name}: an allocation template is .csv or .xlsx.")
-    wb = Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.title = SHEET
+    wb, ws = one_sheet_workbook(SHEET)
     rows = [(*r, None, None, None) for r in frame.iter_rows()]
     last = write_table(ws, TEMPLATE_COLUMNS, rows)
     ws.column_dimensions["D"].width = 24
@@ -93,14 +90,27 @@ def _column_map(columns: list[str], label: str) -> dict[str, str]:
     return found
 
 
+def read_rows(path: Path, sheet: str, what: str) -> pl.DataFrame:
+    """The cells of a .csv or .xlsx file the coordinator returns, as text with row numbers; a
+    row that cannot be split into the header's columns is an error naming it (never dropped)."""
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix not in ("csv", "xlsx"):
+        raise InputFileError(f"{path.name}: an {what} is .csv or .xlsx.")
+    spec = SourceSpec(name="attach", kind="population", path=path, format=suffix, sheet=sheet)
+    table = read_source(spec)
+    if table.ragged:
+        row, reason = table.ragged[0]
+        raise InputFileError(
+            f"{what} {path.name} row {row}: {reason} (a value holding a comma needs quotes); "
+            "nothing was recorded."
+        )
+    return table.frame
+
+
 def read_allocation(path: Path, sheet: str = SHEET) -> pl.DataFrame:
     """The allocation file as family_ref, key_worker, team, attached_on_text, attached_on,
     source_row (1-based data row)."""
-    suffix = path.suffix.lower().lstrip(".")
-    if suffix not in ("csv", "xlsx"):
-        raise InputFileError(f"{path.name}: an allocation file is .csv or .xlsx.")
-    spec = SourceSpec(name="allocation", kind="population", path=path, format=suffix, sheet=sheet)
-    raw = read_source(spec).frame
+    raw = read_rows(path, sheet, "allocation file")
     cols = _column_map([c for c in raw.columns if c != ROW], f"allocation file {path.name}")
     text = pl.col(cols["attached_on"])
     return raw.select(
@@ -172,3 +182,34 @@ def check_allocation(
         pl.col("family_ref").replace_strict(in_cohort, default=None).alias("household_id")
     ).select("family_ref", "household_id", "key_worker", "team", "attached_on", "source_row")
     return AllocationCheck(rows=recorded, problems=problems, skipped=skipped)
+
+
+def check_against_build(
+    store: Any, build_run: int, allocation: pl.DataFrame, today: date, label: str
+) -> AllocationCheck:
+    """:func:`check_allocation` against build ``build_run`` and the attachments recorded."""
+    from claims.records import cohort_families, family_refs, read_attachments
+    from familymatch.store import run_info
+
+    return check_allocation(
+        allocation,
+        cohort_families(store, build_run),
+        family_refs(store, build_run),
+        read_attachments(store).select("family_ref", "attached_on"),
+        run_info(store, build_run)["reference_date"],
+        today,
+        label,
+    )
+
+
+def allocation_template(store: Any, build_run: int, path: Path, people: bool) -> int:
+    """Write the template (the person-details layout when ``people``); the families listed."""
+    from claims.match_people import write_people_template
+    from claims.records import cohort_families
+
+    if people:
+        write_people_template(path)
+        return 0
+    cohort = cohort_families(store, build_run)
+    write_allocation_template(cohort, path)
+    return cohort.height

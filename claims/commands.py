@@ -115,34 +115,57 @@ def submit_workbook(
 class Attached:
     run_id: int  # the attach run
     families: int
-    skipped: int
+    skipped: int  # rows left blank or marked skip
+    build_run: int = 0
+    matched: pl.DataFrame | None = None  # --match-people: one row per data row (no details)
 
 
 def attach_file(
-    store: Any, build_run: int, file: Path, sheet: str, today: date, command: str = "attach"
+    store: Any,
+    build_run: int,
+    file: Path,
+    sheet: str | None,
+    today: date,
+    command: str = "attach",
+    match: bool = False,
+    margin: float | None = None,
 ) -> Attached:
-    """Check every row of the returned allocation; record the attachments only if none has a
-    problem (else an error listing the problems, one sentence each, and nothing recorded)."""
-    from claims.attach import check_allocation, read_allocation
-    from claims.records import cohort_families, family_refs, read_attachments, record_attachments
-    from familymatch.store import run_info
-
-    check = check_allocation(
-        read_allocation(file, sheet),
-        cohort_families(store, build_run),
-        family_refs(store, build_run),
-        read_attachments(store).select("family_ref", "attached_on"),
-        run_info(store, build_run)["reference_date"],
-        today,
-        file.name,
+    """Check every row of the returned allocation (family references, or the lead adult's
+    details with ``match``: claims/match_people.py) against build ``build_run``; record the
+    attachments only if no row has a problem (else an error listing the problems, one sentence
+    each, and nothing recorded)."""
+    from claims.attach import SHEET, check_against_build, read_allocation
+    from claims.match_people import (
+        DEFAULT_MARGIN,
+        as_allocation,
+        match_people,
+        read_people,
+        row_lines,
     )
-    if check.problems:
-        more = len(check.problems) - 50
+    from claims.records import record_attachments
+
+    matched = None
+    problems: list[str] = []
+    blank = 0
+    found_lines: list[str] = []
+    if match:
+        people = read_people(file, sheet or "People")
+        found = match_people(store, build_run, people, DEFAULT_MARGIN if margin is None else margin)
+        matched, problems = found.rows, [f"{file.name} {p}" for p in found.problems]
+        allocation = as_allocation(people, found)
+        blank = int(people["skip"].sum())
+        found_lines = [f"  {file.name} {line}" for line in row_lines(found.rows)]
+    else:
+        allocation = read_allocation(file, sheet or SHEET)
+    check = check_against_build(store, build_run, allocation, today, file.name)
+    problems += check.problems
+    if problems:
+        more = len(problems) - 50
         raise FamilyMatchError(
-            f"{file.name}: {len(check.problems)} problem(s) found"
+            f"{file.name}: {len(problems)} problem(s) found"
             + (f" ({more} more not shown)" if more > 0 else "")
             + "; nothing was recorded.",
-            details=[f"  {problem}" for problem in check.problems[:50]],
+            details=found_lines[:200] + [f"  {problem}" for problem in problems[:50]],
         )
     if check.rows.height == 0:
         raise FamilyMatchError(
@@ -150,4 +173,4 @@ def attach_file(
         )
     attach_run = record_attachments(store, build_run, check.rows, str(file))
     audit(store, command, attach_run, [(str(file), file_sha256(file))])
-    return Attached(attach_run, check.rows.height, check.skipped)
+    return Attached(attach_run, check.rows.height, check.skipped + blank, build_run, matched)

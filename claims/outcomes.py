@@ -19,19 +19,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
-from claims.records import attachments_and_build
+from claims.records import require_attachments
 from familymatch.addresses import resolve_addresses, with_addresses
 from familymatch.addresses.gazetteer import read_gazetteer
 from familymatch.canonical import CANONICAL_SCHEMA
 from familymatch.errors import FamilyMatchError
 from familymatch.households import build_households
 from familymatch.ingest import ingest_project
-from familymatch.link import link_records
+from familymatch.link import LinkResult, link_records
 from familymatch.link.model import FSModel
-from familymatch.project import load_project
+from familymatch.project import Project, load_project
 from familymatch.standardise import standardise
 from familymatch.store import Store, audit, read_table, recording_run, run_info
 from familymatch.store import schema as s
@@ -128,28 +129,28 @@ def join_newcomers(
     )
 
 
-def import_outcomes(
-    project_path: Path,
+@dataclass
+class LinkedOntoBuild:
+    """Later records linked together with a build's records by the build's fitted model."""
+
+    std: pl.DataFrame  # both, standardised; the build's record ids prefixed BUILD_PREFIX
+    linked: LinkResult  # persons and scored pairs over both
+    membership: pl.DataFrame  # the build's: record_id, person_id, household_id
+
+
+def link_onto_build(
     store: Store,
-    build_run: int | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> OutcomesImport:
-    """Ingest ``project_path`` (the later period's project file), link it onto the build the
-    attached families came from, and record the evidence."""
-    say = progress or (lambda _: None)
-    seconds: dict[str, float] = {}
-    project = load_project(project_path)
-    attachments, build_run = attachments_and_build(store, build_run)
-    info = run_info(store, build_run)
-    if info["kind"] != "build":
-        raise FamilyMatchError(f"run {build_run} is a {info['kind']} run, not a build.")
-
-    t = time.perf_counter()
-    say("ingest")
-    ingested = ingest_project(project)
-    later = ingested.records.select(list(CANONICAL_SCHEMA))
-    seconds["ingest"] = time.perf_counter() - t
-
+    build_run: int,
+    later: pl.DataFrame,
+    seconds: dict[str, float] | None = None,
+    say: Callable[[str], None] | None = None,
+) -> LinkedOntoBuild:
+    """Link ``later`` (canonical records) together with build ``build_run``'s records using
+    the build's own fitted model (same comparisons, m, u and term frequencies): the one way a
+    record from outside a build is matched to its people (outcomes, attachment by person
+    details)."""
+    seconds = {} if seconds is None else seconds
+    say = say or (lambda _: None)
     t = time.perf_counter()
     say("read the build")
     build_records = read_table(store, s.records, build_run).select(list(CANONICAL_SCHEMA))
@@ -174,10 +175,69 @@ def import_outcomes(
     t = time.perf_counter()
     say("link")
     linked = link_records(std, model=model)
-    mapped = map_to_build(linked.persons, membership)
-    later_households = build_households(std, linked.persons, project.reference_date).membership
-    mapped = join_newcomers(mapped, linked.persons, later_households)
     seconds["link"] = time.perf_counter() - t
+    return LinkedOntoBuild(std, linked, membership)
+
+
+def import_outcomes(
+    project_path: Path,
+    store: Store,
+    build_run: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[OutcomesImport]:
+    """Ingest ``project_path`` (the later period's project file) once, link it onto every build
+    attached families came from (only ``build_run`` when given: families attached after a
+    refresh come from a later build), and record the evidence: one ``outcomes`` run per build."""
+    say = progress or (lambda _: None)
+    project = load_project(project_path)
+    attachments = require_attachments(store)
+    builds = (
+        [build_run]
+        if build_run is not None
+        else sorted(int(b) for b in attachments["build_run_id"].unique())
+    )
+    for b in builds:
+        info = run_info(store, b)
+        if info["kind"] != "build":
+            raise FamilyMatchError(f"run {b} is a {info['kind']} run, not a build.")
+    t = time.perf_counter()
+    say("ingest")
+    ingested = ingest_project(project)
+    seconds = {"ingest": time.perf_counter() - t}
+    return [
+        _import_onto(
+            project,
+            store,
+            b,
+            attachments.filter(pl.col("build_run_id") == b),
+            ingested,
+            dict(seconds),
+            say,
+        )
+        for b in builds
+    ]
+
+
+def _import_onto(
+    project: Project,
+    store: Store,
+    build_run: int,
+    attachments: pl.DataFrame,
+    ingested: Any,
+    seconds: dict[str, float],
+    say: Callable[[str], None],
+) -> OutcomesImport:
+    """Link the later records onto one build and record them as an ``outcomes`` run."""
+    later = ingested.records.select(list(CANONICAL_SCHEMA))
+
+    onto = link_onto_build(store, build_run, later, seconds, say)
+    t = time.perf_counter()
+    mapped = map_to_build(onto.linked.persons, onto.membership)
+    later_households = build_households(
+        onto.std, onto.linked.persons, project.reference_date
+    ).membership
+    mapped = join_newcomers(mapped, onto.linked.persons, later_households)
+    seconds["link"] += time.perf_counter() - t
 
     households = read_table(store, s.households, build_run).select("household_id", "family_ref")
     attached = attachments.select("family_ref").unique()

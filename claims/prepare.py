@@ -24,9 +24,10 @@ import polars as pl
 from claims.framework import Framework
 from claims.outcomes import latest_outcomes_run
 from claims.records import (
-    attachments_and_build,
     from_pence,
     read_submitted_claims,
+    require_attachments,
+    submitted_claim_runs,
     to_pence,
 )
 from claims.results import Decision, Fact, Family, decide
@@ -44,8 +45,8 @@ FACT_COLUMNS = tuple(c for c in BASE_COLUMNS if c != "dob")  # the rules' column
 class Evidence:
     """Everything a decision reads, and where it came from."""
 
-    build_run: int
-    outcomes_run: int | None
+    builds: list[int]  # the builds the families were attached from
+    outcomes_runs: dict[int, int | None]  # build -> the outcomes import linked onto it
     families: list[Family]
     facts: dict[str, list[Fact]]
     dobs: dict[str, date | None]
@@ -83,19 +84,11 @@ def _family_facts(store: Store, run_id: int, households: pl.DataFrame, period: s
     )
 
 
-def gather(
-    store: Store, fw: Framework, build_run: int | None = None, not_claim_run: int | None = None
-) -> Evidence:
-    """The evidence for deciding every family attached from ``build_run``; what earlier
-    submissions claimed, leaving out the submission of claim run ``not_claim_run`` (verify
-    re-derives a claim without its own submission counting against it)."""
-    attachments, build_run = attachments_and_build(store, build_run)
-    attachments = attachments.filter(pl.col("build_run_id") == build_run)
-    if attachments.height == 0:
-        raise FamilyMatchError(f"no family was attached from build run {build_run}.")
+def _build_families(store: Store, build_run: int, attachments: pl.DataFrame) -> list[Family]:
+    """The families attached from one build, with their criteria at entry (that build's)."""
     cohort = read_table(store, s.cohort, build_run).select("household_id", "combination")
     fams = attachments.join(cohort, on="household_id", how="left").sort("family_ref")
-    families = [
+    return [
         Family(
             family_ref=r["family_ref"],
             household_id=r["household_id"],
@@ -105,11 +98,63 @@ def gather(
         )
         for r in fams.iter_rows(named=True)
     ]
-    households = fams.select("household_id", "family_ref")
+
+
+def _build_facts(
+    store: Store, build_run: int, attachments: pl.DataFrame, qualify: bool
+) -> tuple[pl.DataFrame, int | None]:
+    """The records of one build's attached families, from the build and the latest outcomes
+    import linked onto it; person ids qualified ``<build>/<person>`` when ``qualify`` (two
+    builds number their persons independently)."""
+    households = attachments.select("household_id", "family_ref")
     frames = [_family_facts(store, build_run, households, "build")]
     outcomes_run = latest_outcomes_run(store, build_run)
     if outcomes_run is not None:
         frames.append(_family_facts(store, outcomes_run, households, "later"))
+    facts = pl.concat(frames, how="vertical_relaxed")
+    if qualify:
+        facts = facts.with_columns(
+            pl.format("{}/{}", pl.lit(build_run), "person_id").alias("person_id")
+        )
+    return facts, outcomes_run
+
+
+def earlier_submissions(store: Store, before_claim_run: int | None) -> pl.DataFrame:
+    """Results claimed in submitted claims; with ``before_claim_run``, only the submissions of
+    claim runs prepared before it (verify re-derives a claim as it stood: neither its own
+    submission nor a later claim's counts against it)."""
+    submitted = read_submitted_claims(store)
+    if before_claim_run is not None:
+        submitted = submitted.filter(pl.col("claim_run_id") < before_claim_run)
+    return submitted
+
+
+def gather(
+    store: Store,
+    fw: Framework,
+    build_run: int | None = None,
+    before_claim_run: int | None = None,
+) -> Evidence:
+    """The evidence for deciding every attached family (only those attached from
+    ``build_run`` when given): each family's records in the build it was attached from and in
+    the latest outcomes import linked onto that build; and what earlier submissions claimed
+    (see :func:`earlier_submissions`)."""
+    attachments = require_attachments(store)
+    if before_claim_run is not None:
+        attachments = attachments.filter(pl.col("run_id") < before_claim_run)
+    if build_run is not None:
+        attachments = attachments.filter(pl.col("build_run_id") == build_run)
+        if attachments.height == 0:
+            raise FamilyMatchError(f"no family was attached from build run {build_run}.")
+    builds = sorted(int(b) for b in attachments["build_run_id"].unique())
+    families: list[Family] = []
+    frames: list[pl.DataFrame] = []
+    outcomes: dict[int, int | None] = {}
+    for b in builds:
+        of_build = attachments.filter(pl.col("build_run_id") == b)
+        families += _build_families(store, b, of_build)
+        facts_b, outcomes[b] = _build_facts(store, b, of_build, qualify=b != builds[0])
+        frames.append(facts_b)
     facts_frame = pl.concat(frames, how="vertical_relaxed")
     dobs_frame = modal_dob(facts_frame.filter(pl.col("period") == "build"))
     dobs: dict[str, date | None] = dict(
@@ -118,25 +163,25 @@ def gather(
     facts: dict[str, list[Fact]] = {}
     for row in facts_frame.drop("dob").iter_rows(named=True):
         facts.setdefault(row["family_ref"], []).append(row)
-    submitted = read_submitted_claims(store)
-    if not_claim_run is not None:
-        submitted = submitted.filter(pl.col("claim_run_id") != not_claim_run)
     already: dict[str, set[str]] = {}
+    submitted = earlier_submissions(store, before_claim_run)
     for ref, result in submitted.select("family_ref", "result").iter_rows():
         already.setdefault(ref, set()).update(result.split("+"))
     turnarounds = {n for n, r in fw.results.items() if r.turnaround}
     before = sum(1 for results in already.values() if results & turnarounds)
-    return Evidence(build_run, outcomes_run, families, facts, dobs, already, before)
+    return Evidence(builds, outcomes, families, facts, dobs, already, before)
 
 
 def decide_all(
     fw: Framework, ev: Evidence, as_of: date, terms: Path | None = None
 ) -> list[Decision]:
-    """Every attached family's decision; ``terms`` is the council's term calendar (None: the
+    """A decision for every family attached on or before the claim date (a family attached
+    later is not part of this claim); ``terms`` is the council's term calendar (None: the
     packaged one)."""
     cap = fw.funded_families() - ev.turned_around_before if fw.indicative_families else None
+    families = [f for f in ev.families if f.attached_on <= as_of]
     calendar = project_calendar(terms)
-    return decide(fw, ev.families, ev.facts, as_of, calendar, ev.dobs, ev.already, cap)
+    return decide(fw, families, ev.facts, as_of, calendar, ev.dobs, ev.already, cap)
 
 
 def audit_sample(refs: list[str], fw: Framework, share: Decimal | None = None) -> set[str]:
@@ -253,6 +298,23 @@ def totals(claims: pl.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
+def check_claim_date(store: Store, as_of: date) -> None:
+    """A claim claims what became claimable since the last submitted claim: its date must be
+    after that claim's date (an earlier one would judge windows already paid on)."""
+    from familymatch.store import run_info
+
+    subs = submitted_claim_runs(store)
+    if subs.height == 0:
+        return
+    dates = [(run_info(store, int(r))["reference_date"], int(r)) for r in subs["claim_run_id"]]
+    last, run = max(dates)
+    if as_of <= last:
+        raise FamilyMatchError(
+            f"--as-of {as_of}: claim run {run}, dated {last}, is already submitted; a new claim "
+            "must be dated after it."
+        )
+
+
 def prepare_claim(
     store: Store,
     fw: Framework,
@@ -261,8 +323,15 @@ def prepare_claim(
     sample_share: Decimal | None = None,
     terms: Path | None = None,
 ) -> PreparedClaim:
+    check_claim_date(store, as_of)
     ev = gather(store, fw, build_run)
     decisions = decide_all(fw, ev, as_of, terms)
+    runs = {
+        "build_run": ev.builds[-1],
+        "outcomes_run": ev.outcomes_runs[ev.builds[-1]],
+        "build_runs": ev.builds,
+        "outcomes_runs": [ev.outcomes_runs[b] for b in ev.builds],
+    }
     with recording_run(
         store,
         "claim",
@@ -270,8 +339,8 @@ def prepare_claim(
         framework=fw.name,
         framework_sha256=fw.sha256,
         parameters={
-            "build_run": ev.build_run,
-            "outcomes_run": ev.outcomes_run,
+            **runs,
+            "only_build": build_run,
             "framework_version": fw.version,
             "framework_path": str(fw.path),
             "as_of": as_of.isoformat(),
@@ -289,8 +358,7 @@ def prepare_claim(
             "as_of": as_of.isoformat(),
             "framework": fw.name,
             "framework_version": fw.version,
-            "build_run": ev.build_run,
-            "outcomes_run": ev.outcomes_run,
+            **runs,
             "attached": len(decisions),
             "claimed": len(claimed_refs),
             "not_claimed": len(decisions) - len(claimed_refs),

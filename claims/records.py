@@ -70,9 +70,8 @@ def read_attachments(store: Store) -> pl.DataFrame:
     )
 
 
-def attachments_and_build(store: Store, build_run: int | None) -> tuple[pl.DataFrame, int]:
-    """Every attachment recorded, and the build to read (``build_run``, else the build the
-    latest allocation was attached from); an error when nothing is attached."""
+def require_attachments(store: Store) -> pl.DataFrame:
+    """Every attachment recorded (see :func:`read_attachments`); an error when there is none."""
     from familymatch.errors import FamilyMatchError
 
     attachments = read_attachments(store)
@@ -80,9 +79,7 @@ def attachments_and_build(store: Store, build_run: int | None) -> tuple[pl.DataF
         raise FamilyMatchError(
             "no family is attached yet; record the allocation with `familymatch attach` first."
         )
-    if build_run is None:
-        build_run = int(attachments.sort("run_id")["build_run_id"][-1])
-    return attachments, build_run
+    return attachments
 
 
 def record_attachments(store: Store, build_run: int, rows: pl.DataFrame, path: str) -> int:

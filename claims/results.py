@@ -504,7 +504,10 @@ def decide(
                 if r in earlier and not rule.turnaround:
                     notes.append(f"{r} already claimed before")
                 continue
-            if any(c in rule.excludes or r in fw.results[c].excludes for c in chosen):
+            # never beside a result it excludes, claimed now or in an earlier submission
+            paid = [c for c in (*chosen, *earlier) if c in fw.results]
+            if any(c in rule.excludes or r in fw.results[c].excludes for c in paid):
+                notes.append(f"{r} is not paid beside {', '.join(sorted(set(paid)))}")
                 continue
             chosen.append(r)
         chosen = [r for r in fw.results if r in chosen]

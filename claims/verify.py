@@ -21,8 +21,8 @@ from typing import Any
 import polars as pl
 
 from claims.framework import Framework, load_framework
-from claims.prepare import content_hash, decide_all, gather, totals
-from claims.records import from_pence, read_submitted_claims, to_pence
+from claims.prepare import content_hash, decide_all, earlier_submissions, gather, totals
+from claims.records import from_pence, to_pence
 from claims.workbook import (
     EVIDENCE_COLUMNS,
     FAMILY_COLUMNS,
@@ -126,9 +126,11 @@ def verify_claim(store: Store, wb: ClaimWorkbook) -> Verification:
         v.discrepancies.append(
             ("-", f"framework {fw.path.name} changed since the claim was prepared")
         )
-    # this claim's own submission (if any) must not count against it
-    ev = gather(store, fw, int(params["build_run"]), not_claim_run=wb.claim_run)
-    other_claims = read_submitted_claims(store).filter(pl.col("claim_run_id") != wb.claim_run)
+    # the claim as it stood: the families attached and the submissions made before it (its own
+    # submission, and later claims', must not count against it)
+    only = params.get("only_build", params["build_run"] if "build_runs" not in params else None)
+    ev = gather(store, fw, only, before_claim_run=wb.claim_run)
+    other_claims = earlier_submissions(store, wb.claim_run)
     turnarounds = {n for n, r in fw.results.items() if r.turnaround}
     as_of = date.fromisoformat(params["as_of"])
     terms = Path(params["terms"]) if params.get("terms") else None

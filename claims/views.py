@@ -76,8 +76,13 @@ def history_table(family: str, rows: pl.DataFrame) -> Table:
     return t
 
 
-def outcomes_view(result: Any) -> list[RenderableType]:
-    """`outcomes import`: per source, the later records and whom they joined."""
+def outcomes_view(results: list[Any]) -> list[RenderableType]:
+    """`outcomes import`: for each build linked onto, per source, the later records and whom
+    they joined."""
+    return [item for result in results for item in _outcomes_one(result)]
+
+
+def _outcomes_one(result: Any) -> list[RenderableType]:
     t = Table(title=f"outcomes run {result.run_id} (onto build {result.build_run})")
     for c in ("source", "records", "a known person", "a newcomer", "in an attached family"):
         t.add_column(c, justify="left" if c == "source" else "right")
@@ -94,6 +99,55 @@ def outcomes_view(result: Any) -> list[RenderableType]:
         f"{result.families_with_evidence:,} attached families have later evidence; "
         + ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()),
     ]
+
+
+REFRESH_LINES = 20  # per section in the terminal; the workbook lists every family
+
+
+def refresh_view(r: Any, out: Any = None) -> list[RenderableType]:
+    """``cohort diff``: the refresh in plain words, one line per family, each section cut at
+    REFRESH_LINES (the workbook has them all)."""
+    from claims.refresh import family_lines, summary_lines
+
+    items: list[RenderableType] = list(summary_lines(r))
+    for title, lines in family_lines(r):
+        if not lines:
+            continue
+        items.append(f"[bold]{title}[/] ({len(lines):,}):")
+        items += [f"  {line}" for line in lines[:REFRESH_LINES]]
+        if len(lines) > REFRESH_LINES:
+            items.append(
+                f"  ... and {len(lines) - REFRESH_LINES:,} more"
+                + ("" if out else " (--out diff.xlsx lists every family)")
+            )
+    if out is not None:
+        items.append(f"wrote {out}")
+    return items
+
+
+def attach_view(done: Any) -> list[RenderableType]:
+    """``attach``: with --match-people, each row's family and match weight (never the person's
+    details); then what was recorded."""
+    items: list[RenderableType] = []
+    if done.matched is not None:
+        t = Table(title=f"lead adults matched to build {done.build_run}")
+        for c in ("row", "family", "match weight", "runner-up", "its weight", "decision"):
+            t.add_column(c, justify="right" if "weight" in c or c == "row" else "left")
+        for r in done.matched.iter_rows(named=True):
+            t.add_row(
+                str(r["source_row"]),
+                r["family_ref"] or "",
+                "" if r["match_weight"] is None else f"{r['match_weight']:.1f}",
+                r["runner_up"] or "",
+                "" if r["runner_up_weight"] is None else f"{r['runner_up_weight']:.1f}",
+                r["status"],
+            )
+        items.append(t)
+    items.append(
+        f"attached {done.families:,} families (run {done.run_id}); "
+        f"{done.skipped:,} rows left blank or skipped"
+    )
+    return items
 
 
 def claim_view(claim: Any) -> list[RenderableType]:

@@ -137,6 +137,12 @@ def _put_rows(ws: Worksheet, columns: tuple[tuple[str, str], ...], rows: list[Ro
                 ws.cell(row=i, column=j).number_format = MONEY
 
 
+def _runs(summary: dict[str, Any], many: str, one: str) -> str:
+    """The run ids a claim read, as text (older claims recorded one build and one import)."""
+    runs = summary.get(many, [summary.get(one)])
+    return ", ".join(str(r) for r in runs if r is not None) or "none"
+
+
 def write_claim_workbook(
     path: Path,
     summary: dict[str, Any],
@@ -156,8 +162,8 @@ def write_claim_workbook(
         ("Framework", framework_title),
         ("Framework version", summary["framework_version"]),
         ("Claim date (as of)", dt.date.fromisoformat(summary["as_of"])),
-        ("Build run", summary["build_run"]),
-        ("Outcomes run", summary["outcomes_run"]),
+        ("Build runs (families attached from)", _runs(summary, "build_runs", "build_run")),
+        ("Outcomes runs (linked onto them)", _runs(summary, "outcomes_runs", "outcomes_run")),
         ("Claim run", run_id),
         ("Families attached", summary["attached"]),
         ("Families claimed", summary["claimed"]),

@@ -59,6 +59,15 @@ def write_table(
     return r
 
 
+def one_sheet_workbook(title: str) -> tuple[Workbook, Worksheet]:
+    """A new workbook whose one sheet is named ``title``."""
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = title
+    return wb, ws
+
+
 def date_column(ws: Worksheet, column: str, first: int, last: int, error: str) -> None:
     """Cells ``column``first:last take a date (data validation) shown dd/mm/yyyy."""
     check = DataValidation(

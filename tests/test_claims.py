@@ -278,13 +278,16 @@ def test_submit_needs_sign_off_then_locks_the_families(council: Council, tmp_pat
     run("claims", "submit", str(signed), "-p", p, "--on", "2013-06-15")
     assert "already submitted on 2013-06-15" in fails("claims", "submit", str(signed), "-p", p)
 
+    # a claim claims what became claimable since the last submitted claim: not its date again
+    told = fails("claims", "prepare", "--as-of", "2013-06-01", "-p", p)
+    assert "claim run 4, dated 2013-06-01, is already submitted" in told
     # a second claim excludes every family already turned around, and says so
     again = json.loads(
         run(
             "claims",
             "prepare",
             "--as-of",
-            "2013-06-01",
+            "2013-06-02",
             "--out",
             str(tmp_path / "c2.xlsx"),
             "-p",

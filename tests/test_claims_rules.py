@@ -452,3 +452,15 @@ def test_a_newcomer_joins_the_family_they_live_with() -> None:
         ("census:1", "P1", "H1"),
         ("census:2", "NC2", "H1"),
     ]
+
+
+def test_r2_is_never_paid_beside_r3_from_an_earlier_claim() -> None:
+    step = fact("employment", "A1", event_type="WORK_PROGRAMME", event_date=date(2013, 4, 1))
+    d = one(("education", "work"), [step])
+    assert d.results == ("R2",) and d.amount == Decimal("100.00")
+    # R3 was paid in an earlier submitted claim: R2 is not paid beside it, and says why
+    d = one(("education", "work"), [step], already={"F1": {"R3"}})
+    assert not d.claimed and d.reason == "R2 is not paid beside R3"
+    # and R2 already paid is not paid again
+    d = one(("education", "work"), [step], already={"F1": {"R2"}})
+    assert not d.claimed and "R2 already claimed before" in d.reason

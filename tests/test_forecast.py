@@ -616,3 +616,24 @@ def test_forecast_workbook_opens_in_libreoffice(tmp_path: Path, phase1) -> None:
     path = write_forecast_workbook(fc, tmp_path / "forecast.xlsx", "Test City", "central")
     pdf = libreoffice_opens(path, tmp_path / "pdf")
     assert pdf.stat().st_size > 10_000
+
+
+def test_recorded_column_over_several_claims_with_the_half_band(phase1) -> None:  # type: ignore[no-untyped-def]
+    # 150 of the 206 agreed families attached in year one (72.8%: half band), 10 in year two
+    days = [date(2012, 7, 1)] * 150 + [date(2013, 5, 1)] * 10
+    claims = _claims(
+        [("F00000", "R1", "700.00", "2012/13", date(2013, 3, 15))]
+        + [(f"F{i:05d}", "R3", "800.00", "2012/13", date(2013, 9, 30)) for i in (1, 2)]
+        + [("F00150", "R2", "100.00", "2013/14", date(2014, 1, 6))]
+    )
+    fc = build_forecast(phase1, load_assumptions(None, phase1), None, _attachments(days), claims)
+    assert fc.actual_years is not None
+    years = {r["financial_year"]: r for r in fc.actual_years.to_dicts()}
+    assert years["2012/13"]["attachment_fees"] == D("480000.00")  # 150 x 3,200
+    assert years["2012/13"]["results"] == D("700.00")  # the claim submitted in March 2013
+    assert years["2013/14"]["attachment_fees"] == D("12000.00")  # 10 x 2,400 x half
+    assert years["2013/14"]["R3"] == D("1600.00") and years["2013/14"]["R2"] == D("100.00")
+    assert years["2013/14"]["total"] == D("13700.00")
+    assert any(
+        "150 families attached against the 206 agreed" in n and "half" in n for n in fc.notes
+    )

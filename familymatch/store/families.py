@@ -34,16 +34,25 @@ Matcher = Callable[[pl.DataFrame, pl.DataFrame], pl.DataFrame]
 def match_by_overlap(previous: pl.DataFrame, current: pl.DataFrame) -> pl.DataFrame:
     """household_id, previous_household_id: each current household takes the previous one it
     shares most person keys with (ties: the smaller id); a previous household goes to at most
-    one current household (the one sharing most). Unmatched current households are absent."""
-    prev = previous.select("household_id", "person_key").unique()
+    one current household (the one sharing most). Unmatched current households are absent.
+
+    When ``previous`` has a boolean ``attached`` column, a previous family the programme has
+    attached comes first: two old families merged into one household keep the attached one's
+    reference (its attachment and claims follow the reference)."""
+    prev = previous.select(
+        "household_id",
+        "person_key",
+        (pl.col("attached") if "attached" in previous.columns else pl.lit(False)).alias("attached"),
+    ).unique()
     cur = current.select("household_id", "person_key").unique()
     overlap = (
         cur.join(prev.rename({"household_id": "previous_household_id"}), on="person_key")
         .group_by("household_id", "previous_household_id")
-        .len("shared")
+        .agg(pl.len().alias("shared"), pl.col("attached").any())
     )
     best = overlap.sort(
-        ["shared", "household_id", "previous_household_id"], descending=[True, False, False]
+        ["attached", "shared", "household_id", "previous_household_id"],
+        descending=[True, True, False, False],
     )
     best = best.unique("household_id", keep="first", maintain_order=True)
     best = best.unique("previous_household_id", keep="first", maintain_order=True)
@@ -78,13 +87,30 @@ def _highest_ref(engine: Engine) -> int:
 
 
 def previous_members(store: Store | Engine, run_id: int) -> pl.DataFrame:
-    """household_id, family_ref, person_key of a complete run's households (those with a ref)."""
+    """household_id, family_ref, person_key, attached (the family is attached in a complete
+    ``attach`` run) of a complete run's households (those with a ref)."""
     engine = as_engine(store)
     run_info(engine, run_id)
     with engine.connect() as conn:
         keys = read_frame(conn, s.household_keys, run_id)
         refs = read_frame(conn, s.households, run_id).select("household_id", "family_ref")
-    return keys.join(refs.drop_nulls("family_ref"), on="household_id")
+    attached = attached_refs(engine)
+    return keys.join(refs.drop_nulls("family_ref"), on="household_id").with_columns(
+        pl.col("family_ref").is_in(list(attached)).alias("attached")
+    )
+
+
+def attached_refs(store: Store | Engine) -> set[str]:
+    """The family references attached in complete ``attach`` runs."""
+    a = s.attachments
+    query = (
+        select(a.c.family_ref)
+        .join(s.runs, s.runs.c.id == a.c.run_id)
+        .where(s.runs.c.kind == "attach", s.runs.c.status == "complete")
+        .distinct()
+    )
+    with as_engine(store).connect() as conn:
+        return {str(r[0]) for r in conn.execute(query)}
 
 
 def assign_stable_household_ids(
@@ -115,7 +141,9 @@ def assign_stable_household_ids(
         previous_run = _latest_with_refs(engine)
     if previous_run is not None:
         prev = previous_members(engine, previous_run)
-        matched = (matcher or _matcher())(prev.select("household_id", "person_key"), current)
+        matched = (matcher or _matcher())(
+            prev.select("household_id", "person_key", "attached"), current
+        )
         refs = prev.select(
             pl.col("household_id").alias("previous_household_id"), "family_ref"
         ).unique()
