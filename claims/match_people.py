@@ -15,15 +15,16 @@ an allocation by reference (``claims.attach.check_allocation``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import polars as pl
 
-from claims.attach import read_rows
+from claims.attach import DATE_FORMATS, read_rows
 from claims.outcomes import BUILD_PREFIX, link_onto_build
 from familymatch.canonical import CANONICAL_SCHEMA
 from familymatch.errors import InputFileError
-from familymatch.ingest.fields import _parse_dates
+from familymatch.ingest.fields import parse_dates
 from familymatch.ingest.readers import ROW
 from familymatch.store import Store
 
@@ -52,7 +53,6 @@ PEOPLE_ALIASES = {
     "skip": ("skip",),
 }
 REQUIRED = ("forename", "surname", "dob", "key_worker", "attached_on")
-DATE_FORMATS = ("dd/mm/yyyy", "excel")
 SKIP_WORDS = ("yes", "y", "skip", "true", "1", "x")
 DEFAULT_MARGIN = 5.0  # log2: the runner-up family 32 times less likely is not ambiguous
 
@@ -98,13 +98,15 @@ def read_people(path: Path, sheet: str = SHEET) -> pl.DataFrame:
         col("forename"),
         col("surname"),
         col("dob").alias("dob_text"),
-        _parse_dates(pl.col(cols["dob"]), DATE_FORMATS).alias("dob"),
+        parse_dates(pl.col(cols["dob"]), DATE_FORMATS, None, date.today()).alias("dob"),
         col("address"),
         col("postcode"),
         col("key_worker"),
         col("team"),
         col("attached_on").alias("attached_on_text"),
-        _parse_dates(pl.col(cols["attached_on"]), DATE_FORMATS).alias("attached_on"),
+        parse_dates(pl.col(cols["attached_on"]), DATE_FORMATS, None, date.today()).alias(
+            "attached_on"
+        ),
         skip.alias("skip"),
         pl.col(ROW).alias("source_row"),
     )

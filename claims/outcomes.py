@@ -144,11 +144,12 @@ def link_onto_build(
     later: pl.DataFrame,
     seconds: dict[str, float] | None = None,
     say: Callable[[str], None] | None = None,
+    gazetteer: pl.DataFrame | None = None,
 ) -> LinkedOntoBuild:
     """Link ``later`` (canonical records) together with build ``build_run``'s records using
     the build's own fitted model (same comparisons, m, u and term frequencies): the one way a
     record from outside a build is matched to its people (outcomes, attachment by person
-    details)."""
+    details). Addresses of both resolve together (against ``gazetteer`` when given)."""
     seconds = {} if seconds is None else seconds
     say = say or (lambda _: None)
     t = time.perf_counter()
@@ -169,7 +170,7 @@ def link_onto_build(
         ]
     )
     std = standardise(both)
-    std = with_addresses(std, resolve_addresses(std, read_gazetteer(project.gazetteer)))
+    std = with_addresses(std, resolve_addresses(std, gazetteer))
     seconds["standardise"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -230,7 +231,8 @@ def _import_onto(
     """Link the later records onto one build and record them as an ``outcomes`` run."""
     later = ingested.records.select(list(CANONICAL_SCHEMA))
 
-    onto = link_onto_build(store, build_run, later, seconds, say)
+    gazetteer = read_gazetteer(project.gazetteer)
+    onto = link_onto_build(store, build_run, later, seconds, say, gazetteer)
     t = time.perf_counter()
     mapped = map_to_build(onto.linked.persons, onto.membership)
     later_households = build_households(
