@@ -71,8 +71,8 @@ def select_view(sc: SelectCommand) -> list[RenderableType]:
         frame_table(
             "at the margin",
             selection.margin.select(
-                "rank",
                 "family_ref",
+                "rank",
                 "score",
                 pl.col("chosen").replace_strict({True: "in", False: "out"}, return_dtype=pl.String),
                 "reason",
