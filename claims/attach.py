@@ -53,22 +53,40 @@ class AllocationCheck:
     skipped: int  # template rows left blank (not allocated)
 
 
-def write_allocation_template(cohort: pl.DataFrame, path: Path) -> Path:
+def write_allocation_template(
+    cohort: pl.DataFrame, path: Path, attached: pl.DataFrame | None = None
+) -> Path:
     """One row per cohort family (family_ref, criteria, postcode), blanks to fill in. CSV or
-    XLSX by the file's extension; owner-only."""
+    XLSX by the file's extension; owner-only. With ``attached`` (family_ref, attached_on: the
+    attachments recorded, e.g. before a refresh), a last column ``already_attached`` gives the
+    date a family was attached; leave those rows blank."""
     frame = cohort.select("family_ref", "criteria", "postcode").sort("family_ref")
+    earlier = None
+    if attached is not None:
+        earlier = frame.join(
+            attached.select("family_ref", pl.col("attached_on").alias("already_attached")),
+            on="family_ref",
+            how="left",
+        )["already_attached"]
     if path.suffix.lower() == ".csv":
         out = frame.with_columns(
             pl.lit("").alias("key_worker"),
             pl.lit("").alias("team"),
             pl.lit("").alias("attached_on"),
         )
+        if earlier is not None:
+            out = out.with_columns(earlier.dt.strftime("%d/%m/%Y"))
         return write_owner_only(path, lambda tmp: out.write_csv(tmp))
     if path.suffix.lower() != ".xlsx":
         raise InputFileError(f"{path.name}: an allocation template is .csv or .xlsx.")
     wb, ws = one_sheet_workbook(SHEET)
-    rows = [(*r, None, None, None) for r in frame.iter_rows()]
-    last = write_table(ws, TEMPLATE_COLUMNS, rows)
+    extra = [] if earlier is None else [(d,) for d in earlier]
+    rows = [
+        (*r, None, None, None, *(extra[i] if extra else ()))
+        for i, r in enumerate(frame.iter_rows())
+    ]
+    header = TEMPLATE_COLUMNS + (("already_attached",) if extra else ())
+    last = write_table(ws, header, rows)
     ws.column_dimensions["D"].width = 24
     ws.column_dimensions["F"].width = 14
     date_column(ws, "F", 2, last, "Enter the date the family was attached (a date).")
@@ -205,11 +223,12 @@ def check_against_build(
 def allocation_template(store: Any, build_run: int, path: Path, people: bool) -> int:
     """Write the template (the person-details layout when ``people``); the families listed."""
     from claims.match_people import write_people_template
-    from claims.records import cohort_families
+    from claims.records import cohort_families, read_attachments
 
     if people:
         write_people_template(path)
         return 0
     cohort = cohort_families(store, build_run)
-    write_allocation_template(cohort, path)
+    attached = read_attachments(store).select("family_ref", "attached_on")
+    write_allocation_template(cohort, path, attached if attached.height else None)
     return cohort.height

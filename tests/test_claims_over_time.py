@@ -98,6 +98,12 @@ def claims_over_time(timeline: Path, min_claimed: int) -> None:
     attached = read_attachments(store)
     by_build = dict(attached.group_by("build_run_id").len().iter_rows())
     assert set(by_build) == {1, b2} and min(by_build.values()) >= 3, by_build
+    # the refreshed build's template says which families were attached before it
+    template = pl.read_csv(timeline / f"alloc-{b2}.csv", infer_schema=False)
+    earlier = template.drop_nulls("already_attached")
+    assert sorted(earlier["family_ref"]) == sorted(
+        attached.filter(pl.col("build_run_id") == 1)["family_ref"]
+    )
     diff = json.loads(run("cohort", "diff", "-p", p, "--json"))
     # the same extracts: every attached family still meets the criteria, nothing is new
     assert diff["counts"]["attached"] == diff["counts"]["attached_meet_criteria"] == attached.height

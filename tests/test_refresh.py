@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import polars as pl
+import pytest
 from openpyxl import load_workbook
 
 from claims.records import read_attachments, record_attachments
@@ -133,3 +134,13 @@ def test_refresh_reports_attached_families_new_families_and_members(tmp_path: Pa
     ]
     assert [c.value for c in wb["Attached"]["E"]][1:] == [MEETS, NO_LONGER, NOT_FOUND, MEETS]
     assert out.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.libreoffice
+def test_refresh_workbook_opens_in_libreoffice(tmp_path: Path) -> None:
+    from familymatch.workbooks import libreoffice_opens
+
+    store, _, _ = refreshed(tmp_path)
+    out = tmp_path / "diff.xlsx"
+    refresh_command(store, None, None, out)
+    assert libreoffice_opens(out, tmp_path / "pdf").stat().st_size > 0
