@@ -991,7 +991,7 @@ def claims_prepare(
             raise FamilyMatchError(f"--sample: '{sample}' is not a number.") from None
         if not 0 < share <= 1:
             raise FamilyMatchError(f"--sample: {sample} must be above 0 and at most 1.")
-    claim = prepare_claim(store, fw, day, build, share, proj.terms)
+    claim = prepare_claim(store, fw, day, build, share)
     path = out or workbook_name(proj.folder / "claims", claim.run_id)
     write_claim_workbook(path, claim.summary, claim.claims, claim.lines, claim.run_id, fw.title)
     _audit(store, claim.run_id, [(str(path), "written")])

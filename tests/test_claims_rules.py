@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 
 from claims.framework import load_framework
+from claims.prepare import build_terms
 from claims.results import Family, decide
 from familymatch.errors import ConfigError
+from familymatch.store import open_store, recording_run
 from rules.terms import load_calendar
 
 FW = load_framework("phase1")
@@ -460,3 +462,14 @@ def test_a_newcomer_joins_the_family_they_live_with() -> None:
         ("census:1", "P1", "H1"),
         ("census:2", "NC2", "H1"),
     ]
+
+
+def test_a_claim_decides_with_the_term_calendar_its_build_recorded(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'x.db'}")
+    council = tmp_path / "terms.toml"
+    with recording_run(store, "build", parameters={"terms": str(council)}) as own:
+        pass
+    with recording_run(store, "build", parameters={"terms": None}) as packaged:
+        pass
+    assert build_terms(store, own.run_id) == council
+    assert build_terms(store, packaged.run_id) is None
