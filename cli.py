@@ -625,7 +625,7 @@ def claims_prepare(
     proj, store = _project_store(project)
     day = _parse_date(as_of, "--as-of")
     assert day is not None
-    claim = prepare_and_write(store, proj.folder, framework, day, build, sample, out, proj.terms)
+    claim = prepare_and_write(store, proj.folder, framework, day, build, sample, out)
     _print_json(claim.document()) if as_json else show(claim_view(claim))
 
 

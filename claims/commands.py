@@ -53,14 +53,12 @@ def prepare_and_write(
     build: int | None,
     sample: str | None,
     out: Path | None,
-    terms: Path | None = None,
     command: str = "claims prepare",
 ) -> PreparedClaim:
-    """Record the claim as of ``day`` and write its workbook (default claims/ in ``folder``);
-    ``terms``: the council's term calendar (None: the packaged one)."""
+    """Record the claim as of ``day`` and write its workbook (default claims/ in ``folder``)."""
     fw = load_framework(framework, base=Path.cwd())
     share = parse_sample(sample)
-    claim = prepare_claim(store, fw, day, build, share, terms)
+    claim = prepare_claim(store, fw, day, build, share)
     path = out or workbook_name(folder / "claims", claim.run_id)
     write_claim_workbook(path, claim.summary, claim.claims, claim.lines, claim.run_id, fw.title)
     audit(store, command, claim.run_id, [(str(path), "written")])

@@ -33,7 +33,7 @@ from claims.records import (
 from claims.results import Decision, Fact, Family, decide
 from familymatch.errors import FamilyMatchError
 from familymatch.people import modal_dob
-from familymatch.store import Store, read_table, recording_run
+from familymatch.store import Store, read_table, recording_run, run_info
 from familymatch.store import schema as s
 from rules.engine import BASE_COLUMNS
 from rules.terms import project_calendar
@@ -170,6 +170,13 @@ def gather(
     turnarounds = {n for n, r in fw.results.items() if r.turnaround}
     before = sum(1 for results in already.values() if results & turnarounds)
     return Evidence(builds, outcomes, families, facts, dobs, already, before)
+
+
+def build_terms(store: Store, build_run: int) -> Path | None:
+    """The term calendar the build used (``[project] terms``), recorded with the build run;
+    None = the packaged one. A claim decides with the calendar its cohort was built with."""
+    params = json.loads(run_info(store, build_run)["parameters"] or "{}")
+    return Path(params["terms"]) if params.get("terms") else None
 
 
 def decide_all(
@@ -321,10 +328,10 @@ def prepare_claim(
     as_of: date,
     build_run: int | None = None,
     sample_share: Decimal | None = None,
-    terms: Path | None = None,
 ) -> PreparedClaim:
     check_claim_date(store, as_of)
     ev = gather(store, fw, build_run)
+    terms = build_terms(store, ev.builds[-1])
     decisions = decide_all(fw, ev, as_of, terms)
     runs = {
         "build_run": ev.builds[-1],

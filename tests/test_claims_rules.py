@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 
 from claims.framework import load_framework
+from claims.prepare import build_terms
 from claims.results import Family, decide
 from familymatch.errors import ConfigError
+from familymatch.store import open_store, recording_run
 from rules.terms import load_calendar
 
 FW = load_framework("phase1")
@@ -243,6 +245,14 @@ def test_offending_by_under_18s_down_a_third() -> None:
     # an offence at 18 or over is not youth offending: Y1 is 18 from 2014-02-02
     adult = [fact("youth_offending", "A1", event_type="THEFT", event_date=date(2013, 3, 1))]
     assert "nothing to measure" in one(("crime", "work"), adult).reason
+    # offences that were not proven (no further action, not guilty) never count
+    not_proven = [
+        o | {"event_date": date(2013, 5, 1), "record_id": f"nfa{i}", "outcome": code}
+        for i, (o, code) in enumerate(zip(offences, ["NFA", " not_guilty "], strict=False))
+    ]
+    assert one(("crime", "work"), [*offences, *not_proven]).results == ("R1",)
+    proven = [o | {"outcome": "CAUTION"} for o in not_proven]
+    assert not one(("crime", "work"), [*offences, *proven]).claimed
 
 
 def test_a_new_problem_blocks_and_nothing_to_measure_is_not_a_result() -> None:
@@ -464,3 +474,14 @@ def test_r2_is_never_paid_beside_r3_from_an_earlier_claim() -> None:
     # and R2 already paid is not paid again
     d = one(("education", "work"), [step], already={"F1": {"R2"}})
     assert not d.claimed and "R2 already claimed before" in d.reason
+
+
+def test_a_claim_decides_with_the_term_calendar_its_build_recorded(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'x.db'}")
+    council = tmp_path / "terms.toml"
+    with recording_run(store, "build", parameters={"terms": str(council)}) as own:
+        pass
+    with recording_run(store, "build", parameters={"terms": None}) as packaged:
+        pass
+    assert build_terms(store, own.run_id) == council
+    assert build_terms(store, packaged.run_id) is None
