@@ -7,7 +7,7 @@ from datetime import date
 
 import polars as pl
 
-from familymatch.link import link_records
+from familymatch.link import link_records, same_row_expr
 from familymatch.link.blocking import DEFAULT_RULES, candidate_pairs
 from familymatch.link.compare import comparison_levels, pair_frame
 from tests.test_link import background, ids, people, persons_of
@@ -113,3 +113,12 @@ def test_linking_with_address_ids_keeps_every_record() -> None:
     result = link_records(std)
     assert result.persons.height == std.height
     assert "address_entity+forename_initial" in result.stats["blocking"]  # type: ignore[operator]
+
+
+def test_record_ids_without_a_row_number_share_no_same_row_key() -> None:
+    ids_ = ["rec-1-org", "rec-2-dup-0", "census:7:aut", "census:7:spr", "census:8:aut"]
+    frame = pl.DataFrame(
+        {"record_id": ids_, "role": [None] * 5}, schema_overrides={"role": pl.String}
+    )
+    keys = frame.select(same_row_expr())["same_row"].to_list()
+    assert keys == [None, None, "census:7", "census:7", "census:8"]

@@ -89,9 +89,15 @@ def same_row_expr() -> pl.Expr:
     Only the periods of a wide row share it (``src:7:aut`` and ``src:7:spr``; with people
     ``src:7:child:aut`` and ``src:7:child:spr``); every other record's key is its own. The
     record id, not (source, row), keeps two files of one source apart (outcomes prefixes the
-    build's ids)."""
+    build's ids); null without a row number."""
     row_part = pl.col("record_id").str.extract(r"^(.*?:\d+)(?::|$)")
-    return pl.concat_str([row_part, pl.col("role")], separator=":", ignore_nulls=True)
+    # a record id without a row number (a harness data set's "rec-1-org") has no key: the
+    # empty string would make every such record one person
+    return (
+        pl.when(row_part.is_not_null())
+        .then(pl.concat_str([row_part, pl.col("role")], separator=":", ignore_nulls=True))
+        .alias("same_row")
+    )
 
 
 def identifier_edges(std: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:

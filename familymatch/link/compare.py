@@ -8,7 +8,7 @@ everything else is polars expressions. Levels (higher = closer):
 | fn | 4 same forename, 3 same after nicknames, 2 Jaro-Winkler >= 0.92, 1 >= 0.80, 0 else (JW the better of the raw and the nickname-resolved forenames, so a typo in a nickname still scores) |
 | sn | 4 same surname, 3 one contains the other (double-barrelled), 2 JW >= 0.92, 1 >= 0.80, 0 |
 | dob | 4 same, 3 day and month transposed, 2 same year and month or day (or one side the 1 January placeholder of the same year), 1 a keying slip: one digit of YYYYMMDD differs, two adjacent digits transposed, or the year alone off by one (as the clustering guard), 0 |
-| loc | 5 same address entity (``address_id``, when the address stage has put it on both sides), else same postcode and house/flat number, 4 same postcode, 3 same (or no) number and similar address (JW >= 0.85), 2 same sector or same street (the address without numbers, JW >= 0.92), 1 same district, 0 |
+| loc | 5 same address entity (``address_id``, when the address stage has put it on both sides), else same postcode and house/flat number, 4 same postcode, 3 same (or no) number and similar address (JW >= 0.85) whose streets (the address without numbers) are alike too (JW >= 0.80), 2 same sector or same street (the address without numbers, JW >= 0.92), 1 same district, 0 |
 | sex | 1 same, 0 different |
 | mn | 2 same first middle name, 1 same initial, 0 different |
 
@@ -117,22 +117,25 @@ def dobs_slip(left: pl.Series, right: pl.Series) -> np.ndarray:
 def location_level(pf: pl.DataFrame) -> pl.Expr:
     """The loc level of each pair (table above). With the address stage's ``address_id`` on both
     sides, the same entity is level 5 and two entities are never 5 (two flats of one building,
-    a bare building number) but 4 at one postcode; without it on a side, the same postcode and
+    a bare building number) but 4 at one postcode, else the lower levels; without it on a side, the same postcode and
     house number (or the same address) is 5."""
     c = pl.col
     has_loc = lambda s: c(f"pc_{s}").is_not_null() | c(f"addr_{s}").is_not_null()  # noqa: E731
     same_num = c("addr_num_l") == c("addr_num_r")
     no_num = c("addr_num_l").is_null() & c("addr_num_r").is_null()
     same_pc = c("pc_l") == c("pc_r")
-    lower = (
-        pl.when((same_num | no_num) & (c("addr_jw") >= 0.85))
-        .then(3)
-        .when((c("pc_sector_l") == c("pc_sector_r")) | (c("street_jw") >= 0.92))
+    area = (
+        pl.when((c("pc_sector_l") == c("pc_sector_r")) | (c("street_jw") >= 0.92))
         .then(2)
         .when(c("pc_district_l") == c("pc_district_r"))
         .then(1)
         .otherwise(0)
     )
+    alike = (c("addr_jw") >= 0.85) & (
+        (c("addr_street_jw") >= 0.80)
+        | (c("addr_street_l").is_null() & c("addr_street_r").is_null())
+    )
+    lower = pl.when((same_num | no_num) & alike).then(3).otherwise(area)
     by_text = (
         pl.when(~(has_loc("l") & has_loc("r")))
         .then(-1)
@@ -150,7 +153,7 @@ def location_level(pf: pl.DataFrame) -> pl.Expr:
         .then(5)
         .when(both & same_pc)
         .then(4)
-        .when(both)
+        .when(both)  # two entities: a similar address (a variant the stage did not join) or area
         .then(lower)
         .otherwise(by_text)
     )
@@ -198,13 +201,20 @@ def comparison_levels(pf: pl.DataFrame) -> pl.DataFrame:
             & (first("addr_street_l") == first("addr_street_r"))
         ).alias("street"),
     )
+    addr_jw = _jw(pf["addr_l"], pf["addr_r"], need["addr"])
     pf = pf.with_columns(
         fn_jw,
         pl.Series("sn_jw", _jw(pf["sn_l"], pf["sn_r"])),
         # the names crossed over: the forename of one record against the surname of the other
         pl.Series("fx_jw", _jw(pf["fn_l"], pf["sn_r"], need["cross"])),
         pl.Series("sx_jw", _jw(pf["sn_l"], pf["fn_r"], need["cross"])),
-        pl.Series("addr_jw", _jw(pf["addr_l"], pf["addr_r"], need["addr"])),
+        pl.Series("addr_jw", addr_jw),
+        # ... and their streets alike too: the shared number at the front of two addresses
+        # lifts the similarity of two streets ("20 ESTOVER STREET" / "20 SUTTON AVENUE")
+        pl.Series(
+            "addr_street_jw",
+            _jw(pf["addr_street_l"], pf["addr_street_r"], pl.Series(addr_jw >= 0.85)),
+        ),
         pl.Series("street_jw", _jw(pf["addr_street_l"], pf["addr_street_r"], need["street"])),
         pl.Series("dob_slip", dobs_slip(pf["dob_l"], pf["dob_r"])),
     )
