@@ -434,6 +434,14 @@ def cohort_show(
             p["sources"],
         )
     console.print(t)
+    t = Table(title="address entities (the ways records wrote them, and why they were joined)")
+    for c in ("address", "written", "records", "joined by"):
+        t.add_column(c)
+    for a in _household_addresses(store, run_id, members):
+        for i, v in enumerate(a["variants"]):
+            first = f"{a['address_id']}: {a['canonical']}, {a['postcode'] or ''}" if i == 0 else ""
+            t.add_row(first, v["written"], str(v["records"]), v["why"])
+    console.print(t)
     t = Table(title="indicators")
     for c in ("criterion", "indicator", "met", "value", "note"):
         t.add_column(c)
@@ -712,6 +720,25 @@ def link_evaluate(
         console.print(t)
 
 
+def _household_addresses(store: Any, run_id: int, members: Any) -> list[dict[str, Any]]:
+    """The address entities the household's records resolved to, with their variants."""
+    import polars as pl
+
+    from familymatch.addresses.explain import describe_addresses
+    from familymatch.store import read_table
+    from familymatch.store import schema as s
+
+    record_addresses = read_table(store, s.record_addresses, run_id)
+    ids = (
+        record_addresses.join(members.select("record_id"), on="record_id")
+        .drop_nulls("address_id")["address_id"]
+        .to_list()
+    )
+    same = record_addresses.filter(pl.col("address_id").is_in(ids))
+    records = read_table(store, s.records, run_id).join(same.select("record_id"), on="record_id")
+    return describe_addresses(ids, same, read_table(store, s.addresses, run_id), records)
+
+
 @link_app.command("explain")
 @handles_errors
 def link_explain(
@@ -745,12 +772,14 @@ def link_explain(
     run_id = _run_or_latest(store, run)
     pairs = read_table(store, s.link_pairs, run_id)
     if household is not None:
+        members = read_table(store, s.membership, run_id, household_id=household)
         _print_json(
             explain_household(
                 household,
-                read_table(store, s.membership, run_id, household_id=household),
+                members,
                 read_table(store, s.household_links, run_id, household_id=household),
                 pairs,
+                _household_addresses(store, run_id, members),
             )
         )
         return

@@ -17,7 +17,8 @@ def parsed(address: str, postcode: str | None = None) -> dict[str, str | None]:
         {"address": [address], "postcode": [postcode]},
         schema={"address": pl.String, "postcode": pl.String},
     )
-    row = parse_addresses(frame, places=["PLYMOUTH", "PLYMPTON", "STOKE"]).row(0, named=True)
+    places = ["PLYMOUTH", "PLYMPTON", "STOKE", "TURNCHAPEL", "SAINT JUDES"]
+    row = parse_addresses(frame, places=places).row(0, named=True)
     return {k: row[k] for k in PARTS}
 
 
@@ -57,6 +58,23 @@ def p(
             p("3", None, "17", "MILL ROAD", None, "PLYMOUTH", "PL1 2AB"),
         ),
         ("3/17 Mill Rd", "pl12ab", p("3", None, "17", "MILL ROAD", pc="PL1 2AB")),
+        ("Rose Court, 3/17 Mill Rd", None, p("3", "ROSE COURT", "17", "MILL ROAD")),
+        ("Rose Court, Flat 3 / 17 Mill Rd", None, p("3", "ROSE COURT", "17", "MILL ROAD")),
+        (
+            "3, ROSE COURT, 17 MILL ROAD, PLYMOUTH",
+            None,
+            p("3", "ROSE COURT", "17", "MILL ROAD", town="PLYMOUTH"),
+        ),
+        (
+            "23 Turnchapel Plymouth, PL7 6HH",
+            None,
+            p(number="23", town="TURNCHAPEL PLYMOUTH", pc="PL7 6HH"),
+        ),
+        (
+            "21 ELBURTON DRIVE ST JUDES PLYMOUTH",
+            None,
+            p(number="21", street="ELBURTON DRIVE", town="SAINT JUDES PLYMOUTH"),
+        ),
         (
             "Apartment 4, Drake House, 1 Drake Circus",
             None,
@@ -278,3 +296,46 @@ def test_a_gazetteer_names_addresses_by_uprn_and_reports_the_share() -> None:
     assert result.gazetteer_share == 0.75
     table = result.addresses.filter(pl.col("address_id") == "100040000001").row(0, named=True)
     assert table["canonical"] == "FLAT 1, DRAKE HOUSE, 12 HOE ROAD" and table["records"] == 1
+
+
+def test_a_street_with_its_first_letter_lost_joins_at_the_same_postcode_and_number() -> None:
+    got = resolved(
+        [
+            ("28 Roborough Lane", "PL8 2WX"),
+            ("28 Roborough Ln", "PL8 2WX"),
+            ("28 oborough Lane", "PL8 2WX"),
+        ]
+    )
+    assert got[0][0] == got[2][0] and got[2][1] == "fuzzy"
+
+
+def test_two_streets_of_other_types_at_one_postcode_stay_apart() -> None:
+    got = resolved([("2 Colebrook Road", "PL8 4DU"), ("2 Colebrook Street", "PL8 4DU")])
+    assert got[0][0] != got[1][0]
+
+
+def test_swapped_digits_written_once_outside_the_postcodes_run_join() -> None:
+    rows = [(f"{n} Morice Street", "PL9 2JZ") for n in (25, 26, 27, 27, 28, 28)] + [
+        ("72 Morice Street", "PL9 2JZ")
+    ]
+    got = resolved(rows)
+    assert got[-1][0] == got[2][0] and got[-1][1] == "fuzzy"
+    # inside the run of numbers it is a neighbour, not a slip
+    rows = [(f"{n} Morice Street", "PL9 2JZ") for n in (21, 23, 23, 32, 32)]
+    got = resolved(rows)
+    assert got[0][0] != got[1][0] and len({a for a, _ in got}) == 3
+
+
+def test_one_stray_flat_does_not_unplace_a_house() -> None:
+    house = [("20 Manadon Terrace, St Judes, Plymouth", "PL4 5AR")] * 5
+    got = resolved([*house, ("Flat 4, 20 Manadon Terrace", "PL4 5AR")])
+    assert len({a for a, _ in got[:5]}) == 1 and got[0][0] is not None
+    assert got[5][0] not in (None, got[0][0])
+
+
+def test_a_postcode_slip_in_the_sector_digit_joins() -> None:
+    rows = [(f"{n} Turnchapel Close", "PL6 8AJ") for n in (22, 24, 24, 26)] + [
+        ("24 Turnchapel Cl", "PL6 2AJ")
+    ]
+    got = resolved(rows)
+    assert got[4][0] == got[1][0] and got[4][1] == "fuzzy"

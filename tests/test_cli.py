@@ -63,6 +63,7 @@ def test_evaluate_show_explain_export(built: Path) -> None:
     assert result.exit_code == 0, result.output
     scores = json.loads(result.output)
     assert scores["persons"]["f1"] >= 0.98 and scores["households"]["f1"] >= 0.97
+    assert scores["addresses"]["precision"] >= 0.99 and scores["addresses"]["f1"] >= 0.9
 
     store = open_store(f"sqlite:///{built / 'familymatch.db'}")
     cohort = read_table(store, s.cohort, 1).filter(pl.col("in_cohort")).sort("household_id")
@@ -70,6 +71,7 @@ def test_evaluate_show_explain_export(built: Path) -> None:
     shown = runner.invoke(app, ["cohort", "show", household, "-p", proj])
     assert shown.exit_code == 0, shown.output
     assert household in shown.output and "evidence" in shown.output
+    assert "address entities" in shown.output and "joined by" in shown.output
 
     pairs = read_table(store, s.link_pairs, 1).filter(pl.col("stage") == "fs").sort("record_id_l")
     a, b = pairs.row(0)[:2]
@@ -180,6 +182,14 @@ def test_explain_household_rates_by_group_and_model_reuse(built: Path, tmp_path:
     )
     assert [p["person_id"] for p in data["members"]] == expected_people
     assert all(p["joined_household_by"] for p in data["members"])
+    # the address entity that joined them, every way it was written, and why
+    reasons = [r for p in data["members"] for r in p["joined_household_by"]]
+    at = {r.removeprefix("address:") for r in reasons if r.startswith("address:")}
+    entities = {a["address_id"]: a for a in data["addresses"]}
+    assert at and at <= set(entities)
+    for entity in entities.values():
+        assert entity["variants"] and all(v["why"] for v in entity["variants"])
+        assert sum(v["records"] for v in entity["variants"]) == entity["records"]
 
     rates = runner.invoke(
         app,

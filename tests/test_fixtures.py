@@ -336,3 +336,21 @@ def test_truth_names_the_address_each_row_writes_and_the_gazetteer_lists_it(
     assert gazetteer.columns == ["UPRN", "SAO", "PAO", "STREET", "LOCALITY", "TOWN", "POSTCODE"]
     uprns = set(gazetteer["UPRN"].cast(pl.Int64).to_list())
     assert {100_040_000_000 + a for a in with_text["address_id"].unique()} <= uprns
+
+
+def test_set_gazetteer_names_the_gazetteer_or_leaves_it_out(
+    council: tuple[Path, GenerateSummary], tmp_path: Path
+) -> None:
+    from familymatch.project import load_project
+    from fixtures.profiles.addresses import set_gazetteer
+
+    out, _ = council
+    toml = tmp_path / "familymatch.toml"
+    toml.write_text((out / "familymatch.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "lookups").mkdir()
+    set_gazetteer(toml, on=True)
+    spec = load_project(toml).gazetteer
+    assert spec is not None and spec.path.name == "gazetteer.csv"
+    assert spec.columns["address"].join == ("SAO", "PAO", "STREET", "LOCALITY", "TOWN")
+    set_gazetteer(toml, on=False)
+    assert load_project(toml).gazetteer is None

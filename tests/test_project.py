@@ -94,6 +94,25 @@ def test_database_url_from_environment(tmp_path: Path, monkeypatch: pytest.Monke
             "sources[0].sheet",
             "is required for an .xlsx source",
         ),
+        (
+            ("[[sources]]", '[gazetteer.columns]\nuprn = "UPRN"\n[[sources]]'),
+            "gazetteer",
+            "needs [project] gazetteer",
+        ),
+        (
+            (
+                'reference_date = "2012-06-01"',
+                'reference_date = "2012-06-01"\ngazetteer = "llpg.csv"\n'
+                '[gazetteer.columns]\nuprn = "U"\nstreet = "S"',
+            ),
+            "gazetteer.columns.street",
+            "is not a canonical field",
+        ),
+        (
+            ('reference_date = "2012-06-01"', 'reference_date = "2012-06-01"\ngazetteer = "a.txt"'),
+            "project.gazetteer",
+            "is not a csv, xlsx, parquet file",
+        ),
     ],
 )
 def test_mistakes_name_file_and_key(
@@ -120,3 +139,26 @@ def test_not_toml_and_missing_file(tmp_path: Path) -> None:
         load_text(tmp_path, "[project\n")
     with pytest.raises(ConfigError, match="the project file does not exist"):
         load_project(tmp_path / "nope.toml")
+
+
+def test_gazetteer_defaults_and_mapping(tmp_path: Path) -> None:
+    plain = load_text(
+        tmp_path, GOOD.replace("[project]", '[project]\ngazetteer = "lookups/llpg.csv"')
+    )
+    spec = plain.gazetteer  # type: ignore[attr-defined]
+    assert spec.path == (tmp_path / "lookups" / "llpg.csv").resolve() and spec.format == "csv"
+    assert {k: v.column for k, v in spec.columns.items()} == {
+        "address": "address",
+        "postcode": "postcode",
+        "uprn": "uprn",
+    }
+    mapped = load_text(
+        tmp_path,
+        GOOD.replace("[project]", '[project]\ngazetteer = "llpg.csv"').replace(
+            "[[sources]]",
+            '[gazetteer.columns]\nuprn = "UPRN"\naddress = { join = ["SAO", "PAO", "STREET"] }\n[[sources]]',
+        ),
+    )
+    columns = mapped.gazetteer.columns  # type: ignore[attr-defined]
+    assert columns["uprn"].column == "UPRN" and columns["address"].join == ("SAO", "PAO", "STREET")
+    assert load_text(tmp_path, GOOD).gazetteer is None  # type: ignore[attr-defined]

@@ -162,7 +162,7 @@ def _entities(v: pl.DataFrame, counts: pl.DataFrame) -> pl.DataFrame:
             pl.col("gaz").any().alias("has_gaz"),
             pl.col("v").first().alias("rep"),
             pl.concat_str(
-                [pl.col(c).fill_null("") for c in ("pc", "flat", "number", "building", "sname")],
+                [pl.col(c).fill_null("") for c in ("pc", "flat", "number", "building", "street")],
                 separator="|",
             )
             .min()

@@ -122,12 +122,14 @@ def _clean_text(col: pl.Expr) -> pl.Expr:
 
 def _expand_words(text: pl.Expr) -> pl.Expr:
     """Abbreviations to full words; ST to SAINT before a name (at the start of a line, after the
-    number, or before a name and a street word) and STREET after one."""
+    number or a street's type word, or before a name and a street word) and STREET after one."""
     # word by word: commas kept as their own tokens so lines stay apart
     tokens = text.str.replace_all(",", " , ").str.split(" ")
     words = tokens.list.eval(pl.element().replace(EXPAND).filter(pl.element() != ""))
     e = words.list.join(" ").str.replace_all(" , ", ", ").str.replace_all(r" ,$", "")
     e = e.str.replace_all(r"(^|, |[0-9] |[0-9][A-Z] )ST[ -]([A-Z]{2,})", "${1}SAINT ${2}")
+    # after a street's type word ST starts a place's name ("DRIVE ST JUDES")
+    e = e.str.replace_all(r"\b(" + _TYPES_RE + r") ST[ -]([A-Z]{2,})", "${1} SAINT ${2}")
     e = e.str.replace_all(r"\bST[ -]([A-Z]+ (?:" + _TYPES_RE + r")\b)", "SAINT ${1}")
     return e.str.replace_all(r"\bST\b", "STREET")
 
@@ -143,20 +145,27 @@ def split_postcode(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
 def _flat(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     """(flat, text without it) for every way a flat is written."""
     floor = r"\b(" + "|".join(FLOORS) + r") FLOOR(?: FLAT)?\b"
-    worded = r"\b" + FLAT_WORDS + r" ?([0-9]+[A-Z]?|[A-Z])\b"
-    slash = r"^([0-9]+[A-Z]?|[A-Z])/([0-9])"  # 3/17 X ROAD
-    comma = r"^([0-9]+[A-Z]?|[A-Z]), ([0-9]+[A-Z]?(?:-[0-9]+[A-Z]?)? [A-Z])"  # 3, 17 X ROAD
+    worded = r"\b" + FLAT_WORDS + r" ?([0-9]+[A-Z]?|[A-Z])\b/?"  # FLAT 3, FLAT 3/17
+    slash = r"(^|, )([0-9]+[A-Z]?|[A-Z])/([0-9])"  # 3/17 X ROAD, ROSE COURT, 3/17 X ROAD
+    number = r"[0-9]+[A-Z]?(?:-[0-9]+[A-Z]?)? [A-Z]"
+    comma = r"^([0-9]+[A-Z]?|[A-Z]), (" + number + ")"  # 3, 17 X ROAD
+    # PAF's order written out: SAO, building name, PAO ("3, ROSE COURT, 17 X ROAD")
+    named = r"^([0-9]+[A-Z]?|[A-Z]), ([A-Z][A-Z ]*[A-Z]), (" + number + ")"
     flat = pl.coalesce(
         text.str.extract(worded, 1),
         text.str.extract(floor, 1).replace(FLOORS),
-        text.str.extract(slash, 1),
+        text.str.extract(slash, 2),
         text.str.extract(comma, 1),
+        text.str.extract(named, 1),
     )
     rest = (
-        text.str.replace(worded, "")
+        text.str.replace(worded, " ")
         .str.replace(floor, "")
-        .str.replace(slash, "${2}")
+        .str.replace(slash, "${1}${3}")
         .str.replace(comma, "${2}")
+        .str.replace(named, "${2}, ${3}")
+        .str.replace_all(r"\s+", " ")
+        .str.replace_all(r"\s*,\s*", ", ")
         .str.replace(r"^[ ,/]+", "")
     )
     return flat, rest
@@ -233,12 +242,15 @@ def _lines(step: pl.DataFrame, places: list[str]) -> pl.DataFrame:
     # street word, or before the known places it ends with
     first = pl.col("__first")
     if places:
-        place_re = r"(?: (?:" + "|".join(sorted(places, key=len, reverse=True)) + r"))+$"
-        first = pl.coalesce(_blank(first.str.replace(place_re, "")), first)
+        # a line made only of places names no street ("23 TURNCHAPEL PLYMOUTH")
+        place_re = r"(?:(?:^| )(?:" + "|".join(sorted(places, key=len, reverse=True)) + r"))+$"
+        first = _blank(first.str.replace(place_re, ""))
     step = step.with_columns(
         pl.coalesce(first.str.extract(r"^(.*\b(?:" + _TYPES_RE + r"))\b", 1), first).alias("street")
     )
-    tail_of_first = _blank(pl.col("__first").str.slice(pl.col("street").str.len_chars()))
+    tail_of_first = _blank(
+        pl.col("__first").str.slice(pl.col("street").str.len_chars().fill_null(0))
+    )
     step = step.with_columns(
         pl.concat_str([tail_of_first, pl.col("__more")], separator=", ", ignore_nulls=True)
         .replace("", None)

@@ -7,9 +7,10 @@ entities. Each edge has a kind, strongest first:
 - ``uprn``: the same UPRN (a UPRN is evidence that two address strings are one address);
 - ``exact``: the same postcode, flat, house number and street name;
 - ``fuzzy``: the same postcode, flat and number with a street name that is a misspelling of the
-  other (Jaro-Winkler >= 0.88), or the same sector, street, flat and number with a postcode one
-  character off, or the same postcode, flat and building name where one side leaves out the
-  building's only number;
+  other (Jaro-Winkler or Indel similarity >= 0.88, street types not contradicting), or the same
+  street, flat and number with a postcode one character off (a slip), or the same postcode,
+  flat and street with two digits of the number swapped (a keying slip written once), or the
+  same postcode, flat and building name where one side leaves out the building's only number;
 - ``street-only``: no usable postcode, and the street, flat and number name exactly one entity of
   a street whose name is found in one postcode district only.
 
@@ -24,7 +25,7 @@ import hashlib
 
 import polars as pl
 from rapidfuzz import process
-from rapidfuzz.distance import JaroWinkler
+from rapidfuzz.distance import Indel, JaroWinkler
 
 STRONG = {"uprn": 0, "gazetteer": 1, "exact": 2, "fuzzy": 3, "street-only": 4}
 STREET_SIMILAR = 0.88
@@ -59,11 +60,18 @@ def _edges_same_number(variants: pl.DataFrame) -> pl.DataFrame:
     # a street type written by one side only is no disagreement; two different ones are
     same_type = (pl.col("stype") == pl.col("stype_r")).fill_null(True)
     both = pairs.drop_nulls(["sname", "sname_r"]).filter(same_type)
-    sim = process.cpdist(
-        both["sname"].to_list(), both["sname_r"].to_list(), scorer=JaroWinkler.normalized_similarity
+    a, b = both["sname"].to_list(), both["sname_r"].to_list()
+    both = both.with_columns(
+        pl.Series("jw", process.cpdist(a, b, scorer=JaroWinkler.normalized_similarity)),
+        pl.Series("indel", process.cpdist(a, b, scorer=Indel.normalized_similarity)),
     )
-    both = both.with_columns(pl.Series("sim", sim, dtype=pl.Float64))
-    return both.filter(pl.col("sim") >= STREET_SIMILAR).select(
+    # Jaro-Winkler forgives a slip late in the name, Indel a letter lost at its start
+    # (a street name starting with a digit is a number parsed out of place: no fuzzy match)
+    parsed_well = ~pl.col("sname").str.contains(r"^[0-9]") & ~pl.col("sname_r").str.contains(
+        r"^[0-9]"
+    )
+    similar = parsed_well & ((pl.col("jw") >= STREET_SIMILAR) | (pl.col("indel") >= STREET_SIMILAR))
+    return both.filter(similar).select(
         pl.col("v").alias("a"),
         pl.col("v_r").alias("b"),
         pl.when(pl.col("street") == pl.col("street_r"))
@@ -81,13 +89,13 @@ def _postcode_distance(a: pl.Expr, b: pl.Expr) -> pl.Expr:
 
 
 def _edges_postcode_slip(variants: pl.DataFrame) -> pl.DataFrame:
-    """Same sector, street, flat and number; the postcodes one character apart, and one of them
+    """Same street, flat and number; the postcodes one character apart, and one of them
     a slip: that postcode is written with this street at this one number only, and the other
     at several numbers or by more records (two streets of one name in one sector are two
     postcode units, each with its own houses; a gazetteer lists all of them)."""
     keyed = variants.filter(pl.col("pc_ok")).with_columns(pl.col("flat").fill_null(""))
     houses = keyed.group_by("pc", "street").agg(pl.col("number").n_unique().alias("houses"))
-    pairs = _pairs(keyed, ["sector", "street", "flat", "number"])
+    pairs = _pairs(keyed, ["street", "flat", "number"])
     pcs = keyed.select("v", "pc", "street", "n").join(houses, on=["pc", "street"]).drop("street")
     pairs = pairs.join(pcs, on="v").join(pcs.rename(lambda c: c + "_r"), on="v_r")
 
@@ -103,22 +111,77 @@ def _edges_postcode_slip(variants: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _transposed(a: pl.Expr, b: pl.Expr) -> pl.Expr:
+    """Two house numbers of the same digits with two neighbouring digits swapped (27 / 72)."""
+    differ = pl.sum_horizontal(
+        (a.str.slice(i, 1) != b.str.slice(i, 1)).cast(pl.Int32) for i in range(4)
+    )
+    swap = pl.any_horizontal(
+        (a.str.slice(i, 1) == b.str.slice(i + 1, 1))
+        & (a.str.slice(i + 1, 1) == b.str.slice(i, 1))
+        & (a.str.slice(i, 1) != a.str.slice(i + 1, 1))
+        for i in range(3)
+    )
+    digits = a.str.contains(r"^[0-9]{2,4}$") & b.str.contains(r"^[0-9]{2,4}$")
+    return digits & (a.str.len_chars() == b.str.len_chars()) & (differ == 2) & swap
+
+
+def _edges_number_slip(variants: pl.DataFrame) -> pl.DataFrame:
+    """Same postcode, flat and street; the numbers' digits swapped, one form written by a single
+    record, the other by several, and the single one outside the range of numbers written with
+    that postcode and street (a postcode unit covers a run of neighbouring houses) and not a
+    gazetteer address."""
+    keyed = variants.filter(pl.col("pc_ok")).with_columns(pl.col("flat").fill_null(""))
+    as_int = pl.col("number").str.extract(r"^([0-9]+)", 1).cast(pl.Int64)
+    runs = (
+        keyed.filter(pl.col("n") >= 2)
+        .group_by("pc", "street")
+        .agg(as_int.min().alias("lo"), as_int.max().alias("hi"))
+    )
+    keyed = keyed.join(runs, on=["pc", "street"], how="left").with_columns(
+        as_int.is_between(pl.col("lo"), pl.col("hi")).fill_null(False).alias("inside")
+    )
+    listed = keyed.filter(pl.col("gaz")).select("pc", "flat", "street", "number").unique()
+    keyed = keyed.join(
+        listed.with_columns(pl.lit(True).alias("listed")),
+        on=["pc", "flat", "street", "number"],
+        how="left",
+    ).with_columns(pl.col("listed").fill_null(False))
+    side = keyed.drop_nulls("street").select(
+        "v", "pc", "flat", "street", "number", "n", "listed", "inside"
+    )
+    pairs = side.join(side, on=["pc", "flat", "street"], suffix="_r").filter(
+        _transposed(pl.col("number"), pl.col("number_r"))
+        & (pl.col("n") == 1)
+        & (pl.col("n_r") >= 2)
+        & ~pl.col("listed")
+        & ~pl.col("inside")
+    )
+    return pairs.select(
+        pl.col("v").alias("a"), pl.col("v_r").alias("b"), pl.lit("fuzzy").alias("kind")
+    )
+
+
 def _edges_building(variants: pl.DataFrame) -> pl.DataFrame:
-    """Same postcode, flat and building name: equal numbers, or one side leaves out the
-    building's only number."""
+    """Same postcode, flat and building name, streets not contradicting (equal, or one left
+    out): equal numbers, or one side leaves out the building's only number."""
     keyed = variants.filter(pl.col("pc_ok")).with_columns(pl.col("flat").fill_null(""))
     numbers = (
         keyed.drop_nulls(["building", "number"])
         .group_by("pc", "flat", "building")
         .agg(pl.col("number").n_unique().alias("numbers"))
     )
-    pairs = _pairs(keyed, ["pc", "flat", "building"]).join(numbers, on=["pc", "flat", "building"])
-    num = keyed.select("v", "number")
-    pairs = pairs.join(num, on="v").join(num.rename({"v": "v_r", "number": "number_r"}), on="v_r")
+    pairs = _pairs(keyed, ["pc", "flat", "building"]).join(
+        numbers, on=["pc", "flat", "building"], how="left"
+    )
+    num = keyed.select("v", "number", "street")
+    pairs = pairs.join(num, on="v").join(num.rename(lambda c: c + "_r"), on="v_r")
     one_missing = pl.col("number").is_null() != pl.col("number_r").is_null()
+    same_number = (pl.col("number") == pl.col("number_r")).fill_null(False)
+    both_missing = pl.col("number").is_null() & pl.col("number_r").is_null()
+    streets_agree = (pl.col("street") == pl.col("street_r")).fill_null(True)
     return pairs.filter(
-        (one_missing & (pl.col("numbers") == 1))
-        | (pl.col("number").is_null() & pl.col("number_r").is_null())
+        streets_agree & (same_number | both_missing | (one_missing & (pl.col("numbers") == 1)))
     ).select(pl.col("v").alias("a"), pl.col("v_r").alias("b"), pl.lit("fuzzy").alias("kind"))
 
 
@@ -151,6 +214,7 @@ def match_variants(variants: pl.DataFrame) -> pl.DataFrame:
             _edges_uprn(variants),
             _edges_same_number(variants),
             _edges_postcode_slip(variants),
+            _edges_number_slip(variants),
             _edges_building(variants),
         ]
     )
@@ -231,12 +295,13 @@ def one_district_streets(variants: pl.DataFrame) -> pl.DataFrame:
 def unplaced(variants: pl.DataFrame, matched: pl.DataFrame) -> pl.Series:
     """Variants that name no one address, so place nobody:
 
-    - a building's number without the flat where flats of that number are known (same postcode,
-      or same street when the variant has no postcode), unless it has a UPRN of its own (a
-      gazetteer house);
+    - a building's number without the flat where the building's flats are established (two or
+      more flats, a gazetteer's flat, or flat records outnumbering the bare number's) at the same
+      postcode with a street not contradicting (or the same street when the variant has no
+      postcode), unless it has a UPRN of its own (a gazetteer house); one stray "FLAT 4" among
+      many records of a house does not make the house a building of flats;
     - without a usable postcode and joined to no entity that has one, on a street whose name is
       found in several postcode districts (any of them may be meant)."""
-    flats = variants.filter(pl.col("flat").is_not_null()).drop_nulls("number")
     with_uprn = (
         variants.join(matched, on="v")
         .group_by("root")
@@ -244,12 +309,40 @@ def unplaced(variants: pl.DataFrame, matched: pl.DataFrame) -> pl.Series:
     )
     v = variants.join(matched, on="v").join(with_uprn, on="root")
     bare = v.filter(pl.col("flat").is_null() & ~pl.col("u")).drop_nulls("number")
-    hit_pc = bare.filter(pl.col("pc_ok")).join(flats, on=["pc", "number"], how="semi")
-    hit_street = bare.filter(~pl.col("pc_ok")).join(flats, on=["street", "number"], how="semi")
+    flats = variants.filter(pl.col("flat").is_not_null()).drop_nulls("number")
+    established = (
+        (pl.col("flats") >= 2) | pl.col("listed") | (pl.col("flat_records") >= pl.col("n"))
+    )
+    on_street = (pl.col("street") == pl.col("street_f")).fill_null(True)
+    hit_pc = (
+        bare.filter(pl.col("pc_ok"))
+        .join(_buildings(flats, ["pc", "number"]), on=["pc", "number"])
+        .filter(on_street & established)
+    )
+    hit_street = (
+        bare.filter(~pl.col("pc_ok"))
+        .join(_buildings(flats, ["street", "number"]), on=["street", "number"])
+        .filter(established)
+    )
     adrift = v.filter(~pl.col("root_pc") & ~pl.col("u")).join(
         one_district_streets(variants), on="street", how="anti"
     )
     return pl.concat([hit_pc["v"], hit_street["v"], adrift["v"]]).unique()
+
+
+def _buildings(flats: pl.DataFrame, key: list[str]) -> pl.DataFrame:
+    """Per building (key, and its street as street_f): distinct flats, their records, and
+    whether the gazetteer lists one."""
+    streets = [] if "street" in key else ["street"]
+    return (
+        flats.group_by(*key, *streets)
+        .agg(
+            pl.col("flat").n_unique().alias("flats"),
+            pl.col("n").sum().alias("flat_records"),
+            pl.col("gaz").any().alias("listed"),
+        )
+        .rename({"street": "street_f"} if streets else {})
+    )
 
 
 def entity_ids(roots: pl.DataFrame) -> pl.DataFrame:

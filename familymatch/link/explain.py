@@ -118,9 +118,11 @@ def explain_household(
     membership: pl.DataFrame,
     household_links: pl.DataFrame,
     pairs: pl.DataFrame,
+    addresses: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Which people, addresses and claims made a household, and the record links inside each
-    person (stage and weight)."""
+    person (stage and weight); ``addresses``: the household's address entities with their
+    variants and why they were joined (``familymatch.addresses.explain``)."""
     members = membership.filter(pl.col("household_id") == household_id)
     if members.height == 0:
         raise FamilyMatchError(f"household {household_id} is not in this run.")
@@ -155,6 +157,7 @@ def explain_household(
     return {
         "household_id": household_id,
         "members": people,
+        "addresses": addresses or [],
         "parents_living_apart": [
             {"person_id": p, "reason": r.removeprefix("apart:")}
             for p, r in apart.select("person_id", "reason").sort("person_id").iter_rows()
