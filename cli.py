@@ -256,7 +256,7 @@ def _inspect_table(found: Any, examples: bool) -> Any:
         t.add_column(c, justify="right" if c == "filled" else "left")
     for g in found.columns:
         field = f"{g.field} ({g.reason})" if g.field else "-"
-        fmt = f"{g.date.format} ({g.date.share:.0%})" if g.date else ""
+        fmt = f"{' + '.join(g.date.formats)} ({g.date.share:.0%})" if g.date else ""
         cells = [g.column, f"{g.fill:.0%}", field, fmt]
         t.add_row(*cells, *([" | ".join(g.examples)] if examples else []))
     return t

@@ -51,6 +51,7 @@ class Component:
     entry_criterion: str | None = None
     kinds: tuple[str, ...] = ()
     event_types: tuple[str, ...] = ()
+    outcomes: tuple[str, ...] = ()  # count only these offence outcomes (null counts)
     terms: int = 3
     max_exclusions: int = 3
     absence_measure: str = "unauthorised"
@@ -192,6 +193,7 @@ def _component(ctx: _Ctx, name: str, raw: Any) -> Component:
         ),
         kinds=kinds,
         event_types=ctx.names(f"{key}.event_types", raw.get("event_types", [])),
+        outcomes=ctx.outcome_codes(f"{key}.outcomes", raw.get("outcomes")),
         terms=ctx.whole(f"{key}.terms", raw.get("terms", 3), 1),
         max_exclusions=ctx.whole(f"{key}.max_exclusions", raw.get("max_exclusions", 3), 1),
         absence_measure=measure,

@@ -226,6 +226,9 @@ def _matches(comp: Component, f: Fact, dobs: dict[str, date | None]) -> bool:
         return False
     if comp.event_types and f["event_type"] not in comp.event_types:
         return False
+    outcome = (f.get("outcome") or "").strip().upper()
+    if comp.outcomes and outcome and outcome not in comp.outcomes:
+        return False
     if comp.age_under is not None:
         age = _age(dobs.get(f["person_id"]), f["event_date"]) if f["event_date"] else None
         if age is None or age >= comp.age_under:

@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from familymatch.canonical import OUTCOME_CODES
 from familymatch.errors import ConfigError
 
 
@@ -89,6 +90,19 @@ class ConfigContext:
                 key, "must be a list of names." if empty else "must be a non-empty list of names."
             )
         return tuple(value)
+
+    def outcome_codes(self, key: str, value: Any) -> tuple[str, ...]:
+        """`outcomes = [...]`: canonical outcome codes (familymatch.canonical.OUTCOME_CODES);
+        absent = () (no filter)."""
+        if value is None:
+            return ()
+        codes = self.names(key, value, empty=False)
+        for code in codes:
+            if code not in OUTCOME_CODES:
+                raise self.fail(
+                    key, f"'{code}' is not an outcome code (one of {', '.join(OUTCOME_CODES)})."
+                )
+        return codes
 
     def day(self, key: str, value: Any) -> date:
         """A TOML date, or text YYYY-MM-DD."""

@@ -19,7 +19,9 @@ from familymatch.config import ConfigContext
 from familymatch.errors import ConfigError
 
 DATE_FORMATS = ("dd/mm/yyyy", "mm/dd/yyyy", "iso", "excel", "dd-mon-yyyy", "dd/mm/yy", "long")
-TWO_DIGIT_YEAR_FORMATS = ("dd/mm/yy", "long")  # and any strptime pattern with %y
+# formats that read only with a century rule (and any strptime pattern with %y); "long" reads
+# four-digit years without one and two-digit years ("5 Mar 04") only with one
+TWO_DIGIT_YEAR_FORMATS = ("dd/mm/yy",)
 NAME_ORDERS = ("surname_first", "forename_first", "auto")
 PERIOD_FIELDS = frozenset(FACT_FIELDS)
 FORMATS = ("csv", "xlsx", "parquet")
@@ -193,7 +195,7 @@ def _field_spec(ctx: _Ctx, key: str, name: str, value: Any) -> FieldSpec:
 
 
 def reads_two_digit_year(fmt: str) -> bool:
-    """Whether a date format can read a two-digit year (and so needs a century rule)."""
+    """Whether a date format reads two-digit years only with a century rule, and so needs one."""
     if "%" in fmt:
         return any(d in fmt for d in ("%y", "%D", "%x"))
     return fmt in TWO_DIGIT_YEAR_FORMATS

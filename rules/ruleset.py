@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from familymatch.canonical import OUTCOME_CODES, SOURCE_KINDS
+from familymatch.canonical import SOURCE_KINDS
 from familymatch.config import ConfigContext
 from familymatch.errors import ConfigError
 
@@ -155,7 +155,7 @@ def _indicator(ctx: _Ctx, name: str, raw: Any) -> Indicator:
         raise ctx.fail(f"{key}.age_min", "is above age_max: no one can meet it.")
     return Indicator(
         name=name,
-        outcomes=_outcomes(ctx, f"{key}.outcomes", raw.get("outcomes")),
+        outcomes=ctx.outcome_codes(f"{key}.outcomes", raw.get("outcomes")),
         kind=kind,
         description=str(raw.get("description", "")),
         measure=measure,
@@ -173,19 +173,6 @@ def _indicator(ctx: _Ctx, name: str, raw: Any) -> Indicator:
         threshold_pct=threshold,
         census_terms=ints["census_terms"],
     )
-
-
-def _outcomes(ctx: _Ctx, key: str, raw: Any) -> tuple[str, ...]:
-    """`outcomes = [...]`: canonical outcome codes (familymatch.canonical.OUTCOME_CODES)."""
-    if raw is None:
-        return ()
-    codes = ctx.names(key, raw, empty=False)
-    for code in codes:
-        if code not in OUTCOME_CODES:
-            raise ctx.fail(
-                key, f"'{code}' is not an outcome code (one of {', '.join(OUTCOME_CODES)})."
-            )
-    return codes
 
 
 def _criterion(ctx: _Ctx, name: str, raw: Any, indicators: dict[str, Indicator]) -> Criterion:

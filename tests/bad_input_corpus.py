@@ -181,7 +181,7 @@ CASES: list[Case] = [
         "two_digit_year",
         csv_text(GOOD, "Bob,Ray,01/02/85,,,"),
         0,
-        "two-digit year: map it with format",
+        "two-digit year: the mapping needs a century rule",
         kept=1,
         rejected=1,
     ),

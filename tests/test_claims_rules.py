@@ -243,6 +243,14 @@ def test_offending_by_under_18s_down_a_third() -> None:
     # an offence at 18 or over is not youth offending: Y1 is 18 from 2014-02-02
     adult = [fact("youth_offending", "A1", event_type="THEFT", event_date=date(2013, 3, 1))]
     assert "nothing to measure" in one(("crime", "work"), adult).reason
+    # offences that were not proven (no further action, not guilty) never count
+    not_proven = [
+        o | {"event_date": date(2013, 5, 1), "record_id": f"nfa{i}", "outcome": code}
+        for i, (o, code) in enumerate(zip(offences, ["NFA", " not_guilty "], strict=False))
+    ]
+    assert one(("crime", "work"), [*offences, *not_proven]).results == ("R1",)
+    proven = [o | {"outcome": "CAUTION"} for o in not_proven]
+    assert not one(("crime", "work"), [*offences, *proven]).claimed
 
 
 def test_a_new_problem_blocks_and_nothing_to_measure_is_not_a_result() -> None:

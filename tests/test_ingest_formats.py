@@ -4,6 +4,7 @@ parse report."""
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from pathlib import Path
 
@@ -15,6 +16,10 @@ from familymatch.ingest import ingest_project
 from familymatch.project import load_project
 from tests.conftest import write
 
+TWO_DIGIT = (
+    'two-digit year: the mapping needs a century rule (format "dd/mm/yy" or "long" '
+    'with century = "past" or a pivot year)'
+)
 HEAD = """
 [project]
 reference_date = "2012-06-01"
@@ -91,6 +96,13 @@ def test_long_dates_any_case_separators_and_two_digit_years(tmp_path: Path) -> N
     assert rejects["row"].to_list() == [6, 7]
 
 
+def test_long_dates_without_a_century_read_four_digit_years_only(tmp_path: Path) -> None:
+    csv = "First,DOB\nA,5 March 2004\nB,05-Mar-04\n"
+    records, rejects, _ = ingest(tmp_path, csv, dob_source('"long"'))
+    assert records["dob"].to_list() == [date(2004, 3, 5)]
+    assert rejects.select("row", "reason").rows() == [(2, TWO_DIGIT)]
+
+
 def test_strptime_pattern_and_excel_serials_typed_as_text(tmp_path: Path) -> None:
     csv = "First,DOB\nA,5 March 2004\nB,38051\nC,38051.0\nD,March 5 2004\n"
     records, rejects, _ = ingest(tmp_path, csv, dob_source('["%d %B %Y", "excel"]'))
@@ -103,9 +115,7 @@ def test_a_two_digit_year_without_the_format_says_how_to_map_it(tmp_path: Path) 
         tmp_path, "First,DOB\nA,05/03/04\n", dob_source('"dd/mm/yyyy"')
     )
     assert records.height == 0
-    assert rejects["reason"].to_list() == [
-        'two-digit year: map it with format = "dd/mm/yy" and a century rule'
-    ]
+    assert rejects["reason"].to_list() == [TWO_DIGIT]
     assert result.warnings == [  # type: ignore[attr-defined]
         "src: column 'DOB' parsed on 0% of 1 rows: is its format dd/mm/yy?"
     ]
@@ -115,7 +125,6 @@ def test_a_two_digit_year_without_the_format_says_how_to_map_it(tmp_path: Path) 
     ("spec", "key", "message"),
     [
         ('{ column = "DOB", format = "dd/mm/yy" }', "dob.century", "is required with format"),
-        ('{ column = "DOB", format = "long" }', "dob.century", "is required with format 'long'"),
         ('{ column = "DOB", format = "%d/%m/%y" }', "dob.century", "is required"),
         ('{ column = "DOB", format = "dd/mm/yy", century = "future" }', "dob.century", "pivot"),
         ('{ column = "DOB", format = "dd/mm/yy", century = 50 }', "dob.century", "pivot"),
@@ -251,3 +260,16 @@ def test_column_report_counts_filled_and_parsed_rows_and_warns(tmp_path: Path) -
         "src: column 'Ref' is empty on 100% of 10 rows."
     ]
     assert rejects["row"].to_list() == [7, 8, 9, 10]
+
+
+def test_column_warnings_are_logged_for_ingest_and_cohort_build(tmp_path: Path) -> None:
+    seen: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())  # type: ignore[method-assign]
+    logger = logging.getLogger("familymatch.ingest")
+    logger.addHandler(handler)
+    try:
+        ingest(tmp_path, "First,DOB\nA,05/03/04\nB,06/03/04\n", dob_source('"dd/mm/yyyy"'))
+    finally:
+        logger.removeHandler(handler)
+    assert seen == ["src: column 'DOB' parsed on 0% of 2 rows: is its format dd/mm/yy?"]

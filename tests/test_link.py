@@ -14,6 +14,7 @@ from familymatch.errors import ConfigError
 from familymatch.link import LinkConfig, link_records
 from familymatch.link.blocking import BlockingRule
 from familymatch.link.evaluate import evaluate_links, pairwise_scores
+from familymatch.link.explain import explain_pair
 from familymatch.link.model import FSModel
 from familymatch.standardise import standardise
 
@@ -286,8 +287,8 @@ def test_the_periods_of_one_wide_row_are_one_person_by_the_same_row_stage() -> N
         rec("c:3:claimant:spr", "NIGEL", "MORCOMBE", "claimant"),
         rec("c:3:partner:aut", "KEITH", "LAMPARD", "partner"),  # another person slot: not
     ]
-    std = standardise(conform(pl.DataFrame(bg + odd, infer_schema_length=None)))
-    result = link_records(std)
+    records = conform(pl.DataFrame(bg + odd, infer_schema_length=None))
+    result = link_records(standardise(records))
     pid = dict(result.persons.select("record_id", "person_id").iter_rows())
     assert pid["w:7:aut"] == pid["w:7:spr"] != pid["build|w:7:sum"]
     assert pid["c:3:claimant:aut"] == pid["c:3:claimant:spr"] != pid["c:3:partner:aut"]
@@ -297,3 +298,6 @@ def test_the_periods_of_one_wide_row_are_one_person_by_the_same_row_stage() -> N
         ("w:7:spr", "w:7:aut"),
     ]
     assert result.stats["identifier_links"] == 2
+    why = explain_pair(result.model, records, result.persons, result.pairs, "w:7:aut", "w:7:spr")
+    assert why["pair_decision"] == "linked: one source row and person slot (periods of a wide row)"
+    assert why["same_person"] is True

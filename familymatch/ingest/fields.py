@@ -46,6 +46,7 @@ def text(spec: FieldSpec) -> pl.Expr:
     return expr
 
 
+LONG_TWO_DIGIT = r"^\d{1,2}(?:st|nd|rd|th)?[\s,/-]+[A-Za-z]+\.?[\s,/-]+\d{2}$"
 DAY_MONTH_YY = r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{2})$"
 
 
@@ -86,14 +87,13 @@ def _long(raw: pl.Expr, century: str | int | None, reference: date) -> pl.Expr:
         .str.replace_all(r"[\s,/-]+", " ")
         .str.replace(r"\bsept\b", "sep")
     )
-    four = text.str.strptime(pl.Date, "%d %B %Y", strict=False)
-    two = _pattern(text, "%d %B %y", century, reference)
-    return (
-        pl.when(text.str.contains(r"^\d{1,2} [a-z]+ \d{4}$"))
-        .then(four)
-        .when(text.str.contains(r"^\d{1,2} [a-z]+ \d{2}$"))
-        .then(two)
+    four = pl.when(text.str.contains(r"^\d{1,2} [a-z]+ \d{4}$")).then(
+        text.str.strptime(pl.Date, "%d %B %Y", strict=False)
     )
+    if century is None:
+        return four
+    two = _pattern(text, "%d %B %y", century, reference)
+    return four.when(text.str.contains(r"^\d{1,2} [a-z]+ \d{2}$")).then(two)
 
 
 def _pattern(raw: pl.Expr, fmt: str, century: str | int | None, reference: date) -> pl.Expr:
@@ -157,11 +157,14 @@ def date_value(
     value = parse_dates(raw, formats, spec.century, reference or today)
     col = spec.column or name
     two_digit = raw.str.contains(DAY_MONTH_YY) & pl.lit("dd/mm/yy" not in formats)
+    if "long" in formats and spec.century is None:
+        two_digit = two_digit | raw.str.contains(LONG_TWO_DIGIT)
     checks = [
         Check(
             raw.is_not_null() & value.is_null() & two_digit,
             col,
-            'two-digit year: map it with format = "dd/mm/yy" and a century rule',
+            'two-digit year: the mapping needs a century rule (format "dd/mm/yy" or "long" '
+            'with century = "past" or a pivot year)',
         ),
         Check(
             raw.is_not_null() & value.is_null() & ~two_digit,

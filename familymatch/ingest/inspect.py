@@ -18,9 +18,9 @@ import polars as pl
 
 from familymatch.errors import FamilyMatchError, InputFileError
 from familymatch.identifiers import NINO_PATTERN, upn_expr
-from familymatch.ingest.fields import parse_dates
+from familymatch.ingest.fields import LONG_TWO_DIGIT, parse_dates
 from familymatch.ingest.readers import ROW, read_source
-from familymatch.project import FORMATS, SourceSpec, reads_two_digit_year
+from familymatch.project import FORMATS, PERIOD_FIELDS, SourceSpec, reads_two_digit_year
 from familymatch.standardise import POSTCODE_PATTERN, normalise_postcode
 
 SAMPLE_ROWS = 5000  # values looked at per column
@@ -47,12 +47,16 @@ HEADER_RULES: tuple[tuple[str, str], ...] = (
     ("end_date", r"\bend\b|\bto\b|until|ceased|closed"),
     ("event_date", r"date|\bstart\b|\bfrom\b"),
     ("group_ref", r"claim (ref|id|no)|household|family (ref|id)|group"),
+    ("detail", r"(incident|event|episode) (ref|id|no|number)"),
     ("case_ref", r"\bref\b|\bid\b|client|person|case"),
     ("outcome", r"outcome|disposal|result"),
     ("term", r"\bterm\b"),
     ("school", r"school|establishment|provider|setting"),
     ("relationship", r"relationship|\brole\b"),
-    ("event_type", r"type|category|benefit|offence|intervention|reason|service|cohort"),
+    (
+        "event_type",
+        r"type|category|benefit|offence|intervention|reason|service|cohort|provision|status",
+    ),
 )
 KIND_WORDS: tuple[tuple[str, str], ...] = (
     ("school_census", r"census|attendance|absence"),
@@ -68,6 +72,12 @@ SEX_VALUES = {"M", "F", "MALE", "FEMALE", "1", "2", "0", "9", "U", "UNKNOWN", "B
 class DateGuess:
     format: str
     share: float  # of the column's non-empty values
+    century: bool = False  # some values have two-digit years: the mapping needs `century`
+    also: tuple[str, ...] = ()  # further formats that read the values the first does not
+
+    @property
+    def formats(self) -> tuple[str, ...]:
+        return (self.format, *self.also)
 
 
 @dataclass
@@ -85,7 +95,7 @@ class ColumnGuess:
             "fill": round(self.fill, 4),
             "field": self.field,
             "reason": self.reason,
-            "date_format": self.date.format if self.date else None,
+            "date_format": list(self.date.formats) if self.date else None,
             "date_share": round(self.date.share, 4) if self.date else None,
         }
         if examples:
@@ -117,19 +127,30 @@ def header_field(header: str) -> str | None:
 
 
 def guess_date_format(values: pl.Series, reference: date) -> DateGuess | None:
-    """The date format (with century "past" for two-digit years) that reads most values."""
+    """The date format that reads most values, then any other format that reads at least 1% of
+    them more (a column of "05/03/2004" and Excel serials: ["dd/mm/yyyy", "excel"])."""
     sample = values.drop_nulls().head(SAMPLE_ROWS)
     if sample.is_empty():
         return None
     frame = sample.to_frame("v")
-    best: DateGuess | None = None
-    for fmt in DATE_CANDIDATES:
-        century = "past" if reads_two_digit_year(fmt) else None
-        parsed = frame.select(parse_dates(pl.col("v"), (fmt,), century, reference).is_not_null())
-        share = _mean(parsed.to_series())
-        if share > 0 and (best is None or share > best.share):
-            best = DateGuess(fmt, share)
-    return best
+    parsed = {
+        fmt: frame.select(parse_dates(pl.col("v"), (fmt,), "past", reference).is_not_null())
+        .to_series()
+        .fill_null(False)
+        for fmt in DATE_CANDIDATES
+    }
+    order = sorted(DATE_CANDIDATES, key=lambda f: -int(parsed[f].sum()))  # ties: list order
+    read = parsed[order[0]]
+    if not read.any():
+        return None
+    formats = [order[0]]
+    for fmt in order[1:]:
+        if int((parsed[fmt] & ~read).sum()) >= max(1, 0.01 * sample.len()):
+            formats.append(fmt)
+            read = read | parsed[fmt]
+    two_digit = _share(sample, pl.col("v").str.contains(LONG_TWO_DIGIT)) > 0
+    century = any(reads_two_digit_year(f) for f in formats) or ("long" in formats and two_digit)
+    return DateGuess(formats[0], _mean(read), century, tuple(formats[1:]))
 
 
 def _share(sample: pl.Series, expr: pl.Expr) -> float:
@@ -157,7 +178,7 @@ def value_shape(sample: pl.Series, reference: date) -> tuple[str | None, DateGue
         if _share(sample, expr) >= SHAPE_SHARE:
             return name, None
     guess = guess_date_format(sample, reference)
-    if guess is not None and guess.share >= SHAPE_SHARE and guess.format != "excel":
+    if guess is not None and guess.share >= SHAPE_SHARE and guess.formats != ("excel",):
         return "date", guess
     if _share(sample, v.str.contains(r"^[A-Za-z][A-Za-z' -]*,? [A-Za-z' -]+$")) >= SHAPE_SHARE:
         return "name", None
@@ -262,8 +283,10 @@ def _field_line(guess: ColumnGuess) -> str:
     if guess.field == "name":
         return f'name = {{ column = {col}, order = "auto" }}'
     if guess.date is not None:
-        century = ', century = "past"' if reads_two_digit_year(guess.date.format) else ""
-        return f"{guess.field} = {{ column = {col}, format = {_toml_str(guess.date.format)}{century} }}"
+        century = ', century = "past"' if guess.date.century else ""
+        fmts = [_toml_str(f) for f in guess.date.formats]
+        fmt = fmts[0] if len(fmts) == 1 else f"[{', '.join(fmts)}]"
+        return f"{guess.field} = {{ column = {col}, format = {fmt}{century} }}"
     return f"{guess.field} = {col}"
 
 
@@ -273,32 +296,64 @@ PERSON_SLOT_FIELDS = frozenset(
 )
 
 
-def person_slots(columns: list[ColumnGuess]) -> dict[str, list[ColumnGuess]]:
-    """Several people on one row: person columns whose header is a role word followed by a
-    field's words ("Claimant DOB", "Partner DOB"), when two or more roles have two or more
-    such columns each, and no role has a field twice."""
-    by_role: dict[str, list[ColumnGuess]] = {}
+def prefix_groups(
+    columns: list[ColumnGuess], fields: frozenset[str]
+) -> dict[str, list[ColumnGuess]]:
+    """Columns of ``fields`` whose header is a prefix word followed by the field's words
+    ("Claimant DOB" / "Partner DOB", "Aut11 Poss" / "Spr12 Poss"), grouped by that word, when
+    two or more words head two or more such columns each (one column per field in a group).
+    The keys are the headers' own spelling of the word."""
+    by_word: dict[str, list[ColumnGuess]] = {}
     for g in columns:
-        words = _words(g.column).split()
+        words = g.column.split()
         if (
-            g.field in PERSON_SLOT_FIELDS
+            g.field in fields
             and len(words) >= 2
             and words[0].isidentifier()
             and header_field(" ".join(words[1:])) == g.field
         ):
-            by_role.setdefault(words[0], []).append(g)
-    roles = {
-        role: cols
-        for role, cols in by_role.items()
+            by_word.setdefault(words[0], []).append(g)
+    groups = {
+        word: cols
+        for word, cols in by_word.items()
         if len(cols) >= 2 and len({c.field for c in cols}) == len(cols)
     }
-    return roles if len(roles) >= 2 else {}
+    return groups if len(groups) >= 2 else {}
 
 
-def _people_lines(roles: dict[str, list[ColumnGuess]]) -> list[str]:
+SEASONS = {"aut": "autumn", "autumn": "autumn", "spr": "spring", "spring": "spring"} | {
+    "sum": "summer",
+    "summer": "summer",
+}
+
+
+def term_of(word: str) -> str | None:
+    """The canonical term a column prefix names: "Aut11" -> "2011/12-autumn", "Sum12" ->
+    "2011/12-summer", "Spring2012" -> "2011/12-spring"; None if it names none."""
+    m = re.fullmatch(r"([a-z]+)[_-]?(\d{2}|\d{4})", word.lower())
+    if m is None or m.group(1) not in SEASONS:
+        return None
+    season, year = SEASONS[m.group(1)], int(m.group(2)) % 100
+    first = year if season == "autumn" else (year - 1) % 100
+    return f"20{first:02d}/{(first + 1) % 100:02d}-{season}"
+
+
+def _group_lines(groups: dict[str, list[ColumnGuess]], block: str) -> list[str]:
+    """[[sources.people]] (role = the word) or [[sources.periods]] (label = the word, and the
+    term it names) blocks."""
     lines: list[str] = []
-    for role, cols in roles.items():
-        lines += ["", "[[sources.people]]", f"role = {_toml_str(role)}"]
+    for word, cols in groups.items():
+        lines += ["", f"[[sources.{block}]]"]
+        if block == "people":
+            lines.append(f"role = {_toml_str(word.lower())}")
+        else:
+            term = term_of(word)
+            lines.append(f"label = {_toml_str(word)}")
+            lines.append(
+                f"term = {{ constant = {_toml_str(term)} }}"
+                if term
+                else '# term = { constant = "2011/12-autumn" }    # set the period\'s term'
+            )
         lines += [_field_line(g) for g in cols]
     return lines
 
@@ -341,10 +396,12 @@ def draft_toml(inspection: Inspection, path_text: str) -> str:
         lines.append(f"sheet = {_toml_str(inspection.sheet)}")
     if inspection.header_row != 1:
         lines.append(f"header_row = {inspection.header_row}")
-    roles = person_slots(inspection.columns)
-    in_slots = {g.column for cols in roles.values() for g in cols}
-    shared = [g for g in inspection.columns if g.column not in in_slots]
-    lines += ["", "[sources.columns]", *_column_lines(shared), *_people_lines(roles)]
+    roles = prefix_groups(inspection.columns, PERSON_SLOT_FIELDS)
+    periods = prefix_groups(inspection.columns, PERIOD_FIELDS)
+    grouped = {g.column for groups in (roles, periods) for cols in groups.values() for g in cols}
+    shared = [g for g in inspection.columns if g.column not in grouped]
+    lines += ["", "[sources.columns]", *_column_lines(shared)]
+    lines += [*_group_lines(roles, "people"), *_group_lines(periods, "periods")]
     return "\n".join(lines) + "\n"
 
 

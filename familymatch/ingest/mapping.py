@@ -80,20 +80,18 @@ def _slot_records(
     wide: pl.DataFrame, spec: SourceSpec, prefix: str, role: str | None
 ) -> pl.DataFrame:
     """The records of one person slot: one per row, or one per row and present period."""
-    groups = [("s__", None)] + [(f"t{k}__", p.label) for k, p in enumerate(spec.periods)]
+    periods: list[tuple[str | None, str | None]] = [(None, None)]
     if spec.periods:
-        groups = groups[1:]
-    shared = [c.removeprefix("s__") for c in wide.columns if c.startswith("s__")]
+        periods = [(f"t{k}__", p.label) for k, p in enumerate(spec.periods)]
+    shared = {c.removeprefix("s__"): c for c in wide.columns if c.startswith("s__")}
     own = {c.removeprefix(prefix): c for c in wide.columns if c.startswith(prefix)}
     parts = []
-    for order, (group, label) in enumerate(groups):
-        fields = {n: f"s__{n}" for n in shared}
-        if label is not None:
+    for order, (group, label) in enumerate(periods):
+        fields, part = dict(shared), wide
+        if group is not None:
             fields |= {c.removeprefix(group): c for c in wide.columns if c.startswith(group)}
+            part = wide.filter(pl.col(f"__has{order}"))
         fields |= own
-        part = wide
-        if label is not None:
-            part = part.filter(pl.col(f"__has{order}"))
         parts.append(
             part.select(
                 pl.col(ROW).alias("row"),
