@@ -220,17 +220,17 @@ def test_clayfield_addresses_come_from_the_address_errors_model(councils: dict[s
 # What the engine must reach on each profile at scale 0.2 (make test-slow). Issue 13's targets
 # at scale 1 are person F1 >= 0.99, household F1 >= 0.98 and every combination of the cohort
 # within 2% of the planted count (at 0.2 a combination of 12 households moves 8% per household);
-# the bars below are what the engine measured on this branch (ingest + addresses merged, before
-# the linkage branch) minus a small margin, so a change that helps one profile and hurts
-# another fails. Raise them as the engine improves.
+# the bars below are what the engine measured with the ingest, addresses and linkage branches
+# merged (2026-11-29, bench/bench_profiles.py --scale 0.2) minus a small margin, so a change that
+# helps one profile and hurts another fails. Raise them as the engine improves.
 #              person F1  household F1  cohort: most households off in any combination
 SLOW_BARS = {
-    "default": (0.995, 0.995, 2),  # measured 0.9977 / 0.9971 / 1
-    "harbourside": (0.997, 0.985, 3),  # measured 0.9993 / 0.9887 / 2
-    "moorland": (0.997, 0.998, 1),  # measured 0.9988 / 1.0000 / 0
-    "estuary": (0.995, 0.993, 2),  # measured 0.9975 / 0.9957 / 1
-    "clayfield": (0.997, 0.968, 9),  # measured 0.9990 / 0.9733 / 8 (education+work 73 of 81)
-    "fenwick": (0.980, 0.972, 12),  # measured 0.9846 / 0.9779 / 11 (education+work 70 of 81)
+    "default": (0.995, 0.995, 2),  # measured 0.9978 / 0.9975 / 1
+    "harbourside": (0.997, 0.995, 1),  # measured 0.9994 / 0.9973 / 0
+    "moorland": (0.997, 0.998, 1),  # measured 0.9990 / 1.0000 / 0
+    "estuary": (0.995, 0.997, 1),  # measured 0.9978 / 1.0000 / 0
+    "clayfield": (0.997, 0.980, 5),  # measured 0.9991 / 0.9854 / 4 (education+work 77 of 81)
+    "fenwick": (0.980, 0.985, 7),  # measured 0.9847 / 0.9898 / 6 (education+work 75 of 81)
 }
 
 
