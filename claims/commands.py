@@ -82,6 +82,28 @@ class Submission:
     amount: str
 
 
+def history_command(store: Any, family: str, command: str) -> tuple[str, pl.DataFrame]:
+    """`claims history`: the family's reference and every claim decision about it (audited);
+    an error when no claim has considered it."""
+    from claims.records import family_history
+    from familymatch.store.families import reference_for
+
+    ref = reference_for(store, family)
+    rows = family_history(store, ref)
+    audit(store, command, None, [])
+    if rows.height == 0:
+        raise FamilyMatchError(f"family {ref}: no claim has considered this family.")
+    return ref, rows
+
+
+def not_verified(workbook: Path, v: Any) -> FamilyMatchError:
+    """The refusal of a submission whose workbook disagrees with the evidence."""
+    return FamilyMatchError(
+        f"{workbook.name}: {len(v.discrepancies)} discrepancies; run `familymatch claims "
+        "verify` and resolve them before submitting."
+    )
+
+
 def submit_workbook(
     store: Any, workbook: Path, when: date, command: str = "claims submit"
 ) -> tuple[Submission | None, Any]:
