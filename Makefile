@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh machine with Python 3.11+ and pip:
 #   make demo   - create .venv, install, run `familymatch demo`
 #   make test   - create .venv, install with dev tools, lint, type-check, run the fast tests
+#                 (--dist loadscope: a module's fixtures are made by one worker, not both)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -22,7 +23,7 @@ lint: $(BIN)/familymatch
 	$(BIN)/mypy
 
 test: lint
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 2 --dist loadscope
 
 test-slow: $(BIN)/familymatch
 	$(BIN)/pytest -m slow || [ $$? -eq 5 ]

@@ -18,7 +18,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
-from familymatch.errors import FamilyMatchError
+from familymatch.errors import FamilyMatchError, date_option
 from familymatch.logs import setup_logging
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -57,6 +57,27 @@ ProjectOpt = Annotated[
 ]
 RunOpt = Annotated[int | None, typer.Option(help="Run id (default: the latest build).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+SummaryJsonOpt = Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")]
+RunArg = Annotated[int | None, typer.Argument(help="Run id (default: the latest build).")]
+BuildOpt = Annotated[int | None, typer.Option(help="Build run (default: the latest).")]
+AttachedBuildOpt = Annotated[
+    int | None, typer.Option(help="Build run (default: the one the families were attached from).")
+]
+FamilyArg = Annotated[
+    str, typer.Argument(help="A family reference (F000011) or the build's household id.")
+]
+FrameworkOpt = Annotated[
+    str, typer.Option(help="Payment framework: a name in claims/ (phase1, phase2) or a .toml path.")
+]
+PriorityOpt = Annotated[
+    Path | None,
+    typer.Option(help="Priority file (default: rules/priority.toml; in lists, for --all only)."),
+]
+
+
+def out_option(help: str, short: bool = True) -> Any:
+    """The --out option (and -o) of a command that writes a file or folder."""
+    return typer.Option("--out", "-o", help=help) if short else typer.Option("--out", help=help)
 
 
 _COMMAND = "familymatch"  # the running command, for the audit log
@@ -90,17 +111,6 @@ def _main(
     ] = "WARNING",
 ) -> None:
     setup_logging(log_level)
-
-
-def _parse_date(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise FamilyMatchError(
-            f"{option}: '{value}' is not a date in the form YYYY-MM-DD."
-        ) from None
 
 
 def _print_json(data: object) -> None:
@@ -159,7 +169,7 @@ def fixtures_generate(
 def ingest(
     project: ProjectOpt = Path("familymatch.toml"),
     rejects: Annotated[
-        Path | None, typer.Option("--rejects", help="Write rejected rows and reasons here (CSV).")
+        Path | None, typer.Option(help="Write rejected rows and reasons here (CSV).")
     ] = None,
 ) -> None:
     """Check the extracts: read every source, count rows accepted and rejected, list why.
@@ -188,10 +198,10 @@ app.add_typer(sources_app, name="sources")
 @handles_errors
 def sources_inspect(
     file: Annotated[Path, typer.Argument(help="The extract (.csv, .xlsx, .parquet).")],
-    sheet: Annotated[str | None, typer.Option("--sheet", help="xlsx: the sheet.")] = None,
+    sheet: Annotated[str | None, typer.Option(help="xlsx: the sheet.")] = None,
     header_row: Annotated[int, typer.Option("--header-row", min=1, help="1-based.")] = 1,
     toml: Annotated[
-        Path | None, typer.Option("--toml", help="Write the draft [[sources]] block here.")
+        Path | None, typer.Option(help="Write the draft [[sources]] block here.")
     ] = None,
     no_examples: Annotated[
         bool, typer.Option("--no-examples", help="Leave out the example values.")
@@ -203,13 +213,10 @@ def sources_inspect(
 
     Example:  familymatch sources inspect extracts/claims.csv --toml draft.toml
     """
-    from familymatch.ingest.inspect import draft_toml, inspect_file, write_draft
+    from familymatch.ingest.inspect import inspect_command
     from familymatch.views import inspect_table
 
-    found = inspect_file(file, sheet, header_row)
-    draft = draft_toml(found, str(file))
-    if toml is not None:
-        write_draft(toml, draft)
+    found, draft = inspect_command(file, sheet, header_row, toml)
     if as_json:
         return _print_json(found.document(draft, examples=not no_examples))
     console.print(inspect_table(found, not no_examples))
@@ -244,15 +251,11 @@ def _run_or_latest(store: Any, run: int | None) -> int:
 def cohort_build(
     project: ProjectOpt = Path("familymatch.toml"),
     as_of: Annotated[
-        str | None,
-        typer.Option("--as-of", help="Reference date YYYY-MM-DD (default: the project's)."),
+        str | None, typer.Option(help="Reference date YYYY-MM-DD (default: the project's).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    as_json: SummaryJsonOpt = False,
     model_from_run: Annotated[
-        int | None,
-        typer.Option(
-            "--model-from-run", help="Reuse the linkage model fitted in this earlier run."
-        ),
+        int | None, typer.Option(help="Reuse the linkage model fitted in this earlier run.")
     ] = None,
 ) -> None:
     """Ingest, link, group into households and apply the rule set; record the run.
@@ -263,7 +266,7 @@ def cohort_build(
     from rules.build import build_cohort
     from rules.views import build_view
 
-    reference = _parse_date(as_of, "--as-of")
+    reference = date_option(as_of, "--as-of")
     with _progress("building", quiet=as_json) as update:
         result = build_cohort(project, reference, progress=update, model_from_run=model_from_run)
     _print_json(result.summary) if as_json else show(build_view(result))
@@ -272,9 +275,7 @@ def cohort_build(
 @cohort_app.command("show")
 @handles_errors
 def cohort_show(
-    family: Annotated[
-        str, typer.Argument(help="A family reference (F000011) or the build's household id.")
-    ],
+    family: FamilyArg,
     project: ProjectOpt = Path("familymatch.toml"),
     run: RunOpt = None,
     as_json: JsonOpt = False,
@@ -294,13 +295,12 @@ def cohort_show(
 @cohort_app.command("report")
 @handles_errors
 def cohort_report(
-    run: Annotated[int | None, typer.Argument(help="Run id (default: the latest build).")] = None,
+    run: RunArg = None,
     project: ProjectOpt = Path("familymatch.toml"),
     out: Annotated[
-        Path | None,
-        typer.Option("--out", "-o", help="Workbook to write (default: beside the project)."),
+        Path | None, out_option("Workbook to write (default: beside the project).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    as_json: SummaryJsonOpt = False,
 ) -> None:
     """The cohort profile of a recorded build, as a workbook with a chart and on the terminal:
     criteria and combinations, local lists already in the cohort, areas, schools, children's ages.
@@ -326,9 +326,9 @@ def cohort_diff_cmd(
     ] = None,
     project: ProjectOpt = Path("familymatch.toml"),
     out: Annotated[
-        Path | None, typer.Option("--out", help="Also write the refresh as a workbook (.xlsx).")
+        Path | None, out_option("Also write the refresh as a workbook (.xlsx).", short=False)
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """What a refresh changed, by family reference: attached families that still meet the
     criteria, no longer meet them (they stay attached) or are not found as one household; new
@@ -342,10 +342,7 @@ def cohort_diff_cmd(
     _, store = _project_store(project)
     r = refresh_command(store, run_a, run_b, out)
     _audit(store, r.diff.run_b, [(str(out), "written")] if out else None)
-    if as_json:
-        _print_json(r.document())
-        return
-    show(refresh_view(r, out))
+    _print_json(r.document()) if as_json else show(refresh_view(r, out))
 
 
 # --------------------------------------------------------------------------- db
@@ -384,14 +381,13 @@ def link_evaluate(
     truth: Annotated[
         Path,
         typer.Option(
-            "--truth",
             help="Folder with records.parquet (record_id, person_id, household_id; address_id "
             "for address scores).",
         ),
     ],
     project: ProjectOpt = Path("familymatch.toml"),
-    run: Annotated[int | None, typer.Option(help="Run id (default: the latest build).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    run: RunOpt = None,
+    as_json: JsonOpt = False,
     by_group: Annotated[
         bool, typer.Option("--by-group", help="Also show link rates by source, sex and age band.")
     ] = False,
@@ -419,8 +415,7 @@ def link_explain(
         str | None, typer.Argument(help="Another record id, e.g. school_census:7")
     ] = None,
     household: Annotated[
-        str | None,
-        typer.Option("--household", help="Explain a family instead (F000011 or household id)."),
+        str | None, typer.Option(help="Explain a family instead (F000011 or household id).")
     ] = None,
     project: ProjectOpt = Path("familymatch.toml"),
     run: RunOpt = None,
@@ -436,27 +431,19 @@ def link_explain(
     Example:  familymatch link explain benefits:12:claimant school_census:40 -p work/demo/familymatch.toml
     Example:  familymatch link explain --household F000011 -p work/demo/familymatch.toml
     """
-    from familymatch.link.explain import explain_family, explain_pair_in_run
-    from familymatch.link.explain_text import household_view, pair_view
-    from familymatch.store.families import resolve_family
+    from familymatch.link.explain_text import explain_command
 
     _, store = _project_store(project)
     run_id = _run_or_latest(store, run)
-    if household is not None:
-        doc = explain_family(store, resolve_family(store, run_id, household))
-        _print_json(doc) if as_json else show(household_view(doc))
-        return
-    if record_a is None or record_b is None:
-        raise FamilyMatchError("give two record ids, or --household FAMILY.")
-    doc = explain_pair_in_run(store, run_id, record_a, record_b)
-    _print_json(doc) if as_json else show(pair_view(doc, doc["threshold"]))
+    doc, lines = explain_command(store, run_id, record_a, record_b, household)
+    _print_json(doc) if as_json else show(lines)
 
 
 @link_app.command("export")
 @handles_errors
 def link_export(
-    out: Annotated[Path, typer.Option("--out", "-o", help="CSV or Parquet file to write.")],
-    run: Annotated[int | None, typer.Argument(help="Run id (default: the latest build).")] = None,
+    out: Annotated[Path, out_option("CSV or Parquet file to write.")],
+    run: RunArg = None,
     project: ProjectOpt = Path("familymatch.toml"),
 ) -> None:
     """Per source row: its person id and household id (CSV or Parquet, owner-only).
@@ -492,7 +479,7 @@ def audit_log(project: ProjectOpt = Path("familymatch.toml")) -> None:
 def cohort_allocation(
     out: Annotated[Path, typer.Option("--out", help="The template to write (.xlsx or .csv).")],
     project: ProjectOpt = Path("familymatch.toml"),
-    run: Annotated[int | None, typer.Option(help="Build run (default: the latest).")] = None,
+    run: BuildOpt = None,
     people: Annotated[
         bool,
         typer.Option(
@@ -523,7 +510,7 @@ def cohort_allocation(
 def attach(
     file: Annotated[Path, typer.Argument(help="The allocation returned (.xlsx or .csv).")],
     project: ProjectOpt = Path("familymatch.toml"),
-    run: Annotated[int | None, typer.Option(help="Build run (default: the latest).")] = None,
+    run: BuildOpt = None,
     sheet: Annotated[
         str | None,
         typer.Option(help="The sheet of an .xlsx file (default Allocation, or People)."),
@@ -560,7 +547,7 @@ def attach(
 
     _, store = _project_store(project)
     run_id = _run_or_latest(store, run)
-    day = _parse_date(today, "--today") or date.today()
+    day = date_option(today, "--today") or date.today()
     with console.status("matching the lead adults" if match_people else "checking"):
         done = attach_file(store, run_id, file, sheet, day, match=match_people, margin=margin)
     show(attach_view(done))
@@ -574,9 +561,7 @@ def attach(
 def outcomes_import(
     later: Annotated[Path, typer.Argument(help="The later period's project file.")],
     project: ProjectOpt = Path("familymatch.toml"),
-    build: Annotated[
-        int | None, typer.Option(help="Build run the families came from (default: theirs).")
-    ] = None,
+    build: AttachedBuildOpt = None,
 ) -> None:
     """Link a later period's extracts onto the attached families and record the evidence.
 
@@ -599,20 +584,15 @@ def outcomes_import(
 def claims_prepare(
     as_of: Annotated[str, typer.Option("--as-of", help="The claim date YYYY-MM-DD.")],
     project: ProjectOpt = Path("familymatch.toml"),
-    framework: Annotated[
-        str, typer.Option(help="A framework in claims/ (phase1, phase2) or a TOML path.")
-    ] = "phase1",
+    framework: FrameworkOpt = "phase1",
     out: Annotated[
-        Path | None,
-        typer.Option("--out", help="The workbook (default: claims/ beside the project)."),
+        Path | None, out_option("The workbook (default: claims/ beside the project).", False)
     ] = None,
-    build: Annotated[
-        int | None, typer.Option(help="Build run (default: the attachments').")
-    ] = None,
+    build: AttachedBuildOpt = None,
     sample: Annotated[
         str | None, typer.Option(help="Audit sample share, e.g. 0.2 (default: the framework's).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    as_json: SummaryJsonOpt = False,
 ) -> None:
     """Decide, per attached family, which result is claimable now; record the claim and write
     the workbook for internal audit (summary, families, evidence, not claimed, audit sample).
@@ -623,7 +603,7 @@ def claims_prepare(
     from claims.views import claim_view
 
     proj, store = _project_store(project)
-    day = _parse_date(as_of, "--as-of")
+    day = date_option(as_of, "--as-of")
     assert day is not None
     claim = prepare_and_write(store, proj.folder, framework, day, build, sample, out)
     _print_json(claim.document()) if as_json else show(claim_view(claim))
@@ -641,15 +621,13 @@ def claims_verify(
     Example:  familymatch claims verify work/demo/claims/claim-run-4.xlsx -p work/demo/familymatch.toml
     """
     from claims.commands import verify_workbook
-    from claims.views import verification_view
+    from claims.views import discrepancies_line, verification_view
 
     _, store = _project_store(project)
     v = verify_workbook(store, workbook)
     show(verification_view(v))
     if not v.ok:
-        err_console.print(
-            f"[bold red]{len(v.discrepancies)} discrepancies[/] in claim run {v.claim_run}."
-        )
+        err_console.print(discrepancies_line(v))
         raise typer.Exit(1)
 
 
@@ -658,56 +636,40 @@ def claims_verify(
 def claims_submit(
     workbook: Annotated[Path, typer.Argument(help="The verified, signed-off claim workbook.")],
     project: ProjectOpt = Path("familymatch.toml"),
-    on: Annotated[
-        str | None, typer.Option("--on", help="Submission date (default: today).")
-    ] = None,
+    on: Annotated[str | None, typer.Option(help="Submission date (default: today).")] = None,
 ) -> None:
     """Record a verified and signed-off claim as submitted: its families cannot be claimed for
     the same result again.
 
     Example:  familymatch claims submit work/demo/claims/claim-run-4.xlsx -p work/demo/familymatch.toml
     """
-    from claims.commands import submit_workbook
-    from claims.views import verification_lines
+    from claims.commands import not_verified, submit_workbook
+    from claims.views import submission_line, verification_lines
 
     _, store = _project_store(project)
-    done, v = submit_workbook(store, workbook, _parse_date(on, "--on") or date.today())
+    done, v = submit_workbook(store, workbook, date_option(on, "--on") or date.today())
     if done is None:
         show(verification_lines(v))
-        raise FamilyMatchError(
-            f"{workbook.name}: {len(v.discrepancies)} discrepancies; run `familymatch claims "
-            "verify` and resolve them before submitting."
-        )
-    console.print(
-        f"claim run {done.claim_run} submitted on {done.on} ({done.families:,} families, "
-        f"£{done.amount}); recorded as run {done.run_id}.",
-        highlight=False,
-    )
+        raise not_verified(workbook, v)
+    console.print(submission_line(done), highlight=False)
 
 
 @claims_app.command("history")
 @handles_errors
 def claims_history(
-    family: Annotated[
-        str, typer.Argument(help="A family reference (F000123) or the latest build's household id.")
-    ],
+    family: FamilyArg,
     project: ProjectOpt = Path("familymatch.toml"),
-    as_json: Annotated[bool, typer.Option("--json", help="Print the history as JSON.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """What was claimed for a family, when, and whether it was submitted.
 
     Example:  familymatch claims history F000123 -p work/demo/familymatch.toml
     """
-    from claims.records import family_history
+    from claims.commands import history_command
     from claims.views import history_document, history_table
-    from familymatch.store.families import reference_for
 
     _, store = _project_store(project)
-    ref = reference_for(store, family)
-    rows = family_history(store, ref)
-    _audit(store, None)
-    if rows.height == 0:
-        raise FamilyMatchError(f"family {ref}: no claim has considered this family.")
+    ref, rows = history_command(store, family, _COMMAND)
     _print_json(history_document(rows)) if as_json else show([history_table(ref, rows)])
 
 
@@ -718,9 +680,7 @@ def claims_history(
 @handles_errors
 def forecast_cmd(
     project: ProjectOpt = Path("familymatch.toml"),
-    framework: Annotated[
-        str, typer.Option(help="Payment framework: a name in claims/ or a .toml path.")
-    ] = "phase1",
+    framework: FrameworkOpt = "phase1",
     scenario: Annotated[
         str | None,
         typer.Option(help="low, central or high (default: all in the workbook, central printed)."),
@@ -740,10 +700,7 @@ def forecast_cmd(
         typer.Option(help="Assumptions file (default: claims/assumptions.toml)."),
     ] = None,
     out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out", "-o", help="Workbook to write (default: reports/ beside the project)."
-        ),
+        Path | None, out_option("Workbook to write (default: reports/ beside the project).")
     ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print JSON (the workbook only with --out).")
@@ -772,42 +729,27 @@ def forecast_cmd(
 @handles_errors
 def cohort_select(
     count: Annotated[int, typer.Option("--count", "-n", help="How many families to choose.")],
-    run: Annotated[
-        int | None, typer.Argument(help="Build run id (default: the latest build).")
-    ] = None,
+    run: RunArg = None,
     project: ProjectOpt = Path("familymatch.toml"),
     capacity: Annotated[
         list[str] | None,
-        typer.Option(
-            "--capacity",
-            help="NAME=N: choose at most N families in this locality (or team); repeat.",
-        ),
+        typer.Option(help="NAME=N: choose at most N families in this locality (or team); repeat."),
     ] = None,
     capacity_by: Annotated[
-        str, typer.Option("--capacity-by", help="What --capacity names: locality or team.")
+        str, typer.Option(help="What --capacity names: locality or team.")
     ] = "locality",
     must_include: Annotated[
-        Path | None,
-        typer.Option("--must-include", help="File of family references to choose (one a line)."),
+        Path | None, typer.Option(help="File of family references to choose (one a line).")
     ] = None,
     must_exclude: Annotated[
-        Path | None,
-        typer.Option("--must-exclude", help="File of family references never to choose."),
+        Path | None, typer.Option(help="File of family references never to choose.")
     ] = None,
-    priority: Annotated[
-        Path | None,
-        typer.Option("--priority", help="Priority file (default: rules/priority.toml)."),
-    ] = None,
-    margin: Annotated[
-        int, typer.Option("--margin", help="Families each side of the cut to explain.")
-    ] = 5,
+    priority: PriorityOpt = None,
+    margin: Annotated[int, typer.Option(help="Families each side of the cut to explain.")] = 5,
     out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out", "-o", help="Selection workbook (default: selections/ beside the project)."
-        ),
+        Path | None, out_option("Selection workbook (default: selections/ beside the project).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    as_json: SummaryJsonOpt = False,
 ) -> None:
     """Choose the year's families by priority (rules/priority.toml), with optional capacity per
     locality or team and must-include / must-exclude lists; record the choice as a run and write
@@ -847,15 +789,11 @@ def cohort_lists(
             help="Build run id (default: that of the newest selection, else the latest build)."
         ),
     ] = None,
-    by: Annotated[
-        str, typer.Option("--by", help="One list per locality, team or worker.")
-    ] = "locality",
+    by: Annotated[str, typer.Option(help="One list per locality, team or worker.")] = "locality",
     project: ProjectOpt = Path("familymatch.toml"),
     selection: Annotated[
         int | None,
-        typer.Option(
-            "--selection", help="Selection run to list (default: the newest for the build)."
-        ),
+        typer.Option(help="Selection run to list (default: the newest for the build)."),
     ] = None,
     whole_cohort: Annotated[
         bool, typer.Option("--all", help="List every family in the cohort, not a selection.")
@@ -872,17 +810,9 @@ def cohort_lists(
             "addresses or schools.",
         ),
     ] = False,
-    priority: Annotated[
-        Path | None,
-        typer.Option("--priority", help="Priority file for --all (a selection keeps its own)."),
-    ] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", "-o", help="Folder (default: lists/ beside the project)."),
-    ] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print what was written as JSON.")
-    ] = False,
+    priority: PriorityOpt = None,
+    out: Annotated[Path | None, out_option("Folder (default: lists/ beside the project).")] = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Caseworkers' lists: one workbook per locality, team or key worker (or one sheet each with
     --sheets), each family with its members, address, the criteria it meets in plain English,

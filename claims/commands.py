@@ -13,12 +13,13 @@ import polars as pl
 
 from claims.framework import load_framework
 from claims.prepare import prepare_claim, workbook_name
-from claims.records import record_submission, submitted_claim_runs, to_pence
+from claims.records import family_history, record_submission, submitted_claim_runs, to_pence
 from claims.verify import verify_claim
 from claims.workbook import read_claim_workbook, write_claim_workbook
 from familymatch.errors import FamilyMatchError
 from familymatch.ingest import file_sha256
 from familymatch.store import audit
+from familymatch.store.families import reference_for
 
 
 def parse_sample(sample: str | None) -> Decimal | None:
@@ -80,6 +81,25 @@ class Submission:
     on: date
     families: int
     amount: str
+
+
+def history_command(store: Any, family: str, command: str) -> tuple[str, pl.DataFrame]:
+    """`claims history`: the family's reference and every claim decision about it (audited);
+    an error when no claim has considered it."""
+    ref = reference_for(store, family)
+    rows = family_history(store, ref)
+    audit(store, command, None, [])
+    if rows.height == 0:
+        raise FamilyMatchError(f"family {ref}: no claim has considered this family.")
+    return ref, rows
+
+
+def not_verified(workbook: Path, v: Any) -> FamilyMatchError:
+    """The refusal of a submission whose workbook disagrees with the evidence."""
+    return FamilyMatchError(
+        f"{workbook.name}: {len(v.discrepancies)} discrepancies; run `familymatch claims "
+        "verify` and resolve them before submitting."
+    )
 
 
 def submit_workbook(

@@ -153,3 +153,16 @@ def attach_view(done: Any) -> list[RenderableType]:
 def claim_view(claim: Any) -> list[RenderableType]:
     """`claims prepare`: the claim by year and result, and where it was written."""
     return [claim_table(claim.summary), f"claim run {claim.run_id}; workbook: {claim.workbook}"]
+
+
+def submission_line(done: Any) -> str:
+    """What `claims submit` prints once the claim is recorded as submitted."""
+    return (
+        f"claim run {done.claim_run} submitted on {done.on} ({done.families:,} families, "
+        f"£{done.amount}); recorded as run {done.run_id}."
+    )
+
+
+def discrepancies_line(v: Any) -> str:
+    """What `claims verify` prints on stderr when the workbook disagrees with the evidence."""
+    return f"[bold red]{len(v.discrepancies)} discrepancies[/] in claim run {v.claim_run}."

@@ -7,6 +7,8 @@ row (never the personal data in it). The CLI prints the sentence and exits non-z
 
 from __future__ import annotations
 
+from datetime import date
+
 
 class FamilyMatchError(Exception):
     """A problem with the user's input, explained in one sentence."""
@@ -28,3 +30,15 @@ class ConfigError(FamilyMatchError):
 
 class InputFileError(FamilyMatchError):
     """A source extract cannot be used at all (missing, unreadable, wrong sheet, column absent)."""
+
+
+def date_option(value: str | None, option: str) -> date | None:
+    """A command-line date (YYYY-MM-DD), or None when the option was not given."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise FamilyMatchError(
+            f"{option}: '{value}' is not a date in the form YYYY-MM-DD."
+        ) from None

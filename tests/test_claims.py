@@ -51,14 +51,10 @@ def fails(*args: str, code: int = 2) -> str:
 
 
 @pytest.fixture(scope="module")
-def council(
-    small_council: tuple[Path, object], tmp_path_factory: pytest.TempPathFactory
-) -> Council:
-    src, _ = small_council
+def council(built_council: Path, tmp_path_factory: pytest.TempPathFactory) -> Council:
     out = tmp_path_factory.mktemp("claims") / "council"
-    shutil.copytree(src, out)
+    shutil.copytree(built_council, out)
     project = out / "familymatch.toml"
-    run("cohort", "build", "-p", str(project), "--json")
     run("cohort", "allocation", "--out", str(out / "allocation.csv"), "-p", str(project))
     store = open_store(load_project(project).database_url)
     n = fill_allocation(

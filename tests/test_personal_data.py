@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from pathlib import Path
 
@@ -24,21 +23,14 @@ def personal_values(folder: Path) -> set[str]:
     return values
 
 
-def test_demo_at_debug_level_prints_no_personal_data(tmp_path: Path) -> None:
-    out = tmp_path / "demo"
-    runner = CliRunner()
-    result = runner.invoke(
-        app, ["--log-level", "DEBUG", "demo", "--scale", "0.01", "--out", str(out)]
-    )
-    assert result.exit_code == 0, result.output
-    text = result.output
+def test_demo_at_debug_level_prints_no_personal_data(debug_demo: tuple[Path, str]) -> None:
+    out, text = debug_demo
     assert "familymatch.link: link:" in text  # the debug log is in what we search
     values = personal_values(out)
     assert len(values) > 1000
     words = set(re.findall(r"[A-Za-z0-9/\-]+", text))
     leaked = sorted(v for v in values if v in words or (" " in v and v in text))
     assert leaked == []
-    logging.getLogger("familymatch").handlers.clear()
 
 
 def test_error_messages_name_rows_not_content(tmp_path: Path) -> None:

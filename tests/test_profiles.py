@@ -17,19 +17,22 @@ from familymatch.errors import FamilyMatchError
 from familymatch.project import SourceSpec
 from fixtures.generate import generate
 from fixtures.profiles.catalogue import PROFILES
+from tests.conftest import shared_folder
 
 SCALE = 0.02
 INGEST_READS_PROFILES = "periods" in {f.name for f in dataclasses.fields(SourceSpec)}
 
 
 @pytest.fixture(scope="module")
-def councils(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    out = {}
-    for name in ["default", *PROFILES]:
-        folder = tmp_path_factory.mktemp(name)
-        generate(folder, scale=SCALE, seed=42, profile=name)
-        out[name] = folder
-    return out
+def councils(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> dict[str, Path]:
+    """Every profile generated once per session (shared by the xdist workers; read only)."""
+
+    def make(folder: Path) -> None:
+        for name in ["default", *PROFILES]:
+            generate(folder / name, scale=SCALE, seed=42, profile=name)
+
+    folder = shared_folder(tmp_path_factory, worker_id, "profiles", make)
+    return {name: folder / name for name in ["default", *PROFILES]}
 
 
 def header(path: Path, sheet: str | None = None) -> list[str]:

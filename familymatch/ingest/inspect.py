@@ -434,3 +434,15 @@ __all__ = [
     "inspect_file",
     "write_draft",
 ]
+
+
+def inspect_command(
+    file: Path, sheet: str | None, header_row: int, toml: Path | None
+) -> tuple[Inspection, str]:
+    """`sources inspect`: the file's inspection and its draft [[sources]] block (written to
+    ``toml`` when given)."""
+    found = inspect_file(file, sheet, header_row)
+    draft = draft_toml(found, str(file))
+    if toml is not None:
+        write_draft(toml, draft)
+    return found, draft

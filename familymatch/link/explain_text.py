@@ -139,3 +139,21 @@ def household_view(doc: dict[str, Any]) -> list[RenderableType]:
     out.append(t)
     out += [f"{apart['person_id']}: {apart['reason']}" for apart in doc["parents_living_apart"]]
     return out
+
+
+def explain_command(
+    store: Any, run_id: int, record_a: str | None, record_b: str | None, household: str | None
+) -> tuple[dict[str, Any], list[RenderableType]]:
+    """`link explain`: a family's household (``household`` given) or two records' waterfall, as
+    a document and its lines."""
+    from familymatch.errors import FamilyMatchError
+    from familymatch.link.explain import explain_family, explain_pair_in_run
+    from familymatch.store.families import resolve_family
+
+    if household is not None:
+        doc = explain_family(store, resolve_family(store, run_id, household))
+        return doc, household_view(doc)
+    if record_a is None or record_b is None:
+        raise FamilyMatchError("give two record ids, or --household FAMILY.")
+    doc = explain_pair_in_run(store, run_id, record_a, record_b)
+    return doc, pair_view(doc, doc["threshold"])
