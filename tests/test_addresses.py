@@ -134,6 +134,8 @@ def p(
             p("3", "DRAKE HOUSE", None, "SUTTON AVENUE", None, "MUTLEY"),
         ),
         ("3, High Street, Plymouth", None, p(number="3", street="HIGH STREET", town="PLYMOUTH")),
+        ("Grd Floor Flat, 9 Albert Ave", None, p("GF", None, "9", "ALBERT AVENUE")),
+        ("1st Flr Flat, 9 Albert Ave", None, p("1F", None, "9", "ALBERT AVENUE")),
     ],
 )
 def test_parses_real_world_forms(
@@ -377,3 +379,10 @@ def test_a_flat_without_its_street_at_a_postcode_of_two_streets_is_not_guessed()
     rows += [(f"{n} {s}", "PL4 2DJ") for s in ("Cobourg Road", "Eldad Hill") for n in (29, 33)]
     got = resolved([*rows, ("Flat 6, 31, Greenbank", "PL4 2DJ")])
     assert got[6][0] not in (got[0][0], got[1][0])
+
+
+def test_two_postcodes_slipping_onto_one_address_are_not_guessed() -> None:
+    # PL3 1RX and PL3 1SW are each written once at 10 Cattedown Drive: one is a second address
+    rows = [(f"{n} Cattedown Drive", "PL3 1ZF") for n in (8, 10, 10, 12)]
+    got = resolved([*rows, ("10 Cattedown Drive", "PL3 1RX"), ("10 Cattedown Drive", "PL3 1SW")])
+    assert len({got[1][0], got[4][0], got[5][0]}) == 3

@@ -68,6 +68,11 @@ STREET_TYPES = {
 }
 OTHER_WORDS = {
     "HOUSE": ["HSE"],
+    "GROUND": ["GRD", "GND"],
+    "FIRST": ["1ST"],
+    "SECOND": ["2ND"],
+    "THIRD": ["3RD"],
+    "FLOOR": ["FLR"],
     "BUILDINGS": ["BLDGS", "BLDG"],
     "COTTAGES": ["COTTS"],
     "COTTAGE": ["COTT"],

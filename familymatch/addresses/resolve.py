@@ -96,7 +96,8 @@ def _edges_postcode_slip(variants: pl.DataFrame) -> pl.DataFrame:
     numbers or by more records (two streets of one name in one sector are two postcode units,
     each with its own houses; a gazetteer lists all of them). A neighbouring unit's postcode
     (the unit's two letters wrong, the sector right) is a slip too when the slipped side is no
-    listed address (no UPRN, not the gazetteer's) and has no one-character candidate."""
+    listed address (no UPRN, not the gazetteer's), has no one-character candidate and is the
+    only postcode slipping onto that address (two would mean a second address there)."""
     keyed = variants.filter(pl.col("pc_ok")).with_columns(pl.col("flat").fill_null(""))
     houses = keyed.group_by("pc", "street").agg(pl.col("number").n_unique().alias("houses"))
     pairs = _pairs(keyed, ["street", "flat", "number"])
@@ -114,11 +115,16 @@ def _edges_postcode_slip(variants: pl.DataFrame) -> pl.DataFrame:
     first = pairs.filter(one_off & (is_slip("", "_r") | is_slip("_r", "")))
     taken = pl.concat([first["v"], first["v_r"]]).implode()
     unit = pairs.filter(~one_off & (pl.col("sector") == pl.col("sector_r")))
-    slipped = [
-        is_slip(a, b) & ~pl.col("listed" + a) & ~pl.col("v" + a).is_in(taken)
+    unit = pl.concat(
+        unit.filter(is_slip(a, b) & ~pl.col("listed" + a) & ~pl.col("v" + a).is_in(taken)).select(
+            pl.col("v" + a).alias("s"), pl.col("v" + b).alias("t"), pl.col("pc" + a).alias("pc_s")
+        )
         for a, b in (("", "_r"), ("_r", ""))
-    ]
-    return pl.concat([first, unit.filter(slipped[0] | slipped[1])]).select(
+    )
+    # two unlisted postcodes slipping onto one address: one of them is a second address there
+    unique = (pl.col("pc_s").n_unique().over("t") == 1) & (pl.col("t").n_unique().over("s") == 1)
+    unit = unit.filter(unique).select(pl.col("s").alias("v"), pl.col("t").alias("v_r"))
+    return pl.concat([first.select("v", "v_r"), unit]).select(
         pl.col("v").alias("a"), pl.col("v_r").alias("b"), pl.lit("fuzzy").alias("kind")
     )
 
