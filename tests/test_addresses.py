@@ -126,6 +126,16 @@ def p(
         ),
         # a number run into the street
         ("22Drake Ln", None, p(number="22", street="DRAKE LANE")),
+        # a flat of a building written without the building's number; a number before a
+        # street is still the house number
+        (
+            "3, Drake House, Sutton Avenue, Mutley",
+            None,
+            p("3", "DRAKE HOUSE", None, "SUTTON AVENUE", None, "MUTLEY"),
+        ),
+        ("3, High Street, Plymouth", None, p(number="3", street="HIGH STREET", town="PLYMOUTH")),
+        ("Grd Floor Flat, 9 Albert Ave", None, p("GF", None, "9", "ALBERT AVENUE")),
+        ("1st Flr Flat, 9 Albert Ave", None, p("1F", None, "9", "ALBERT AVENUE")),
     ],
 )
 def test_parses_real_world_forms(
@@ -339,3 +349,40 @@ def test_a_postcode_slip_in_the_sector_digit_joins() -> None:
     ]
     got = resolved(rows)
     assert got[4][0] == got[1][0] and got[4][1] == "fuzzy"
+
+
+def test_a_neighbouring_units_postcode_joins_at_the_same_street_and_number() -> None:
+    # the unit's two letters wrong, the sector right (a real neighbour's postcode)
+    rows = [(f"{n} Turnchapel Place, Ford", "PL2 4FY") for n in (3, 5, 5, 7)]
+    got = resolved([*rows, ("5 Turnchapel Place Ford Plymouth", "PL2 4JA")])
+    assert got[4][0] == got[1][0] and got[4][1] == "fuzzy"
+    assert got[0][0] != got[1][0]
+
+
+def test_a_listed_address_at_a_neighbouring_unit_stays_apart() -> None:
+    rows = [(f"{n} Oreston Street", "PL9 8GR") for n in (10, 12, 12, 14)]
+    got = resolved([*rows, ("12 Oreston Street", "PL9 8TW")], uprns=[None] * 4 + ["100040011891"])
+    assert got[4][0] == "100040011891" and got[1][0] != "100040011891"
+
+
+def test_a_flat_written_without_its_street_joins_the_postcodes_one_street() -> None:
+    rows = [(f"Flat {f}, Armada Tower, 31 Cobourg Road, Greenbank", "PL4 2DJ") for f in (5, 6)]
+    rows += [("29 Cobourg Road", "PL4 2DJ"), ("Flat 6, Armada Tower, 31, Greenbank", "PL4 2DJ")]
+    rows += [("Flat 6, 31, Plymouth", "PL4 2DJ")]
+    got = resolved(rows)
+    assert got[3][0] == got[4][0] == got[1][0] and got[3][1] == "fuzzy"
+    assert got[0][0] != got[1][0]
+
+
+def test_a_flat_without_its_street_at_a_postcode_of_two_streets_is_not_guessed() -> None:
+    rows = [(f"Flat 6, 31 {s}", "PL4 2DJ") for s in ("Cobourg Road", "Eldad Hill")]
+    rows += [(f"{n} {s}", "PL4 2DJ") for s in ("Cobourg Road", "Eldad Hill") for n in (29, 33)]
+    got = resolved([*rows, ("Flat 6, 31, Greenbank", "PL4 2DJ")])
+    assert got[6][0] not in (got[0][0], got[1][0])
+
+
+def test_two_postcodes_slipping_onto_one_address_are_not_guessed() -> None:
+    # PL3 1RX and PL3 1SW are each written once at 10 Cattedown Drive: one is a second address
+    rows = [(f"{n} Cattedown Drive", "PL3 1ZF") for n in (8, 10, 10, 12)]
+    got = resolved([*rows, ("10 Cattedown Drive", "PL3 1RX"), ("10 Cattedown Drive", "PL3 1SW")])
+    assert len({got[1][0], got[4][0], got[5][0]}) == 3

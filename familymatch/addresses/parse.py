@@ -10,7 +10,7 @@ pair. What the parser accepts is what councils' systems write, not one generator
 - flats written ``FLAT 3, 17 X ROAD``, ``Flt 3``, ``Apartment 3``, ``3, 17 X ROAD``,
   ``3/17 X ROAD``, ``Flat 3 / 17 X Road``, ``FLAT A``, ``GROUND FLOOR FLAT``; ``17C`` is number
   17 suffix C (and ``FLAT C, 17`` is the same address: a lettered flat of a building is written
-  either way);
+  either way); ``3, ROSE COURT, X ROAD`` is flat 3 of a building written without its number;
 - house numbers with a suffix (``17A``) or a range (``17-19``, ``17 - 19``);
 - building names before the number, with or without it (``ROSE COURT 17 X ROAD``,
   ``ROSE COURT, X ROAD``);
@@ -68,6 +68,11 @@ STREET_TYPES = {
 }
 OTHER_WORDS = {
     "HOUSE": ["HSE"],
+    "GROUND": ["GRD", "GND"],
+    "FIRST": ["1ST"],
+    "SECOND": ["2ND"],
+    "THIRD": ["3RD"],
+    "FLOOR": ["FLR"],
     "BUILDINGS": ["BLDGS", "BLDG"],
     "COTTAGES": ["COTTS"],
     "COTTAGE": ["COTT"],
@@ -151,13 +156,20 @@ def _flat(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     comma = r"^([0-9]+[A-Z]?|[A-Z]), (" + number + ")"  # 3, 17 X ROAD
     # PAF's order written out: SAO, building name, PAO ("3, ROSE COURT, 17 X ROAD")
     named = r"^([0-9]+[A-Z]?|[A-Z]), ([A-Z][A-Z ]*[A-Z]), (" + number + ")"
+    # the same without the building's number ("3, ROSE COURT, X ROAD"): the number before a
+    # building's name is its flat, when the name is no street and a street follows
+    unnumbered = r"^([0-9]+[A-Z]?), ([A-Z][A-Z ]*[A-Z]), [A-Z][A-Z ]* (?:" + _TYPES_RE + r")(?:,|$)"
+    building = text.str.extract(unnumbered, 2)
+    of_building = building.is_not_null() & ~building.str.contains(r"\b(?:" + _TYPES_RE + r")$")
     flat = pl.coalesce(
         text.str.extract(worded, 1),
         text.str.extract(floor, 1).replace(FLOORS),
         text.str.extract(slash, 2),
         text.str.extract(comma, 1),
         text.str.extract(named, 1),
+        pl.when(of_building).then(text.str.extract(unnumbered, 1)),
     )
+    text = pl.when(of_building).then(text.str.replace(r"^[0-9]+[A-Z]?, ", "")).otherwise(text)
     rest = (
         text.str.replace(worded, " ")
         .str.replace(floor, "")

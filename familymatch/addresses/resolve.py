@@ -10,7 +10,9 @@ entities. Each edge has a kind, strongest first:
   other (Jaro-Winkler or Indel similarity >= 0.88, street types not contradicting), or the same
   street, flat and number with a postcode one character off (a slip), or the same postcode,
   flat and street with two digits of the number swapped (a keying slip written once), or the
-  same postcode, flat and building name where one side leaves out the building's only number;
+  same postcode, flat and building name where one side leaves out the building's only number,
+  or the same postcode, flat and number where one side leaves out the street (nothing, or a
+  place's name, in its place) and the postcode is written with one street at several numbers;
 - ``street-only``: no usable postcode, and the street, flat and number name exactly one entity of
   a street whose name is found in one postcode district only.
 
@@ -89,14 +91,19 @@ def _postcode_distance(a: pl.Expr, b: pl.Expr) -> pl.Expr:
 
 
 def _edges_postcode_slip(variants: pl.DataFrame) -> pl.DataFrame:
-    """Same street, flat and number; the postcodes one character apart, and one of them
-    a slip: that postcode is written with this street at this one number only, and the other
-    at several numbers or by more records (two streets of one name in one sector are two
-    postcode units, each with its own houses; a gazetteer lists all of them)."""
+    """Same street, flat and number; the postcodes one character apart, and one of them a slip:
+    that postcode is written with this street at this one number only, and the other at several
+    numbers or by more records (two streets of one name in one sector are two postcode units,
+    each with its own houses; a gazetteer lists all of them). A neighbouring unit's postcode
+    (the unit's two letters wrong, the sector right) is a slip too when the slipped side is no
+    listed address (no UPRN, not the gazetteer's), has no one-character candidate and is the
+    only postcode slipping onto that address (two would mean a second address there)."""
     keyed = variants.filter(pl.col("pc_ok")).with_columns(pl.col("flat").fill_null(""))
     houses = keyed.group_by("pc", "street").agg(pl.col("number").n_unique().alias("houses"))
     pairs = _pairs(keyed, ["street", "flat", "number"])
-    pcs = keyed.select("v", "pc", "street", "n").join(houses, on=["pc", "street"]).drop("street")
+    listed = pl.col("uprn").is_not_null() | pl.col("gaz")
+    pcs = keyed.select("v", "pc", "sector", "street", "n", listed.alias("listed"))
+    pcs = pcs.join(houses, on=["pc", "street"]).drop("street")
     pairs = pairs.join(pcs, on="v").join(pcs.rename(lambda c: c + "_r"), on="v_r")
 
     def is_slip(a: str, b: str) -> pl.Expr:  # a is the slip of b
@@ -104,9 +111,20 @@ def _edges_postcode_slip(variants: pl.DataFrame) -> pl.DataFrame:
             (pl.col("houses" + b) > 1) | (pl.col("n" + a) < pl.col("n" + b))
         )
 
-    slip = is_slip("", "_r") | is_slip("_r", "")
     one_off = _postcode_distance(pl.col("pc"), pl.col("pc_r")) == 1
-    return pairs.filter(one_off & slip).select(
+    first = pairs.filter(one_off & (is_slip("", "_r") | is_slip("_r", "")))
+    taken = pl.concat([first["v"], first["v_r"]]).implode()
+    unit = pairs.filter(~one_off & (pl.col("sector") == pl.col("sector_r")))
+    unit = pl.concat(
+        unit.filter(is_slip(a, b) & ~pl.col("listed" + a) & ~pl.col("v" + a).is_in(taken)).select(
+            pl.col("v" + a).alias("s"), pl.col("v" + b).alias("t"), pl.col("pc" + a).alias("pc_s")
+        )
+        for a, b in (("", "_r"), ("_r", ""))
+    )
+    # two unlisted postcodes slipping onto one address: one of them is a second address there
+    unique = (pl.col("pc_s").n_unique().over("t") == 1) & (pl.col("t").n_unique().over("s") == 1)
+    unit = unit.filter(unique).select(pl.col("s").alias("v"), pl.col("t").alias("v_r"))
+    return pl.concat([first.select("v", "v_r"), unit]).select(
         pl.col("v").alias("a"), pl.col("v_r").alias("b"), pl.lit("fuzzy").alias("kind")
     )
 
@@ -185,6 +203,28 @@ def _edges_building(variants: pl.DataFrame) -> pl.DataFrame:
     ).select(pl.col("v").alias("a"), pl.col("v_r").alias("b"), pl.lit("fuzzy").alias("kind"))
 
 
+def _edges_street_left_out(variants: pl.DataFrame) -> pl.DataFrame:
+    """Same postcode, flat and number where one side names no street (none, or a line without a
+    street word that is written with this postcode at this one number only: a locality or town
+    in the street's place) and the other names the one street that the postcode is written with
+    at several numbers, for this flat and number."""
+    keyed = variants.filter(pl.col("pc_ok")).with_columns(pl.col("flat").fill_null(""))
+    houses = keyed.group_by("pc", "street").agg(pl.col("number").n_unique().alias("houses"))
+    keyed = keyed.join(houses, on=["pc", "street"], how="left", nulls_equal=True)
+    key = ["pc", "flat", "number"]
+    anchor = keyed.filter(pl.col("houses") >= 2).drop_nulls(["street", "number"])
+    one_street = anchor.group_by(key).agg(
+        pl.col("street").n_unique().alias("streets"), pl.col("v").min().alias("a")
+    )
+    no_street = pl.col("street").is_null() | (pl.col("stype").is_null() & (pl.col("houses") == 1))
+    stray = keyed.filter(no_street).drop_nulls("number").select("v", *key)
+    return (
+        stray.join(one_street.filter(pl.col("streets") == 1), on=key)
+        .filter(pl.col("v") != pl.col("a"))
+        .select("a", pl.col("v").alias("b"), pl.lit("fuzzy").alias("kind"))
+    )
+
+
 def components(nodes: pl.Series, edges: pl.DataFrame) -> pl.DataFrame:
     """v, root (the smallest v of its component) by label propagation over undirected edges."""
     labels = pl.DataFrame({"v": nodes}).with_columns(pl.col("v").alias("root"))
@@ -216,6 +256,7 @@ def match_variants(variants: pl.DataFrame) -> pl.DataFrame:
             _edges_postcode_slip(variants),
             _edges_number_slip(variants),
             _edges_building(variants),
+            _edges_street_left_out(variants),
         ]
     )
     comp = components(variants["v"], edges)
