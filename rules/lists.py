@@ -21,7 +21,7 @@ import polars as pl
 from familymatch.people import age_in_years, modal_dob
 from familymatch.project import Project
 from familymatch.pseudonyms import pseudonym
-from familymatch.store import Store, read_table
+from familymatch.store import Store, read_rows_in, read_table
 from familymatch.store import schema as s
 from rules.priority import AREAS
 from rules.ruleset import Indicator, RuleSet, load_rule_set
@@ -222,7 +222,6 @@ def gather_lists(
     info = run_info(store, build_run)
     reference: date = info["reference_date"]
     rule_set = _rule_set_of(project, info)
-    from rules.select import read_rows_in
 
     hh = families["household_id"].to_list()
     membership = read_rows_in(store, s.membership, build_run, "household_id", hh)

@@ -22,7 +22,7 @@ import polars as pl
 from familymatch.errors import FamilyMatchError
 from familymatch.logs import get_logger
 from familymatch.project import Project
-from familymatch.store import Store, read_table, recording_run
+from familymatch.store import Store, read_rows_in, read_table, recording_run
 from familymatch.store import schema as s
 from familymatch.store.runs import run_info
 from rules.priority import (
@@ -316,32 +316,6 @@ def _margin(fam: pl.DataFrame, k: int) -> pl.DataFrame:
 
 
 # --------------------------------------------------------------------------- from a build
-
-IN_CHUNK = 900  # values per IN (...) list: well inside every SQLite build's variable limit
-
-
-def read_rows_in(
-    store: Store, table: Any, run_id: int, column: str, values: list[str]
-) -> pl.DataFrame:
-    """Rows of ``table`` for one complete run whose ``column`` is one of ``values`` (a few
-    hundred families' rows without reading a city's: the tables are indexed by run and
-    household or record)."""
-    from sqlalchemy import select
-
-    from familymatch.store.bulk import _polars_type
-
-    run_info(store, run_id)
-    cols = [c for c in table.columns if c.name != "run_id"]
-    rows: list[tuple[Any, ...]] = []
-    uniq = sorted(set(values))
-    with store.engine.connect() as conn:
-        for start in range(0, len(uniq), IN_CHUNK):
-            chunk = uniq[start : start + IN_CHUNK]
-            query = select(*cols).where(table.c.run_id == run_id, table.c[column].in_(chunk))
-            rows.extend(tuple(r) for r in conn.execute(query))
-    types = {c.name: _polars_type(c.type) for c in cols}
-    schema = {n: (t if t is not None else pl.Datetime("us")) for n, t in types.items()}
-    return pl.DataFrame(rows, schema=schema, orient="row")
 
 
 @dataclass

@@ -66,18 +66,17 @@ def describe_addresses(
 def household_addresses(store: Any, run_id: int, members: pl.DataFrame) -> list[dict[str, Any]]:
     """:func:`describe_addresses` for the address entities a recorded household's records
     (``members``: record_id, ...) resolved to."""
-    from familymatch.store import read_table
+    from familymatch.store import read_rows_in
     from familymatch.store import schema as s
 
-    record_addresses = read_table(store, s.record_addresses, run_id)
-    ids = (
-        record_addresses.join(members.select("record_id"), on="record_id")
-        .drop_nulls("address_id")["address_id"]
-        .to_list()
-    )
-    same = record_addresses.filter(pl.col("address_id").is_in(ids))
-    records = read_table(store, s.records, run_id).join(same.select("record_id"), on="record_id")
-    return describe_addresses(ids, same, read_table(store, s.addresses, run_id), records)
+    record_ids = members["record_id"].to_list()
+    own = read_rows_in(store, s.record_addresses, run_id, "record_id", record_ids)
+    ids = own.drop_nulls("address_id")["address_id"].to_list()
+    # every record at those addresses (other households' too): the ways each was written
+    same = read_rows_in(store, s.record_addresses, run_id, "address_id", ids)
+    records = read_rows_in(store, s.records, run_id, "record_id", same["record_id"].to_list())
+    entities = read_rows_in(store, s.addresses, run_id, "address_id", ids)
+    return describe_addresses(ids, same, entities, records)
 
 
 def address_lines(entities: list[dict[str, Any]]) -> list[str]:
