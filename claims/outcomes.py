@@ -204,6 +204,7 @@ def import_outcomes(
     t = time.perf_counter()
     say("ingest")
     ingested = ingest_project(project)
+    gazetteer = read_gazetteer(project.gazetteer)
     seconds = {"ingest": time.perf_counter() - t}
     return [
         _import_onto(
@@ -212,6 +213,7 @@ def import_outcomes(
             b,
             attachments.filter(pl.col("build_run_id") == b),
             ingested,
+            gazetteer,
             dict(seconds),
             say,
         )
@@ -225,13 +227,13 @@ def _import_onto(
     build_run: int,
     attachments: pl.DataFrame,
     ingested: Any,
+    gazetteer: pl.DataFrame | None,
     seconds: dict[str, float],
     say: Callable[[str], None],
 ) -> OutcomesImport:
     """Link the later records onto one build and record them as an ``outcomes`` run."""
     later = ingested.records.select(list(CANONICAL_SCHEMA))
 
-    gazetteer = read_gazetteer(project.gazetteer)
     onto = link_onto_build(store, build_run, later, seconds, say, gazetteer)
     t = time.perf_counter()
     mapped = map_to_build(onto.linked.persons, onto.membership)
