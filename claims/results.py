@@ -368,10 +368,17 @@ def employment_result(
     facts: Sequence[Fact],
     as_of: date,
     dobs: dict[str, date | None],
+    not_jobs: frozenset[str] = frozenset(),
 ) -> Outcome:
+    """``not_jobs``: employment event types that are steps towards work (the framework's
+    progress-to-work events, e.g. a Work Programme place), never a job."""
     lines: list[Line] = []
     notes: list[str] = []
-    jobs = [f for f in facts if f["kind"] == "employment" and _open_at(f, as_of)]
+    jobs = [
+        f
+        for f in facts
+        if f["kind"] == "employment" and f["event_type"] not in not_jobs and _open_at(f, as_of)
+    ]
     benefits = [f for f in facts if f["kind"] == "benefits" and f["event_type"] in rule.benefits]
     open_now = {f["person_id"] for f in benefits if f["period"] == "later" and _open_at(f, as_of)}
     achieved = False
@@ -462,6 +469,9 @@ def decide(
     family_ref; ``already``: results of each family in earlier submissions; ``cap_left``: how many
     more families may be turned around under the funded cap (None: no cap)."""
     turnarounds = {n for n, r in fw.results.items() if r.turnaround}
+    steps = frozenset(
+        t for r in fw.results.values() if r.kind == "progress_to_work" for t in r.event_types
+    )
     out: list[Decision] = []
     left = cap_left
     for fam in sorted(families, key=lambda f: (f.attached_on, f.family_ref)):
@@ -471,7 +481,7 @@ def decide(
             if rule.kind == "components":
                 outcomes.append(components_result(rule, fw, fam, rows, as_of, calendar, dobs))
             elif rule.kind == "continuous_employment":
-                outcomes.append(employment_result(rule, fam, rows, as_of, dobs))
+                outcomes.append(employment_result(rule, fam, rows, as_of, dobs, steps))
             else:
                 outcomes.append(progress_result(rule, rows, as_of))
         achieved = [o.name for o in outcomes if o.status == "achieved"]

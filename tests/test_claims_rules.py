@@ -485,3 +485,15 @@ def test_a_claim_decides_with_the_term_calendar_its_build_recorded(tmp_path: Pat
         pass
     assert build_terms(store, own.run_id) == council
     assert build_terms(store, packaged.run_id) is None
+
+
+def test_a_work_programme_place_is_not_a_job() -> None:
+    # off JSA and on the Work Programme for 8 months, no job: progress to work, not employment
+    rows = [
+        claim("A1", date(2011, 1, 1), date(2012, 9, 30), period="later"),
+        fact(
+            "employment", "A1", event_type="WORK_PROGRAMME", event_date=date(2012, 10, 1)
+        ),  # still on it
+    ]
+    d = one(("education", "work"), rows)
+    assert "R3" not in d.results
