@@ -844,6 +844,7 @@ def demo(
         float, typer.Option(help="Size of the synthetic city (1.0 = 110,000 households).")
     ] = 1.0,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    timeline: Annotated[bool, typer.Option(help="Three years: refreshes, claims.")] = False,
 ) -> None:
     """Generate a synthetic council and run every step on it into a local SQLite file.
 
@@ -851,7 +852,7 @@ def demo(
     """
     from fixtures.demo import run_demo
 
-    run_demo(out, scale, seed, console)
+    run_demo(out, scale, seed, console, timeline)
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ import io
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from claims.records import read_attachments, read_submitted_claims
@@ -49,5 +50,47 @@ def test_what_the_demo_prints_adds_up(tmp_path: Path) -> None:
     for r in f.recorded.values():
         assert r["total"] == r["attachment_fees"] + r["results"]
     assert f"= £{claim.amount:,.2f}" in printed
+    for line in f.lines:
+        assert " ".join(line.split()) in printed
+
+
+@pytest.mark.slow
+def test_what_the_timeline_demo_prints_adds_up(tmp_path: Path) -> None:
+    from fixtures.demo_timeline import TimelineFigures
+    from fixtures.timeline import CLAIM_DATES, YEARS
+
+    console = Console(file=io.StringIO(), width=250)
+    f = run_demo(tmp_path / "demo", 0.02, 7, console, timeline=True)
+    assert isinstance(f, TimelineFigures) and f.score is not None
+    printed = " ".join(console.file.getvalue().split())  # type: ignore[attr-defined]
+    store = open_store(load_project(tmp_path / "demo" / "familymatch.toml").database_url)
+    attachments = read_attachments(store)
+    # a build at every refresh; families attached from them add up to the Plymouth profile
+    assert len(f.refreshes) == 7 and sum(r.attached for r in f.refreshes) == attachments.height
+    assert [y.attached for y in f.years] == [round(n * 0.02) for _, _, _, n in YEARS]
+    # fees per year: funded families x that year's fee, as the recorded column counts them
+    for y in f.years:
+        assert y.fees == y.fee * y.funded
+        assert f.recorded[y.year]["attachment_fees"] == y.fees
+    # a claim at every refresh after the first; results per claim add up to what was submitted
+    assert [c.as_of for c in f.claims] == list(CLAIM_DATES)
+    for c in f.claims:
+        assert sum(a for _, a in c.by_result.values()) == c.amount
+    submitted = read_submitted_claims(store)
+    assert sum(Decimal(a) for a in submitted["amount"]) == sum(c.amount for c in f.claims)
+    # the recorded column: each claim's results in the financial year it was submitted
+    by_fy: dict[str, Decimal] = {}
+    for c in f.claims:
+        assert c.submitted_on is not None
+        start = c.submitted_on.year - (c.submitted_on.month < 4)
+        fy = f"{start}/{(start + 1) % 100:02d}"
+        by_fy[fy] = by_fy.get(fy, Decimal("0.00")) + c.amount
+    assert {fy: r["results"] for fy, r in f.recorded.items() if r["results"]} == {
+        fy: a for fy, a in by_fy.items() if a
+    }
+    for r in f.recorded.values():
+        assert r["total"] == r["attachment_fees"] + r["results"]
+    # the claims against the planted truth
+    assert f.score.precision == f.score.recall == 1.0 and f.score.expected.height >= 3
     for line in f.lines:
         assert " ".join(line.split()) in printed

@@ -12,23 +12,21 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from claims.records import read_attachments
 from familymatch.project import load_project
-from familymatch.store import Store, open_store, read_table
-from familymatch.store import schema as s
-from fixtures.allocation import fill_allocation, true_households
+from familymatch.store import Store, open_store
+from fixtures.allocation import fill_allocation
 from fixtures.demo_programme import sign_off
 from fixtures.generate import generate
-from fixtures.timeline import AMOUNTS, CLAIM_DATES, REFRESHES, YEARS
+from fixtures.timeline import (
+    AMOUNTS,
+    CLAIM_DATES,
+    REFRESHES,
+    YEARS,
+    project_name,
+    records_name,
+)
+from fixtures.timeline_score import against_truth
 from tests.test_claims import run
-
-
-def project_file(folder: Path, k: int) -> Path:
-    return folder / ("familymatch.toml" if k == 0 else f"familymatch_{REFRESHES[k]}.toml")
-
-
-def records_of(k: int) -> str:
-    return "records.parquet" if k == 0 else f"timeline/records_{REFRESHES[k]}.parquet"
 
 
 def attach_from(folder: Path, store: Store, k: int, build: int, planted: pl.DataFrame) -> int:
@@ -37,7 +35,7 @@ def attach_from(folder: Path, store: Store, k: int, build: int, planted: pl.Data
     template, filled = folder / f"alloc-{k}.csv", folder / f"filled-{k}.csv"
     run("cohort", "allocation", "--out", str(template), "--run", str(build), "-p", p)
     mine = planted.filter(pl.col("build") == k)
-    n = fill_allocation(template, filled, store, build, folder / "truth", mine, records_of(k))
+    n = fill_allocation(template, filled, store, build, folder / "truth", mine, records_name(k))
     today = REFRESHES[k + 1].isoformat()
     run("attach", str(filled), "-p", p, "--today", today)
     return n
@@ -65,7 +63,7 @@ def run_timeline(folder: Path) -> dict[str, object]:
     diffs: dict[date, dict[str, int]] = {}
     attached = 0
     for k, when in enumerate(REFRESHES):
-        pk = str(project_file(folder, k))
+        pk = str(folder / project_name(k))
         builds[k] = int(json.loads(run("cohort", "build", "-p", pk, "--json"))["run_id"])
         if k:
             diffs[when] = json.loads(run("cohort", "diff", "-p", p, "--json"))["counts"]
@@ -74,58 +72,6 @@ def run_timeline(folder: Path) -> dict[str, object]:
         if planted.filter(pl.col("build") == k).height:
             attached += attach_from(folder, store, k, builds[k], planted)
     return {"store": store, "builds": builds, "claims": claims, "diffs": diffs, "n": attached}
-
-
-def claimed_families(
-    store: Store, builds: dict[int, int], claims: dict[date, int], folder: Path
-) -> pl.DataFrame:
-    """Every family claimed over time: claim date, true household (through the build it was
-    attached from), result, amount."""
-    attached = read_attachments(store).select("family_ref", "build_run_id")
-    mapping = pl.concat(
-        true_households(store, run_id, folder / "truth", records_of(k))
-        .join(attached.filter(pl.col("build_run_id") == run_id), on="family_ref")
-        .select("family_ref", "true_household")
-        for k, run_id in builds.items()
-        if attached.filter(pl.col("build_run_id") == run_id).height
-    )
-    rows = [
-        read_table(store, s.claims, run_id)
-        .filter(pl.col("decision") == "claimed")
-        .select("family_ref", "result", "amount_pence")
-        .with_columns(pl.lit(when).alias("claim"))
-        for when, run_id in claims.items()
-    ]
-    return pl.concat(rows).join(mapping, on="family_ref", how="left")
-
-
-def formed_wrong(
-    store: Store, builds: dict[int, int], planted: pl.DataFrame, folder: Path
-) -> set[str]:
-    """Attached true households a member of which (with records in the build's extracts) our
-    build placed in another household: the linkage's loss (``link evaluate`` measures it), after
-    which the claim decides on part of the family."""
-    attached = read_attachments(store).select("family_ref", "build_run_id")
-    out: set[str] = set()
-    for k, run_id in builds.items():
-        mine = planted.filter(pl.col("build") == k)["household_id"].to_list()
-        if not mine:
-            continue
-        truth = pl.read_parquet(folder / "truth" / records_of(k))
-        ours = read_table(store, s.membership, run_id).select("record_id", "household_id")
-        refs = read_table(store, s.households, run_id).select("household_id", "family_ref")
-        placed = (
-            truth.filter(pl.col("household_id").is_in(mine))
-            .select("record_id", pl.col("household_id").alias("true_household"))
-            .join(ours, on="record_id")
-            .join(refs, on="household_id")
-        )
-        at = attached.filter(pl.col("build_run_id") == run_id)["family_ref"].to_list()
-        homes = placed.group_by("true_household").agg(pl.col("family_ref").unique())
-        for h, fams in homes.rows():
-            if len(fams) > 1 or not set(fams) & set(at):
-                out.add(h)
-    return out
 
 
 @pytest.mark.slow
@@ -139,30 +85,21 @@ def test_programme_timeline_at_scale_0_2(tmp_path: Path) -> None:
     got = run_timeline(folder)
     store, builds, claims = got["store"], got["builds"], got["claims"]
     assert got["n"] == planted.height  # every planted attachment is a family of its build
-    claimed = claimed_families(store, builds, claims, folder)  # type: ignore[arg-type]
+    score = against_truth(store, builds, claims, folder)  # type: ignore[arg-type]
     # nothing claimed twice: one claim per family over three years (no family has R1 and R2)
-    assert claimed["family_ref"].is_unique().all()
-    expected = planted.filter(pl.col("first_claim").is_not_null()).select(
-        pl.col("household_id").alias("true_household"),
-        pl.col("first_claim").alias("claim"),
-        "result",
-        "amount_pence",
-    )
-    made = claimed.select("true_household", "claim", "result", "amount_pence")
+    assert score.claimed["family_ref"].is_unique().all()
     # families our build split (a member placed in another household) are the linkage's loss:
-    # at most 2% of those attached; every other planted outcome is claimed exactly
-    split = formed_wrong(store, builds, planted, folder)  # type: ignore[arg-type]
-    assert len(split) <= max(1, planted.height // 50), split
-    made = made.filter(~pl.col("true_household").is_in(split))
-    expected = expected.filter(~pl.col("true_household").is_in(split))
-    wrong = made.join(expected, on=made.columns, how="anti")
-    missed = expected.join(made, on=expected.columns, how="anti")
-    # precision and recall 1.0, at the right claim, amounts to the penny
-    assert wrong.height == 0 and missed.height == 0, (wrong, missed)
+    # at most 2% of those attached; every other planted outcome is claimed exactly: precision
+    # and recall 1.0, at the right claim date, amounts to the penny
+    assert len(score.split) <= max(1, planted.height // 50), score.split
+    assert score.wrong.height == 0 and score.missed.height == 0, (score.wrong, score.missed)
+    assert score.precision == score.recall == 1.0
+    expected, made = score.expected, score.made
     assert expected["result"].n_unique() == 3 and len(set(expected["claim"])) >= 4
     assert made["amount_pence"].sum() == expected["amount_pence"].sum()
-    amounts = {(r, y): a for r, by in AMOUNTS.items() for y, a in by.items()}
-    assert set(made["amount_pence"]) <= set(amounts.values())
+    amounts = {a for by in AMOUNTS.values() for a in by.values()}
+    assert set(made["amount_pence"]) <= amounts
+    assert planted["moved_on"].is_not_null().sum() >= 1  # movers among the attached
     # refreshes: attached families stay attached; families leave the criteria and new ones join
     diffs: dict[date, dict[str, int]] = got["diffs"]  # type: ignore[assignment]
     assert set(diffs) == set(CLAIM_DATES)
