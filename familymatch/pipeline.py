@@ -16,6 +16,7 @@ import polars as pl
 
 from familymatch.addresses import AddressResult, resolve_addresses, with_addresses
 from familymatch.addresses.gazetteer import read_gazetteer
+from familymatch.addresses.persons import place_by_person
 from familymatch.households import HouseholdResult, build_households
 from familymatch.ingest import IngestResult, ingest_project
 from familymatch.link import LinkResult, link_records
@@ -92,6 +93,7 @@ def link_project(
 
     t = time.perf_counter()
     say("households")
+    std, addresses = place_by_person(std, linked.persons, addresses)
     households = build_households(std, linked.persons, as_of)
     seconds["households"] = time.perf_counter() - t
 

@@ -386,3 +386,20 @@ def test_two_postcodes_slipping_onto_one_address_are_not_guessed() -> None:
     rows = [(f"{n} Cattedown Drive", "PL3 1ZF") for n in (8, 10, 10, 12)]
     got = resolved([*rows, ("10 Cattedown Drive", "PL3 1RX"), ("10 Cattedown Drive", "PL3 1SW")])
     assert len({got[1][0], got[4][0], got[5][0]}) == 3
+
+
+def test_another_streets_postcode_in_the_district_joins_at_the_same_street_and_number() -> None:
+    # PL8 2BJ is Rock Road's postcode (several houses), written once on 26 Lipson Drive
+    rows = [(f"{n} Lipson Drive, Tamerton Foliot", "PL8 8XW") for n in (24, 26, 26, 28)]
+    rows += [(f"{n} Rock Road", "PL8 2BJ") for n in (1, 3)]
+    got = resolved([*rows, ("26 Lipson Drive Tamerton Foliot", "PL8 2BJ")])
+    assert got[6][0] == got[1][0] and got[6][1] == "fuzzy"
+    assert got[4][0] != got[1][0]
+
+
+def test_another_streets_postcode_with_another_locality_stays_apart() -> None:
+    # the text names another place: the street may be the wrong part, not the postcode
+    rows = [(f"{n} Lipson Drive, Tamerton Foliot", "PL8 8XW") for n in (24, 26, 26, 28)]
+    rows += [(f"{n} Rock Road, Efford", "PL8 2BJ") for n in (1, 3)]
+    got = resolved([*rows, ("26 Lipson Drive, Efford", "PL8 2BJ")])
+    assert got[6][0] not in (None, got[1][0])

@@ -97,12 +97,17 @@ def _edges_postcode_slip(variants: pl.DataFrame) -> pl.DataFrame:
     each with its own houses; a gazetteer lists all of them). A neighbouring unit's postcode
     (the unit's two letters wrong, the sector right) is a slip too when the slipped side is no
     listed address (no UPRN, not the gazetteer's), has no one-character candidate and is the
-    only postcode slipping onto that address (two would mean a second address there)."""
+    only postcode slipping onto that address (two would mean a second address there). So is a
+    postcode of another street in the same district (the postcode written with this street at
+    this one number only, and with another street at several; the other side's postcode is
+    this street's own, and no locality written differently), under the same three conditions."""
     keyed = variants.filter(pl.col("pc_ok")).with_columns(pl.col("flat").fill_null(""))
-    houses = keyed.group_by("pc", "street").agg(pl.col("number").n_unique().alias("houses"))
+    houses = _houses(keyed)
     pairs = _pairs(keyed, ["street", "flat", "number"])
     listed = pl.col("uprn").is_not_null() | pl.col("gaz")
-    pcs = keyed.select("v", "pc", "sector", "street", "n", listed.alias("listed"))
+    pcs = keyed.select(
+        "v", "pc", "sector", "district", "street", "locality", "town", "n", listed.alias("listed")
+    )
     pcs = pcs.join(houses, on=["pc", "street"]).drop("street")
     pairs = pairs.join(pcs, on="v").join(pcs.rename(lambda c: c + "_r"), on="v_r")
 
@@ -114,9 +119,23 @@ def _edges_postcode_slip(variants: pl.DataFrame) -> pl.DataFrame:
     one_off = _postcode_distance(pl.col("pc"), pl.col("pc_r")) == 1
     first = pairs.filter(one_off & (is_slip("", "_r") | is_slip("_r", "")))
     taken = pl.concat([first["v"], first["v_r"]]).implode()
-    unit = pairs.filter(~one_off & (pl.col("sector") == pl.col("sector_r")))
+
+    def borrowed(a: str, b: str) -> pl.Expr:  # a carries another street's postcode; b its own
+        return (
+            (pl.col("houses" + a) == 1)
+            & (pl.col("other" + a) >= 2)
+            & (pl.col("houses" + b) >= pl.col("other" + b))
+            & ~_places_differ()
+        )
+
+    same_sector = pl.col("sector") == pl.col("sector_r")
+    unit = pairs.filter(~one_off & (pl.col("district") == pl.col("district_r")))
     unit = pl.concat(
-        unit.filter(is_slip(a, b) & ~pl.col("listed" + a) & ~pl.col("v" + a).is_in(taken)).select(
+        unit.filter(
+            ((same_sector & is_slip(a, b)) | borrowed(a, b))
+            & ~pl.col("listed" + a)
+            & ~pl.col("v" + a).is_in(taken)
+        ).select(
             pl.col("v" + a).alias("s"), pl.col("v" + b).alias("t"), pl.col("pc" + a).alias("pc_s")
         )
         for a, b in (("", "_r"), ("_r", ""))
@@ -126,6 +145,33 @@ def _edges_postcode_slip(variants: pl.DataFrame) -> pl.DataFrame:
     unit = unit.filter(unique).select(pl.col("s").alias("v"), pl.col("t").alias("v_r"))
     return pl.concat([first.select("v", "v_r"), unit]).select(
         pl.col("v").alias("a"), pl.col("v_r").alias("b"), pl.lit("fuzzy").alias("kind")
+    )
+
+
+def _places_differ() -> pl.Expr:
+    """The two sides name different places: the locality and town written by each ("TAMERTON
+    FOLIOT, PLYMOUTH") are both there and neither holds the other ("PLYMOUTH" does not differ
+    from "STOKE PLYMOUTH"; "LAIRA PLYMOUTH" differs from "EFFORD PLYMOUTH")."""
+    a, b = (
+        pl.concat_str(["locality" + s, "town" + s], separator=" ", ignore_nulls=True)
+        for s in ("", "_r")
+    )
+    holds = a.str.contains(b, literal=True) | b.str.contains(a, literal=True)
+    return (~holds & (a != "") & (b != "")).fill_null(False)
+
+
+def _houses(keyed: pl.DataFrame) -> pl.DataFrame:
+    """pc, street, houses (numbers written with this postcode and street), other (the most
+    numbers written with this postcode and any other street; 0 when none)."""
+    houses = keyed.group_by("pc", "street").agg(pl.col("number").n_unique().alias("houses"))
+    other = (
+        houses.join(houses, on="pc", suffix="_o", nulls_equal=True)
+        .filter(pl.col("street").ne_missing(pl.col("street_o")))
+        .group_by("pc", "street")
+        .agg(pl.col("houses_o").max().alias("other"))
+    )
+    return houses.join(other, on=["pc", "street"], how="left", nulls_equal=True).with_columns(
+        pl.col("other").fill_null(0)
     )
 
 
