@@ -59,6 +59,8 @@ def p(
         ),
         ("3/17 Mill Rd", "pl12ab", p("3", None, "17", "MILL ROAD", pc="PL1 2AB")),
         ("Rose Court, 3/17 Mill Rd", None, p("3", "ROSE COURT", "17", "MILL ROAD")),
+        # the building's number left out: flat 3 of Rose Court, not a street "3/MILL ROAD"
+        ("Rose Court, 3/Mill Rd", None, p("3", "ROSE COURT", None, "MILL ROAD")),
         ("Rose Court, Flat 3 / 17 Mill Rd", None, p("3", "ROSE COURT", "17", "MILL ROAD")),
         (
             "3, ROSE COURT, 17 MILL ROAD, PLYMOUTH",
@@ -403,3 +405,38 @@ def test_another_streets_postcode_with_another_locality_stays_apart() -> None:
     rows += [(f"{n} Rock Road, Efford", "PL8 2BJ") for n in (1, 3)]
     got = resolved([*rows, ("26 Lipson Drive, Efford", "PL8 2BJ")])
     assert got[6][0] not in (None, got[1][0])
+
+
+def test_a_flat_slash_street_without_the_buildings_number_joins_the_numbered_flat() -> None:
+    rows = [("Flat 2, Drake House, 37 Ernesettle Street", "PL5 7YZ")] * 2
+    rows += [("Flat 3, Drake House, 37 Ernesettle Street", "PL5 7YZ")]
+    got = resolved([*rows, ("Drake House, 2/Ernesettle St", "PL5 7YZ")])
+    assert got[3][0] == got[0][0] != got[2][0] and got[3][1] == "fuzzy"
+
+
+def test_a_flat_of_a_named_building_without_its_number_joins_the_streets_one_number() -> None:
+    rows = [("Flat 2 / 31 Cobourg Road", "PL4 2DJ"), ("2/31 Cobourg Rd", "PL4 2DJ")]
+    rows += [("Flat 3 / 31 Cobourg Road", "PL4 2DJ")]
+    got = resolved([*rows, ("Armada Tower, Flat 2 / Cobourg Road", "PL4 2DJ")])
+    assert got[3][0] == got[0][0] == got[1][0] != got[2][0] and got[3][1] == "fuzzy"
+
+
+def test_a_flat_of_a_named_building_on_a_street_of_two_such_flats_is_not_guessed() -> None:
+    rows = [("Flat 2 / 31 Cobourg Road", "PL4 2DJ"), ("Flat 2 / 35 Cobourg Road", "PL4 2DJ")]
+    got = resolved([*rows, ("Armada Tower, Flat 2 / Cobourg Road", "PL4 2DJ")])
+    assert got[2][0] not in (got[0][0], got[1][0])
+    # the building named with its number elsewhere says which
+    named = [*rows, ("Flat 3, Armada Tower, 35 Cobourg Road", "PL4 2DJ")]
+    got = resolved([*named, ("Armada Tower, Flat 3 / Cobourg Road", "PL4 2DJ")])
+    assert got[3][0] == got[2][0]
+
+
+def test_a_named_flat_does_not_join_a_number_where_another_building_is_named() -> None:
+    rows = [("Flat 1 / 10 Hooe Street", "PL6 9NX"), ("1, Union Buildings, 10 Hooe St", "PL6 9NX")]
+    got = resolved([*rows, ("Flat 1, Drake House, Hooe Street", "PL6 9NX")])
+    assert got[0][0] == got[1][0] != got[2][0]
+    # a listed form (its own UPRN) stays itself
+    got = resolved(
+        [rows[0], ("Flat 1, Drake House, Hooe Street", "PL6 9NX")], uprns=[None, "100040008797"]
+    )
+    assert got[1][0] == "100040008797" != got[0][0]

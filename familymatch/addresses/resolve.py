@@ -249,6 +249,39 @@ def _edges_building(variants: pl.DataFrame) -> pl.DataFrame:
     ).select(pl.col("v").alias("a"), pl.col("v_r").alias("b"), pl.lit("fuzzy").alias("kind"))
 
 
+def _edges_building_number_left_out(variants: pl.DataFrame) -> pl.DataFrame:
+    """A flat written with its building's name and street but not the building's number
+    ("ARMADA TOWER, FLAT 2 / COBOURG ROAD") joins the numbered forms of that flat at the same
+    postcode and street ("2/31 COBOURG ROAD", "FLAT 2, ARMADA TOWER, 31 COBOURG ROAD") when they
+    name one number: those naming the same building when there are any, else those naming none
+    at a number where no other building's name is written. Two numbers: not guessed; a form
+    with a UPRN of its own (a listed address) stays itself."""
+    keyed = variants.filter(pl.col("pc_ok") & pl.col("flat").is_not_null()).drop_nulls("street")
+    key = ["pc", "flat", "street"]
+    loose = keyed.filter(pl.col("number").is_null() & pl.col("uprn").is_null() & ~pl.col("gaz"))
+    numbered = keyed.drop_nulls("number").select("v", *key, "number", "building")
+    names = (
+        variants.drop_nulls(["pc", "street", "number", "building"])
+        .group_by("pc", "street", "number")
+        .agg(pl.col("building").unique().alias("names"))
+    )
+    pairs = (
+        loose.drop_nulls("building")
+        .select("v", *key, "building")
+        .join(numbered, on=key, suffix="_r")
+        .join(names, on=["pc", "street", "number"], how="left")
+    )
+    same = (pl.col("building") == pl.col("building_r")).fill_null(False)
+    names_it = pl.col("names").list.contains(pl.col("building")).fill_null(False)
+    other_named = pl.col("names").list.len().fill_null(0) - names_it.cast(pl.UInt32)
+    unnamed = pl.col("building_r").is_null() & (other_named == 0)
+    pairs = pairs.filter(same | unnamed).with_columns(same.any().over("v").alias("named"))
+    pairs = pairs.filter(same | ~pl.col("named"))
+    return pairs.filter(pl.col("number").n_unique().over("v") == 1).select(
+        pl.col("v_r").alias("a"), pl.col("v").alias("b"), pl.lit("fuzzy").alias("kind")
+    )
+
+
 def _edges_street_left_out(variants: pl.DataFrame) -> pl.DataFrame:
     """Same postcode, flat and number where one side names no street (none, or a line without a
     street word that is written with this postcode at this one number only: a locality or town
@@ -302,6 +335,7 @@ def match_variants(variants: pl.DataFrame) -> pl.DataFrame:
             _edges_postcode_slip(variants),
             _edges_number_slip(variants),
             _edges_building(variants),
+            _edges_building_number_left_out(variants),
             _edges_street_left_out(variants),
         ]
     )
