@@ -91,9 +91,13 @@ def link_project(
     linked = link_records(std, model=model)
     seconds["link"] = time.perf_counter() - t
 
+    # the address stage's second half: a person's other records as evidence (counted with it)
+    t = time.perf_counter()
+    std, addresses = place_by_person(std, linked.persons, addresses)
+    seconds["addresses"] += time.perf_counter() - t
+
     t = time.perf_counter()
     say("households")
-    std, addresses = place_by_person(std, linked.persons, addresses)
     households = build_households(std, linked.persons, as_of)
     seconds["households"] = time.perf_counter() - t
 

@@ -9,9 +9,11 @@ from familymatch.addresses import resolve_addresses, with_addresses
 from familymatch.addresses.persons import place_by_person
 
 
-def run(rows: list[tuple[str, str | None, str]]) -> tuple[pl.DataFrame, list[tuple[object, ...]]]:
+def run(
+    rows: list[tuple[str, str | None, str]], surnames: dict[str, str] | None = None
+) -> tuple[pl.DataFrame, list[tuple[object, ...]]]:
     """rows: (address, postcode, person) -> the result's entities and (address_id,
-    resolved_by) per row, in order."""
+    resolved_by) per row, in order; every person is a SMITH unless ``surnames`` says."""
     std = pl.DataFrame(
         {
             "record_id": [f"r{i:02d}" for i in range(len(rows))],
@@ -23,6 +25,7 @@ def run(rows: list[tuple[str, str | None, str]]) -> tuple[pl.DataFrame, list[tup
             "pc_sector": [None] * len(rows),
             "pc_district": [None] * len(rows),
             "pc_area": [None] * len(rows),
+            "sn": [(surnames or {}).get(p, "SMITH") for _, _, p in rows],
         },
         schema_overrides={"uprn": pl.String, "pc_sector": pl.String},
     ).with_columns(pl.col("pc_district", "pc_area").cast(pl.String))
@@ -90,3 +93,20 @@ def test_one_person_at_two_numbers_of_a_street_moved() -> None:
     rows = [("9 Rock Lane", "PL9 1UX", "p1"), ("11 Rock Lane", "PL9 1UY", "p1")]
     _, got = run(rows)
     assert got[0][0] != got[1][0] and {how for _, how in got} == {"exact"}
+
+
+def test_a_lone_child_with_a_flat_added_to_the_house_joins_the_family_of_its_surname() -> None:
+    house = [("35 Leigham Road", "PL2 3SN", "mum"), ("35 Leigham Road", "PL2 3SN", "kid1")]
+    got = run([*house, ("Flat 3, 35 Leigham Road", "PL2 3SN", "kid2")])[1]
+    assert got[2] == (got[0][0], "person")
+    # another surname: nothing says it is theirs
+    got = run([*house, ("Flat 3, 35 Leigham Road", "PL2 3SN", "kid2")], {"kid2": "JONES"})[1]
+    assert got[2][0] != got[0][0]
+
+
+def test_a_lone_child_without_the_buildings_number_joins_the_flat_of_its_surname() -> None:
+    flat = [("Flat 3, Drake House, 1 Beaumont Place", "PL4 7HG", p) for p in ("mum", "kid1")]
+    other = [("Flat 2, Drake House, 1 Beaumont Place", "PL4 7HG", p) for p in ("a", "b")]
+    rows = [*flat, *other, ("Flat 3 Drake House Beaumont Place", "PL4 7HG", "kid2")]
+    got = run(rows, {"a": "JONES", "b": "JONES"})[1]
+    assert got[4] == (got[0][0], "person") and got[2][0] != got[0][0]

@@ -3,7 +3,7 @@
 The address stage resolves text alone and refuses to guess: a building's number without its
 flat, a street name of several districts without a postcode, place nobody; a postcode or a
 street written wrong in one part makes a second entity. Once records are linked into persons
-there is more evidence, and ``place_by_person(std, persons, result)`` uses it in two steps:
+there is more evidence, and ``place_by_person(std, persons, result)`` uses it in three steps:
 
 1. **one address written wrong in one part**: a person with records at two entities whose texts
    agree on flat (both, or neither), house number and building, and differ in exactly one of
@@ -16,6 +16,11 @@ there is more evidence, and ``place_by_person(std, persons, result)`` uses it in
    the same postcode when it has a usable one; the same flat, or no flat when it names the
    building's number alone) is placed there (``resolved_by = person``). Several consistent
    entities: placed nowhere (nothing says which).
+3. **a person alone by the text** (placed nowhere, or at an entity no one else's records name)
+   whose text is one part away from exactly one entity where someone of the same surname lives
+   (a flat added to a house; a flat of a building without the building's number, the name
+   written on its own or run into the street's) is placed there: a child whose every census
+   row carries one slip in its address joins the parent at the house.
 
 Both steps only add evidence the text allowed; nothing is placed against what the text says.
 """
@@ -39,6 +44,8 @@ def place_by_person(
     joined = _join_entities(recs, result)
     recs = _repoint(recs, joined)
     placed = _place_unplaced(recs)
+    lone = _place_lone(_apply(recs, placed.with_columns(pl.lit("person").alias("resolved_by"))))
+    placed = pl.concat([placed.join(lone, on="record_id", how="anti"), lone])
     changed = (
         recs.filter(pl.col("to").is_not_null())
         .select("record_id", "address_id")
@@ -71,6 +78,7 @@ def _records(std: pl.DataFrame, persons: pl.DataFrame) -> pl.DataFrame:
         "addr_building",
         "addr_street",
         pl.when(usable).then(pl.col("addr_postcode")).alias("addr_pc"),
+        "sn",
     ).join(persons.select("record_id", "person_id"), on="record_id")
 
 
@@ -165,6 +173,59 @@ def _place_unplaced(recs: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _place_lone(recs: pl.DataFrame) -> pl.DataFrame:
+    """record_id, address_id for the records of a person who lives alone by the text (placed
+    nowhere, or at an entity nobody else's records name) when that text is one part away from
+    exactly one entity where someone of the same surname lives: the same postcode, street (or
+    none written) and number with a flat added to a house (no form of the entity names a flat;
+    a flat left out is the person's own evidence's to place, not a neighbour's surname's), or
+    the same building and flat with
+    the building's number left out (the name written as a line of its own, or run into the
+    street's)."""
+    at = recs.drop_nulls("address_id")
+    people = at.group_by("address_id").agg(pl.col("person_id").n_unique().alias("people"))
+    shared = at.join(people.filter(pl.col("people") >= 2), on="address_id")
+    lone = recs.join(shared.select("person_id").unique(), on="person_id", how="anti")
+    forms = lone.drop_nulls("addr_pc").select("record_id", "person_id", "sn", *_PARTS)
+    # the entities' own forms (not those the person step placed there), and whether a form
+    # of the entity names a flat (a house has none)
+    own = shared.filter(pl.col("resolved_by") != "person")
+    homes = (
+        own.select("address_id", *_PARTS)
+        .unique()
+        .with_columns(pl.col("addr_flat").is_not_null().any().over("address_id").alias("flats_c"))
+    )
+    names = shared.select("address_id", "sn").drop_nulls().unique()
+    cand = forms.join(homes, on="addr_pc", suffix="_c").join(
+        names, left_on=["address_id", "sn"], right_on=["address_id", "sn"]
+    )
+    street = pl.col("addr_street").eq_missing(pl.col("addr_street_c")) | (
+        pl.col("addr_street").is_null() | pl.col("addr_street_c").is_null()
+    )
+    added = pl.col("addr_flat").is_not_null() & ~pl.col("flats_c")
+    flat_off = (pl.col("addr_number") == pl.col("addr_number_c")).fill_null(False) & added
+    # "FLAT 3 DRAKE HOUSE BEAUMONT PLACE": the building's name run into its street
+    run_together = pl.concat_str("addr_building_c", "addr_street_c", separator=" ")
+    building = (pl.col("addr_building") == pl.col("addr_building_c")).fill_null(False) & street
+    no_number = (
+        pl.col("addr_number").is_null()
+        & pl.col("addr_number_c").is_not_null()
+        & pl.col("addr_flat").eq_missing(pl.col("addr_flat_c"))
+        & (building | (pl.col("addr_street") == run_together).fill_null(False))
+    )
+    near = cand.filter((street & flat_off) | no_number)
+    one = (
+        near.group_by("person_id")
+        .agg(pl.col("address_id").unique())
+        .filter(pl.col("address_id").list.len() == 1)
+    )
+    return (
+        near.join(one.select("person_id"), on="person_id")
+        .select("record_id", "address_id")
+        .unique("record_id")
+    )
+
+
 def _apply(std: pl.DataFrame, changed: pl.DataFrame) -> pl.DataFrame:
     upd = changed.rename({"address_id": "new_id", "resolved_by": "new_by"})
     return (
@@ -197,7 +258,9 @@ def _update_result(
         .agg(pl.len().cast(moved.schema["records"]).alias("records"))
         .with_columns(pl.lit("person").alias("resolved_by"))
     )
-    variants = pl.concat([moved, new_forms.select(moved.columns)]).sort(
+    variants = pl.concat([moved, new_forms.select(moved.columns)])
+    # a form whose records all moved elsewhere names no entity any more
+    variants = variants.join(counts.select("address_id"), on="address_id").sort(
         ["address_id", "records"], descending=[False, True]
     )
     n_variants = variants.group_by("address_id").len("nv")
