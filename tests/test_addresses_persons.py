@@ -110,3 +110,14 @@ def test_a_lone_child_without_the_buildings_number_joins_the_flat_of_its_surname
     rows = [*flat, *other, ("Flat 3 Drake House Beaumont Place", "PL4 7HG", "kid2")]
     got = run(rows, {"a": "JONES", "b": "JONES"})[1]
     assert got[4] == (got[0][0], "person") and got[2][0] != got[0][0]
+
+
+def test_one_persons_flat_written_short_and_misspelt_is_one_entity() -> None:
+    rows = [
+        ("Flat 4, Armada Tower, 1 Tavistock Place, Devonport", "PL1 4HS", "p1"),
+        ("Flat 4, Armada Tower, 1 Tavistock Place", "PL1 4HS", "p2"),
+        ("Flat 4, Arma Tower, 1 Devonport", "PL1 4HS", "p1"),  # building misspelt, no street
+        ("Flat 4, Drake House, 1 Devonport", "PL1 4HS", "p3"),  # another building: apart
+    ]
+    _, got = run(rows)
+    assert got[2] == (got[0][0], "person") and got[3][0] != got[0][0]

@@ -28,9 +28,11 @@ Both steps only add evidence the text allowed; nothing is placed against what th
 from __future__ import annotations
 
 import polars as pl
+from rapidfuzz import process
+from rapidfuzz.distance import JaroWinkler
 
 from familymatch.addresses import AddressResult, canonical_text
-from familymatch.addresses.resolve import PC_PATTERN, components
+from familymatch.addresses.resolve import PC_PATTERN, STREET_SIMILAR, components
 
 _PARTS = ["addr_flat", "addr_number", "addr_building", "addr_street", "addr_pc"]
 
@@ -84,21 +86,39 @@ def _records(std: pl.DataFrame, persons: pl.DataFrame) -> pl.DataFrame:
 
 def _join_entities(recs: pl.DataFrame, result: AddressResult) -> pl.DataFrame:
     """address_id, to: entities joined because one person's records write them one part apart
-    (``to`` is the entity of the joined group with the most records)."""
+    at the same flat and number (``to`` is the entity of the joined group with the most
+    records): the postcode (same district) or the street wrong, or, at the same postcode, the
+    street and building names each the same, left out or misspelt."""
     forms = (
         recs.drop_nulls(["address_id", "addr_number"])
         .select("person_id", "address_id", *_PARTS)
         .unique()
         .with_columns(pl.col("addr_flat", "addr_building").fill_null(""))
     )
-    pairs = forms.join(
-        forms, on=["person_id", "addr_flat", "addr_number", "addr_building"], suffix="_r"
-    ).filter(pl.col("address_id") < pl.col("address_id_r"))
+    pairs = forms.join(forms, on=["person_id", "addr_flat", "addr_number"], suffix="_r").filter(
+        pl.col("address_id") < pl.col("address_id_r")
+    )
+    a, b = pairs["addr_building"].to_list(), pairs["addr_building_r"].to_list()
+    pairs = pairs.with_columns(
+        pl.Series("jw", process.cpdist(a, b, scorer=JaroWinkler.normalized_similarity))
+    )
+    same_building = pl.col("addr_building") == pl.col("addr_building_r")
     same_street = pl.col("addr_street") == pl.col("addr_street_r")
     same_pc = pl.col("addr_pc") == pl.col("addr_pc_r")
     district = pl.col("addr_pc").str.extract(r"^(\S+) ", 1)
     same_district = district == pl.col("addr_pc_r").str.extract(r"^(\S+) ", 1)
-    one_part = (same_street & ~same_pc & same_district) | (same_pc & ~same_street)
+    left_out = lambda c: pl.col(c).is_null() | pl.col(c + "_r").is_null()  # noqa: E731
+    building_alike = (
+        same_building
+        | (pl.col("addr_building") == "")
+        | (pl.col("addr_building_r") == "")
+        | (pl.col("jw") >= STREET_SIMILAR)
+    )
+    one_part = (
+        (same_building & same_street & ~same_pc & same_district)
+        | (same_building & same_pc & ~same_street)
+        | (same_pc & (same_street | left_out("addr_street")) & building_alike)
+    )
     uprns = result.addresses.select("address_id", pl.col("uprn").is_not_null().alias("u"))
     edges = (
         pairs.filter(one_part.fill_null(False))
