@@ -440,3 +440,15 @@ def test_a_named_flat_does_not_join_a_number_where_another_building_is_named() -
         [rows[0], ("Flat 1, Drake House, Hooe Street", "PL6 9NX")], uprns=[None, "100040008797"]
     )
     assert got[1][0] == "100040008797" != got[0][0]
+
+
+def test_a_street_name_with_a_space_lost_joins_at_the_same_postcode_and_number() -> None:
+    # the street type run into the name: no type to compare, and "HAM" / "HAMLANE" far apart
+    got = resolved(
+        [
+            ("13 Ham Lane, Stonehouse", "PL1 2QA"),
+            ("13 Hamlane, Stonehouse", "PL1 2QA"),
+            ("13 Ham Lane", "PL1 2QB"),  # another postcode: apart
+        ]
+    )
+    assert got[0][0] == got[1][0] != got[2][0] and got[1][1] == "fuzzy"

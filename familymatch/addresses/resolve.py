@@ -61,6 +61,11 @@ def _edges_same_number(variants: pl.DataFrame) -> pl.DataFrame:
     )
     # a street type written by one side only is no disagreement; two different ones are
     same_type = (pl.col("stype") == pl.col("stype_r")).fill_null(True)
+    # a space lost or added inside the name ("HAMLANE", "VICT ORIA TERRACE") is the same street
+    squashed = pl.col("street").str.replace_all(" ", "") == pl.col("street_r").str.replace_all(
+        " ", ""
+    )
+    spaced = pairs.filter(squashed.fill_null(False) & (pl.col("street") != pl.col("street_r")))
     both = pairs.drop_nulls(["sname", "sname_r"]).filter(same_type)
     a, b = both["sname"].to_list(), both["sname_r"].to_list()
     both = both.with_columns(
@@ -73,13 +78,17 @@ def _edges_same_number(variants: pl.DataFrame) -> pl.DataFrame:
         r"^[0-9]"
     )
     similar = parsed_well & ((pl.col("jw") >= STREET_SIMILAR) | (pl.col("indel") >= STREET_SIMILAR))
-    return both.filter(similar).select(
-        pl.col("v").alias("a"),
-        pl.col("v_r").alias("b"),
-        pl.when(pl.col("street") == pl.col("street_r"))
-        .then(pl.lit("exact"))
-        .otherwise(pl.lit("fuzzy"))
-        .alias("kind"),
+    return (
+        pl.concat([both.filter(similar).drop("jw", "indel"), spaced])
+        .unique(["v", "v_r"])
+        .select(
+            pl.col("v").alias("a"),
+            pl.col("v_r").alias("b"),
+            pl.when(pl.col("street") == pl.col("street_r"))
+            .then(pl.lit("exact"))
+            .otherwise(pl.lit("fuzzy"))
+            .alias("kind"),
+        )
     )
 
 
