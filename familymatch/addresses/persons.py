@@ -246,15 +246,14 @@ def _place_lone(recs: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _apply(std: pl.DataFrame, changed: pl.DataFrame) -> pl.DataFrame:
-    upd = changed.rename({"address_id": "new_id", "resolved_by": "new_by"})
-    return (
-        std.join(upd, on="record_id", how="left")
-        .with_columns(
-            pl.coalesce("new_id", "address_id").alias("address_id"),
-            pl.coalesce("new_by", "resolved_by").alias("resolved_by"),
-        )
-        .drop("new_id", "new_by")
+def _apply(frame: pl.DataFrame, changed: pl.DataFrame) -> pl.DataFrame:
+    """frame with address_id and resolved_by replaced for the records in ``changed`` (record_id,
+    address_id, resolved_by); only those two columns are rewritten, the rest stay shared."""
+    ids, new_id, new_by = changed["record_id"], changed["address_id"], changed["resolved_by"]
+    rid = pl.col("record_id")
+    return frame.with_columns(
+        rid.replace_strict(ids, new_id, default=pl.col("address_id")).alias("address_id"),
+        rid.replace_strict(ids, new_by, default=pl.col("resolved_by")).alias("resolved_by"),
     )
 
 
