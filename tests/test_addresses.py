@@ -452,3 +452,11 @@ def test_a_street_name_with_a_space_lost_joins_at_the_same_postcode_and_number()
         ]
     )
     assert got[0][0] == got[1][0] != got[2][0] and got[1][1] == "fuzzy"
+
+
+def test_a_neighbouring_units_postcode_joins_an_address_written_several_ways() -> None:
+    # the address's own forms (here one with a building name) are several variants of it
+    rows = [(f"{n} Turnchapel Place, Ford", "PL2 4FY") for n in (3, 5, 5, 7)]
+    rows += [("The Lodge, 5 Turnchapel Place", "PL2 4FY")]
+    got = resolved([*rows, ("5 Turnchapel Place Ford Plymouth", "PL2 4JA")])
+    assert got[5][0] == got[4][0] == got[1][0] and got[5][1] == "fuzzy"

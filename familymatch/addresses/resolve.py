@@ -145,12 +145,17 @@ def _edges_postcode_slip(variants: pl.DataFrame) -> pl.DataFrame:
             & ~pl.col("listed" + a)
             & ~pl.col("v" + a).is_in(taken)
         ).select(
-            pl.col("v" + a).alias("s"), pl.col("v" + b).alias("t"), pl.col("pc" + a).alias("pc_s")
+            pl.col("v" + a).alias("s"),
+            pl.col("v" + b).alias("t"),
+            pl.col("pc" + a).alias("pc_s"),
+            pl.col("pc" + b).alias("pc_t"),
         )
         for a, b in (("", "_r"), ("_r", ""))
     )
     # two unlisted postcodes slipping onto one address: one of them is a second address there
-    unique = (pl.col("pc_s").n_unique().over("t") == 1) & (pl.col("t").n_unique().over("s") == 1)
+    # (onto one address: the targets' postcode, as its forms, a gazetteer's among them, are
+    # several variants of it)
+    unique = (pl.col("pc_s").n_unique().over("t") == 1) & (pl.col("pc_t").n_unique().over("s") == 1)
     unit = unit.filter(unique).select(pl.col("s").alias("v"), pl.col("t").alias("v_r"))
     return pl.concat([first.select("v", "v_r"), unit]).select(
         pl.col("v").alias("a"), pl.col("v_r").alias("b"), pl.lit("fuzzy").alias("kind")
