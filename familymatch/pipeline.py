@@ -16,6 +16,7 @@ import polars as pl
 
 from familymatch.addresses import AddressResult, resolve_addresses, with_addresses
 from familymatch.addresses.gazetteer import read_gazetteer
+from familymatch.addresses.persons import place_by_person
 from familymatch.households import HouseholdResult, build_households
 from familymatch.ingest import IngestResult, ingest_project
 from familymatch.link import LinkResult, link_records
@@ -89,6 +90,11 @@ def link_project(
     say("link")
     linked = link_records(std, model=model)
     seconds["link"] = time.perf_counter() - t
+
+    # the address stage's second half: a person's other records as evidence (counted with it)
+    t = time.perf_counter()
+    std, addresses = place_by_person(std, linked.persons, addresses)
+    seconds["addresses"] += time.perf_counter() - t
 
     t = time.perf_counter()
     say("households")

@@ -59,6 +59,8 @@ def p(
         ),
         ("3/17 Mill Rd", "pl12ab", p("3", None, "17", "MILL ROAD", pc="PL1 2AB")),
         ("Rose Court, 3/17 Mill Rd", None, p("3", "ROSE COURT", "17", "MILL ROAD")),
+        # the building's number left out: flat 3 of Rose Court, not a street "3/MILL ROAD"
+        ("Rose Court, 3/Mill Rd", None, p("3", "ROSE COURT", None, "MILL ROAD")),
         ("Rose Court, Flat 3 / 17 Mill Rd", None, p("3", "ROSE COURT", "17", "MILL ROAD")),
         (
             "3, ROSE COURT, 17 MILL ROAD, PLYMOUTH",
@@ -386,3 +388,75 @@ def test_two_postcodes_slipping_onto_one_address_are_not_guessed() -> None:
     rows = [(f"{n} Cattedown Drive", "PL3 1ZF") for n in (8, 10, 10, 12)]
     got = resolved([*rows, ("10 Cattedown Drive", "PL3 1RX"), ("10 Cattedown Drive", "PL3 1SW")])
     assert len({got[1][0], got[4][0], got[5][0]}) == 3
+
+
+def test_another_streets_postcode_in_the_district_joins_at_the_same_street_and_number() -> None:
+    # PL8 2BJ is Rock Road's postcode (several houses), written once on 26 Lipson Drive
+    rows = [(f"{n} Lipson Drive, Tamerton Foliot", "PL8 8XW") for n in (24, 26, 26, 28)]
+    rows += [(f"{n} Rock Road", "PL8 2BJ") for n in (1, 3)]
+    got = resolved([*rows, ("26 Lipson Drive Tamerton Foliot", "PL8 2BJ")])
+    assert got[6][0] == got[1][0] and got[6][1] == "fuzzy"
+    assert got[4][0] != got[1][0]
+
+
+def test_another_streets_postcode_with_another_locality_stays_apart() -> None:
+    # the text names another place: the street may be the wrong part, not the postcode
+    rows = [(f"{n} Lipson Drive, Tamerton Foliot", "PL8 8XW") for n in (24, 26, 26, 28)]
+    rows += [(f"{n} Rock Road, Efford", "PL8 2BJ") for n in (1, 3)]
+    got = resolved([*rows, ("26 Lipson Drive, Efford", "PL8 2BJ")])
+    assert got[6][0] not in (None, got[1][0])
+
+
+def test_a_flat_slash_street_without_the_buildings_number_joins_the_numbered_flat() -> None:
+    rows = [("Flat 2, Drake House, 37 Ernesettle Street", "PL5 7YZ")] * 2
+    rows += [("Flat 3, Drake House, 37 Ernesettle Street", "PL5 7YZ")]
+    got = resolved([*rows, ("Drake House, 2/Ernesettle St", "PL5 7YZ")])
+    assert got[3][0] == got[0][0] != got[2][0] and got[3][1] == "fuzzy"
+
+
+def test_a_flat_of_a_named_building_without_its_number_joins_the_streets_one_number() -> None:
+    rows = [("Flat 2 / 31 Cobourg Road", "PL4 2DJ"), ("2/31 Cobourg Rd", "PL4 2DJ")]
+    rows += [("Flat 3 / 31 Cobourg Road", "PL4 2DJ")]
+    got = resolved([*rows, ("Armada Tower, Flat 2 / Cobourg Road", "PL4 2DJ")])
+    assert got[3][0] == got[0][0] == got[1][0] != got[2][0] and got[3][1] == "fuzzy"
+
+
+def test_a_flat_of_a_named_building_on_a_street_of_two_such_flats_is_not_guessed() -> None:
+    rows = [("Flat 2 / 31 Cobourg Road", "PL4 2DJ"), ("Flat 2 / 35 Cobourg Road", "PL4 2DJ")]
+    got = resolved([*rows, ("Armada Tower, Flat 2 / Cobourg Road", "PL4 2DJ")])
+    assert got[2][0] not in (got[0][0], got[1][0])
+    # the building named with its number elsewhere says which
+    named = [*rows, ("Flat 3, Armada Tower, 35 Cobourg Road", "PL4 2DJ")]
+    got = resolved([*named, ("Armada Tower, Flat 3 / Cobourg Road", "PL4 2DJ")])
+    assert got[3][0] == got[2][0]
+
+
+def test_a_named_flat_does_not_join_a_number_where_another_building_is_named() -> None:
+    rows = [("Flat 1 / 10 Hooe Street", "PL6 9NX"), ("1, Union Buildings, 10 Hooe St", "PL6 9NX")]
+    got = resolved([*rows, ("Flat 1, Drake House, Hooe Street", "PL6 9NX")])
+    assert got[0][0] == got[1][0] != got[2][0]
+    # a listed form (its own UPRN) stays itself
+    got = resolved(
+        [rows[0], ("Flat 1, Drake House, Hooe Street", "PL6 9NX")], uprns=[None, "100040008797"]
+    )
+    assert got[1][0] == "100040008797" != got[0][0]
+
+
+def test_a_street_name_with_a_space_lost_joins_at_the_same_postcode_and_number() -> None:
+    # the street type run into the name: no type to compare, and "HAM" / "HAMLANE" far apart
+    got = resolved(
+        [
+            ("13 Ham Lane, Stonehouse", "PL1 2QA"),
+            ("13 Hamlane, Stonehouse", "PL1 2QA"),
+            ("13 Ham Lane", "PL1 2QB"),  # another postcode: apart
+        ]
+    )
+    assert got[0][0] == got[1][0] != got[2][0] and got[1][1] == "fuzzy"
+
+
+def test_a_neighbouring_units_postcode_joins_an_address_written_several_ways() -> None:
+    # the address's own forms (here one with a building name) are several variants of it
+    rows = [(f"{n} Turnchapel Place, Ford", "PL2 4FY") for n in (3, 5, 5, 7)]
+    rows += [("The Lodge, 5 Turnchapel Place", "PL2 4FY")]
+    got = resolved([*rows, ("5 Turnchapel Place Ford Plymouth", "PL2 4JA")])
+    assert got[5][0] == got[4][0] == got[1][0] and got[5][1] == "fuzzy"

@@ -232,8 +232,8 @@ SLOW_BARS = {
     "harbourside": (0.998, 0.995, 1),  # measured 0.9994 / 0.9973 / 0
     "moorland": (0.998, 0.998, 1),  # measured 0.9990 / 1.0000 / 0
     "estuary": (0.997, 0.998, 1),  # measured 0.9978 / 1.0000 / 0
-    "clayfield": (0.998, 0.988, 3),  # measured 0.9991 / 0.9900 / 2 (education+work 79 of 81)
-    "fenwick": (0.983, 0.988, 6),  # measured 0.9847 / 0.9910 / 5 (education+work 76 of 81)
+    "clayfield": (0.998, 0.990, 3),  # measured 0.9991 / 0.9917 / 2 (education+work 79 of 81)
+    "fenwick": (0.983, 0.993, 6),  # measured 0.9847 / 0.9950 / 5 (education+work 76 of 81)
 }
 
 

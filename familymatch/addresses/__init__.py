@@ -19,7 +19,7 @@ from familymatch.addresses.resolve import (
     unplaced,
 )
 
-RESOLVED_BY = ("uprn", "gazetteer", "exact", "fuzzy", "street-only", "none")
+RESOLVED_BY = ("uprn", "gazetteer", "exact", "fuzzy", "street-only", "person", "none")
 PART_COLUMNS = {
     "flat": "addr_flat",
     "building": "addr_building",

@@ -13,6 +13,7 @@ WHY = {
     "exact": "the same postcode, flat, number and street",
     "fuzzy": "a misspelt street, a postcode one character off, or the building without its number",
     "street-only": "no postcode: the one address with this street, flat and number",
+    "person": "where the person's other records are, or their family of the same surname",
 }
 
 

@@ -152,6 +152,8 @@ def _flat(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     floor = r"\b(" + "|".join(FLOORS) + r") FLOOR(?: FLAT)?\b"
     worded = r"\b" + FLAT_WORDS + r" ?([0-9]+[A-Z]?|[A-Z])\b/?"  # FLAT 3, FLAT 3/17
     slash = r"(^|, )([0-9]+[A-Z]?|[A-Z])/([0-9])"  # 3/17 X ROAD, ROSE COURT, 3/17 X ROAD
+    # a building's flat before its street, the building's number left out: ROSE COURT, 3/X ROAD
+    bare_slash = r"(^|, )([0-9]+[A-Z]?)/([A-Z])"
     number = r"[0-9]+[A-Z]?(?:-[0-9]+[A-Z]?)? [A-Z]"
     comma = r"^([0-9]+[A-Z]?|[A-Z]), (" + number + ")"  # 3, 17 X ROAD
     # PAF's order written out: SAO, building name, PAO ("3, ROSE COURT, 17 X ROAD")
@@ -165,6 +167,7 @@ def _flat(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
         text.str.extract(worded, 1),
         text.str.extract(floor, 1).replace(FLOORS),
         text.str.extract(slash, 2),
+        text.str.extract(bare_slash, 2),
         text.str.extract(comma, 1),
         text.str.extract(named, 1),
         pl.when(of_building).then(text.str.extract(unnumbered, 1)),
@@ -174,6 +177,7 @@ def _flat(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
         text.str.replace(worded, " ")
         .str.replace(floor, "")
         .str.replace(slash, "${1}${3}")
+        .str.replace(bare_slash, "${1}${3}")
         .str.replace(comma, "${2}")
         .str.replace(named, "${2}, ${3}")
         .str.replace_all(r"\s+", " ")

@@ -61,6 +61,11 @@ def _edges_same_number(variants: pl.DataFrame) -> pl.DataFrame:
     )
     # a street type written by one side only is no disagreement; two different ones are
     same_type = (pl.col("stype") == pl.col("stype_r")).fill_null(True)
+    # a space lost or added inside the name ("HAMLANE", "VICT ORIA TERRACE") is the same street
+    squashed = pl.col("street").str.replace_all(" ", "") == pl.col("street_r").str.replace_all(
+        " ", ""
+    )
+    spaced = pairs.filter(squashed.fill_null(False) & (pl.col("street") != pl.col("street_r")))
     both = pairs.drop_nulls(["sname", "sname_r"]).filter(same_type)
     a, b = both["sname"].to_list(), both["sname_r"].to_list()
     both = both.with_columns(
@@ -73,13 +78,17 @@ def _edges_same_number(variants: pl.DataFrame) -> pl.DataFrame:
         r"^[0-9]"
     )
     similar = parsed_well & ((pl.col("jw") >= STREET_SIMILAR) | (pl.col("indel") >= STREET_SIMILAR))
-    return both.filter(similar).select(
-        pl.col("v").alias("a"),
-        pl.col("v_r").alias("b"),
-        pl.when(pl.col("street") == pl.col("street_r"))
-        .then(pl.lit("exact"))
-        .otherwise(pl.lit("fuzzy"))
-        .alias("kind"),
+    return (
+        pl.concat([both.filter(similar).drop("jw", "indel"), spaced])
+        .unique(["v", "v_r"])
+        .select(
+            pl.col("v").alias("a"),
+            pl.col("v_r").alias("b"),
+            pl.when(pl.col("street") == pl.col("street_r"))
+            .then(pl.lit("exact"))
+            .otherwise(pl.lit("fuzzy"))
+            .alias("kind"),
+        )
     )
 
 
@@ -97,12 +106,17 @@ def _edges_postcode_slip(variants: pl.DataFrame) -> pl.DataFrame:
     each with its own houses; a gazetteer lists all of them). A neighbouring unit's postcode
     (the unit's two letters wrong, the sector right) is a slip too when the slipped side is no
     listed address (no UPRN, not the gazetteer's), has no one-character candidate and is the
-    only postcode slipping onto that address (two would mean a second address there)."""
+    only postcode slipping onto that address (two would mean a second address there). So is a
+    postcode of another street in the same district (the postcode written with this street at
+    this one number only, and with another street at several; the other side's postcode is
+    this street's own, and no locality written differently), under the same three conditions."""
     keyed = variants.filter(pl.col("pc_ok")).with_columns(pl.col("flat").fill_null(""))
-    houses = keyed.group_by("pc", "street").agg(pl.col("number").n_unique().alias("houses"))
+    houses = _houses(keyed)
     pairs = _pairs(keyed, ["street", "flat", "number"])
     listed = pl.col("uprn").is_not_null() | pl.col("gaz")
-    pcs = keyed.select("v", "pc", "sector", "street", "n", listed.alias("listed"))
+    pcs = keyed.select(
+        "v", "pc", "sector", "district", "street", "locality", "town", "n", listed.alias("listed")
+    )
     pcs = pcs.join(houses, on=["pc", "street"]).drop("street")
     pairs = pairs.join(pcs, on="v").join(pcs.rename(lambda c: c + "_r"), on="v_r")
 
@@ -114,18 +128,64 @@ def _edges_postcode_slip(variants: pl.DataFrame) -> pl.DataFrame:
     one_off = _postcode_distance(pl.col("pc"), pl.col("pc_r")) == 1
     first = pairs.filter(one_off & (is_slip("", "_r") | is_slip("_r", "")))
     taken = pl.concat([first["v"], first["v_r"]]).implode()
-    unit = pairs.filter(~one_off & (pl.col("sector") == pl.col("sector_r")))
+
+    def borrowed(a: str, b: str) -> pl.Expr:  # a carries another street's postcode; b its own
+        return (
+            (pl.col("houses" + a) == 1)
+            & (pl.col("other" + a) >= 2)
+            & (pl.col("houses" + b) >= pl.col("other" + b))
+            & ~_places_differ()
+        )
+
+    same_sector = pl.col("sector") == pl.col("sector_r")
+    unit = pairs.filter(~one_off & (pl.col("district") == pl.col("district_r")))
     unit = pl.concat(
-        unit.filter(is_slip(a, b) & ~pl.col("listed" + a) & ~pl.col("v" + a).is_in(taken)).select(
-            pl.col("v" + a).alias("s"), pl.col("v" + b).alias("t"), pl.col("pc" + a).alias("pc_s")
+        unit.filter(
+            ((same_sector & is_slip(a, b)) | borrowed(a, b))
+            & ~pl.col("listed" + a)
+            & ~pl.col("v" + a).is_in(taken)
+        ).select(
+            pl.col("v" + a).alias("s"),
+            pl.col("v" + b).alias("t"),
+            pl.col("pc" + a).alias("pc_s"),
+            pl.col("pc" + b).alias("pc_t"),
         )
         for a, b in (("", "_r"), ("_r", ""))
     )
     # two unlisted postcodes slipping onto one address: one of them is a second address there
-    unique = (pl.col("pc_s").n_unique().over("t") == 1) & (pl.col("t").n_unique().over("s") == 1)
+    # (onto one address: the targets' postcode, as its forms, a gazetteer's among them, are
+    # several variants of it)
+    unique = (pl.col("pc_s").n_unique().over("t") == 1) & (pl.col("pc_t").n_unique().over("s") == 1)
     unit = unit.filter(unique).select(pl.col("s").alias("v"), pl.col("t").alias("v_r"))
     return pl.concat([first.select("v", "v_r"), unit]).select(
         pl.col("v").alias("a"), pl.col("v_r").alias("b"), pl.lit("fuzzy").alias("kind")
+    )
+
+
+def _places_differ() -> pl.Expr:
+    """The two sides name different places: the locality and town written by each ("TAMERTON
+    FOLIOT, PLYMOUTH") are both there and neither holds the other ("PLYMOUTH" does not differ
+    from "STOKE PLYMOUTH"; "LAIRA PLYMOUTH" differs from "EFFORD PLYMOUTH")."""
+    a, b = (
+        pl.concat_str(["locality" + s, "town" + s], separator=" ", ignore_nulls=True)
+        for s in ("", "_r")
+    )
+    holds = a.str.contains(b, literal=True) | b.str.contains(a, literal=True)
+    return (~holds & (a != "") & (b != "")).fill_null(False)
+
+
+def _houses(keyed: pl.DataFrame) -> pl.DataFrame:
+    """pc, street, houses (numbers written with this postcode and street), other (the most
+    numbers written with this postcode and any other street; 0 when none)."""
+    houses = keyed.group_by("pc", "street").agg(pl.col("number").n_unique().alias("houses"))
+    other = (
+        houses.join(houses, on="pc", suffix="_o", nulls_equal=True)
+        .filter(pl.col("street").ne_missing(pl.col("street_o")))
+        .group_by("pc", "street")
+        .agg(pl.col("houses_o").max().alias("other"))
+    )
+    return houses.join(other, on=["pc", "street"], how="left", nulls_equal=True).with_columns(
+        pl.col("other").fill_null(0)
     )
 
 
@@ -203,6 +263,39 @@ def _edges_building(variants: pl.DataFrame) -> pl.DataFrame:
     ).select(pl.col("v").alias("a"), pl.col("v_r").alias("b"), pl.lit("fuzzy").alias("kind"))
 
 
+def _edges_building_number_left_out(variants: pl.DataFrame) -> pl.DataFrame:
+    """A flat written with its building's name and street but not the building's number
+    ("ARMADA TOWER, FLAT 2 / COBOURG ROAD") joins the numbered forms of that flat at the same
+    postcode and street ("2/31 COBOURG ROAD", "FLAT 2, ARMADA TOWER, 31 COBOURG ROAD") when they
+    name one number: those naming the same building when there are any, else those naming none
+    at a number where no other building's name is written. Two numbers: not guessed; a form
+    with a UPRN of its own (a listed address) stays itself."""
+    keyed = variants.filter(pl.col("pc_ok") & pl.col("flat").is_not_null()).drop_nulls("street")
+    key = ["pc", "flat", "street"]
+    loose = keyed.filter(pl.col("number").is_null() & pl.col("uprn").is_null() & ~pl.col("gaz"))
+    numbered = keyed.drop_nulls("number").select("v", *key, "number", "building")
+    names = (
+        variants.drop_nulls(["pc", "street", "number", "building"])
+        .group_by("pc", "street", "number")
+        .agg(pl.col("building").unique().alias("names"))
+    )
+    pairs = (
+        loose.drop_nulls("building")
+        .select("v", *key, "building")
+        .join(numbered, on=key, suffix="_r")
+        .join(names, on=["pc", "street", "number"], how="left")
+    )
+    same = (pl.col("building") == pl.col("building_r")).fill_null(False)
+    names_it = pl.col("names").list.contains(pl.col("building")).fill_null(False)
+    other_named = pl.col("names").list.len().fill_null(0) - names_it.cast(pl.UInt32)
+    unnamed = pl.col("building_r").is_null() & (other_named == 0)
+    pairs = pairs.filter(same | unnamed).with_columns(same.any().over("v").alias("named"))
+    pairs = pairs.filter(same | ~pl.col("named"))
+    return pairs.filter(pl.col("number").n_unique().over("v") == 1).select(
+        pl.col("v_r").alias("a"), pl.col("v").alias("b"), pl.lit("fuzzy").alias("kind")
+    )
+
+
 def _edges_street_left_out(variants: pl.DataFrame) -> pl.DataFrame:
     """Same postcode, flat and number where one side names no street (none, or a line without a
     street word that is written with this postcode at this one number only: a locality or town
@@ -256,6 +349,7 @@ def match_variants(variants: pl.DataFrame) -> pl.DataFrame:
             _edges_postcode_slip(variants),
             _edges_number_slip(variants),
             _edges_building(variants),
+            _edges_building_number_left_out(variants),
             _edges_street_left_out(variants),
         ]
     )
