@@ -169,10 +169,12 @@ def build_one(folder: Path, stop_at_gb: float | None) -> dict[str, Any]:
             "kept_pairs": result.linked.link.pairs.height,
             "persons": result.linked.link.persons["person_id"].n_unique(),
             "households": result.linked.households.households.height,
-            "cohort": cohort.get("in_cohort"),
+            "cohort": cohort.get("total"),
             **meter.counts,
         },
-        "record_tables_s": {k: round(v, 2) for k, v in getattr(result, "record_s", {}).items()},
+        "record_tables_s": {
+            k: round(v, 2) for k, v in getattr(result, "record_seconds", {}).items()
+        },
         "cohort_by_combination": cohort.get("by_combination"),
     }
 
