@@ -88,9 +88,9 @@ def build_cohort(
                 apart_parents=linked.households.apart_parents,
                 calendar=project_calendar(project.terms),
             )
+            summary = summarise(ev, run.run_id)
+            summary["addresses"] = address_summary(linked.addresses)
             done(int(ev.cohort["in_cohort"].sum()), "families in the cohort")
-        summary = summarise(ev, run.run_id)
-        summary["addresses"] = address_summary(linked.addresses)
         say(StageEvent("record"))
         t = time.perf_counter()
         _queue_frames(run, linked, ev, store_pairs)
