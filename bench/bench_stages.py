@@ -59,6 +59,7 @@ class StageMeter:
         self.started: dict[str, float] = {}
         self.seconds: dict[str, float] = {}
         self.peak_mb: dict[str, float] = {}
+        self.end_mb: dict[str, float] = {}  # resident at the stage's end: what it left behind
         self.counts: dict[str, Any] = {}
         self.samples: list[tuple[float, int]] = []
         self._stop = threading.Event()
@@ -84,6 +85,7 @@ class StageMeter:
         if stage in self.started and stage not in self.seconds:
             self.seconds[stage] = time.perf_counter() - self.started[stage]
             self.peak_mb[stage] = round(_status_kb("VmHWM") / 1024)
+            self.end_mb[stage] = round(_status_kb("VmRSS") / 1024)
             _reset_peak()
 
     def __call__(self, event: Any) -> None:
@@ -156,7 +158,11 @@ def build_one(folder: Path, stop_at_gb: float | None) -> dict[str, Any]:
         "build_s": round(build_s, 1),
         "peak_mb": max(meter.peak_mb.values()),
         "stages": {
-            k: {"s": round(meter.seconds[k], 2), "peak_mb": meter.peak_mb[k]}
+            k: {
+                "s": round(meter.seconds[k], 2),
+                "peak_mb": meter.peak_mb[k],
+                "end_mb": meter.end_mb[k],
+            }
             for k in STAGES
             if k in meter.seconds
         },

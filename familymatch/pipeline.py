@@ -14,6 +14,7 @@ import polars as pl
 
 from familymatch.addresses import AddressResult, resolve_addresses, with_addresses
 from familymatch.addresses.gazetteer import read_gazetteer
+from familymatch.canonical import CANONICAL_SCHEMA
 from familymatch.households import HouseholdResult, build_households
 from familymatch.ingest import IngestResult, ingest_project
 from familymatch.link import LinkResult, link_records
@@ -71,6 +72,9 @@ def link_project(
     with timed_stage("addresses", say, seconds) as done:
         addresses = resolve_addresses(std, read_gazetteer(project.gazetteer))
         std = with_addresses(std, addresses)
+        # standardise rechunks, so the ingest's frame is a second copy of the canonical columns;
+        # they are kept once, as columns of std (the same values)
+        ingested.records = std.select(list(CANONICAL_SCHEMA))
         done(addresses.addresses.height, "addresses")
     if addresses.gazetteer_share is not None:
         log.info("addresses: %.1f%% resolved to the gazetteer", 100 * addresses.gazetteer_share)
