@@ -57,6 +57,8 @@ class StageMeter:
         self.stop_at_kb = stop_at_kb
         self.current = "start"
         self.started: dict[str, float] = {}
+        self.cpu_started: dict[str, float] = {}
+        self.cpu_s: dict[str, float] = {}  # CPU seconds of every thread: steady on a busy machine
         self.seconds: dict[str, float] = {}
         self.peak_mb: dict[str, float] = {}
         self.end_mb: dict[str, float] = {}  # resident at the stage's end: what it left behind
@@ -84,6 +86,7 @@ class StageMeter:
     def _close(self, stage: str) -> None:
         if stage in self.started and stage not in self.seconds:
             self.seconds[stage] = time.perf_counter() - self.started[stage]
+            self.cpu_s[stage] = time.process_time() - self.cpu_started[stage]
             self.peak_mb[stage] = round(_status_kb("VmHWM") / 1024)
             self.end_mb[stage] = round(_status_kb("VmRSS") / 1024)
             _reset_peak()
@@ -101,6 +104,7 @@ class StageMeter:
             self._close(self.current)
         self.current = stage
         self.started.setdefault(stage, time.perf_counter())
+        self.cpu_started.setdefault(stage, time.process_time())
 
     def finish(self) -> None:
         self._close(self.current)
@@ -162,6 +166,7 @@ def build_one(folder: Path, stop_at_gb: float | None) -> dict[str, Any]:
                 "s": round(meter.seconds[k], 2),
                 "peak_mb": meter.peak_mb[k],
                 "end_mb": meter.end_mb[k],
+                "cpu_s": round(meter.cpu_s[k], 2),
             }
             for k in STAGES
             if k in meter.seconds
