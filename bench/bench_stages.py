@@ -191,13 +191,17 @@ def build_one(folder: Path, stop_at_gb: float | None) -> dict[str, Any]:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    """Seconds / peak MB per stage, one column per scale."""
-    head = "| stage | " + " | ".join(f"scale {r['scale']:g} s / MB" for r in rows) + " |"
+    """Wall seconds (CPU seconds) / peak MB per stage, one column per scale."""
+    head = "| stage | " + " | ".join(f"scale {r['scale']:g}: s (CPU s) / peak MB" for r in rows)
+    head += " |"
     lines = [head, "|---|" + "---:|" * len(rows)]
 
     def cell(r: dict[str, Any], group: str, k: str) -> str:
         v = r.get(group, {}).get(k)
-        return "-" if v is None else f"{v['s']:.1f} / {v['peak_mb']:,}"
+        if v is None:
+            return "-"
+        cpu = f" ({v['cpu_s']:.1f})" if "cpu_s" in v else ""
+        return f"{v['s']:.1f}{cpu} / {v['peak_mb']:,}"
 
     for k in STAGES:
         lines.append(f"| {k} | " + " | ".join(cell(r, "stages", k) for r in rows) + " |")
@@ -216,7 +220,12 @@ def main() -> None:
     ap.add_argument("--scale", type=float, nargs="+", default=[1.0])
     ap.add_argument("--stop-at-gb", type=float, default=None, help="stop a build past this RSS")
     ap.add_argument("--one", type=Path, help=argparse.SUPPRESS)  # child: build this folder
+    ap.add_argument("--table", type=Path, help="print the table of a file of JSON lines")
     args = ap.parse_args()
+    if args.table is not None:
+        lines = args.table.read_text().splitlines()
+        print(table([r for r in map(json.loads, lines) if "stages" in r]))
+        return
     if args.one is not None:
         print(json.dumps(build_one(args.one, args.stop_at_gb)), flush=True)
         return
