@@ -263,11 +263,12 @@ def cohort_build(
     Example:  familymatch cohort build -p work/demo/familymatch.toml --as-of 2012-06-01 --json
     Example:  familymatch cohort build -p work/demo/familymatch.toml --model-from-run 1
     """
+    from familymatch.progress_view import stage_bars
     from rules.build import build_cohort
     from rules.views import build_view
 
     reference = date_option(as_of, "--as-of")
-    with _progress("building", quiet=as_json) as update:
+    with stage_bars(err_console, quiet=as_json) as update:
         result = build_cohort(project, reference, progress=update, model_from_run=model_from_run)
     _print_json(result.summary) if as_json else show(build_view(result))
 

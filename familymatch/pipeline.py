@@ -8,7 +8,6 @@ database and the rules sit above it. Stage timings are recorded for the summary 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -17,17 +16,17 @@ import polars as pl
 from familymatch.addresses import AddressResult, resolve_addresses, with_addresses
 from familymatch.addresses.gazetteer import read_gazetteer
 from familymatch.addresses.persons import place_by_person
+from familymatch.canonical import CANONICAL_SCHEMA
 from familymatch.households import HouseholdResult, build_households
 from familymatch.ingest import IngestResult, ingest_project
 from familymatch.link import LinkResult, link_records
 from familymatch.link.model import FSModel
 from familymatch.logs import get_logger
+from familymatch.progress import Progress, no_progress, timed_stage
 from familymatch.project import Project
 from familymatch.standardise import standardise
 
 log = get_logger(__name__)
-
-Progress = Callable[[str], None]
 
 
 @dataclass
@@ -49,10 +48,6 @@ class LinkedProject:
         return self.households.membership
 
 
-def _noop(_: str) -> None:
-    return None
-
-
 def link_project(
     project: Project,
     reference_date: date | None = None,
@@ -61,45 +56,43 @@ def link_project(
 ) -> LinkedProject:
     """Ingest every source of ``project``, standardise, resolve addresses, link into persons,
     group into households."""
-    say = progress or _noop
+    say = progress or no_progress
     as_of = reference_date or project.reference_date
     seconds: dict[str, float] = {}
 
-    t = time.perf_counter()
-    say("ingest")
-    ingested = ingest_project(project)
-    seconds["ingest"] = time.perf_counter() - t
+    with timed_stage("ingest", say, seconds) as done:
+        ingested = ingest_project(project)
+        done(ingested.records.height, "records")
     log.info(
         "ingest: %d records, %d rows rejected", ingested.records.height, ingested.rejects.height
     )
 
-    t = time.perf_counter()
-    say("standardise")
-    std = standardise(ingested.records)
-    seconds["standardise"] = time.perf_counter() - t
+    with timed_stage("standardise", say, seconds) as done:
+        std = standardise(ingested.records)
+        done(std.height, "records")
 
-    t = time.perf_counter()
-    say("addresses")
-    addresses = resolve_addresses(std, read_gazetteer(project.gazetteer))
-    std = with_addresses(std, addresses)
-    seconds["addresses"] = time.perf_counter() - t
+    with timed_stage("addresses", say, seconds) as done:
+        addresses = resolve_addresses(std, read_gazetteer(project.gazetteer))
+        std = with_addresses(std, addresses)
+        # standardise rechunks, so the ingest's frame is a second copy of the canonical columns;
+        # they are kept once, as columns of std (the same values)
+        ingested.records = std.select(list(CANONICAL_SCHEMA))
+        done(addresses.addresses.height, "addresses")
     if addresses.gazetteer_share is not None:
         log.info("addresses: %.1f%% resolved to the gazetteer", 100 * addresses.gazetteer_share)
 
-    t = time.perf_counter()
-    say("link")
-    linked = link_records(std, model=model)
-    seconds["link"] = time.perf_counter() - t
+    with timed_stage("link", say, seconds) as done:
+        linked = link_records(std, model=model)
+        done(linked.persons["person_id"].n_unique(), "persons")
 
     # the address stage's second half: a person's other records as evidence (counted with it)
     t = time.perf_counter()
     std, addresses = place_by_person(std, linked.persons, addresses)
     seconds["addresses"] += time.perf_counter() - t
 
-    t = time.perf_counter()
-    say("households")
-    households = build_households(std, linked.persons, as_of)
-    seconds["households"] = time.perf_counter() - t
+    with timed_stage("households", say, seconds) as done:
+        households = build_households(std, linked.persons, as_of)
+        done(households.households.height, "households")
 
     return LinkedProject(
         project=project,

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -18,11 +17,12 @@ from familymatch.ingest import write_rejects
 from familymatch.link.model import FSModel
 from familymatch.logs import get_logger
 from familymatch.pipeline import LinkedProject, link_project
+from familymatch.progress import Progress, StageEvent, no_progress, timed_stage
 from familymatch.project import Project, load_project
-from familymatch.store import open_store, read_table
+from familymatch.store import Store, open_store, read_table
 from familymatch.store import schema as s
 from familymatch.store.families import default_person_keys
-from familymatch.store.runs import audit, find_previous_import, recording_run
+from familymatch.store.runs import RunWriter, audit, find_previous_import, recording_run
 from rules.engine import Evaluation, evaluate, summarise
 from rules.ruleset import check_sources, load_rule_set
 from rules.terms import project_calendar
@@ -38,12 +38,13 @@ class BuildResult:
     evaluation: Evaluation
     seconds: dict[str, float]
     rejects_file: Path | None = None
+    record_seconds: dict[str, float] = field(default_factory=dict)  # by table
 
 
 def build_cohort(
     project_path: Path,
     as_of: date | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
     store_pairs: bool = True,
     model_from_run: int | None = None,
 ) -> BuildResult:
@@ -55,7 +56,8 @@ def build_cohort(
     if problems:
         raise FamilyMatchError(f"{project.path.name}: rule set '{rule_set.name}': {problems[0]}")
     store = open_store(project.database_url)
-    say = progress or (lambda _: None)
+    say = progress or no_progress
+    seconds: dict[str, float] = {}
     with recording_run(
         store,
         "build",
@@ -76,67 +78,25 @@ def build_cohort(
             stored = read_table(store, s.link_models, model_from_run)
             model = FSModel.from_json(stored["model_json"][0])
         linked = link_project(project, reference, progress=say, model=model)
-        t = time.perf_counter()
-        say("rules")
-        ev = evaluate(
-            rule_set,
-            linked.std,
-            linked.membership,
-            reference,
-            apart_parents=linked.households.apart_parents,
-            calendar=project_calendar(project.terms),
-        )
-        seconds = dict(linked.seconds)
-        seconds["rules"] = time.perf_counter() - t
-        summary = summarise(ev, run.run_id)
-        summary["addresses"] = address_summary(linked.addresses)
-        say("record")
-        t = time.perf_counter()
-        run.add(s.source_files, linked.ingest.stats_frame())
-        run.add(s.rejects, linked.ingest.rejects)
-        run.add(s.records, linked.ingest.records.select(list(CANONICAL_SCHEMA)))
-        run.add(s.persons, linked.link.persons)
-        run.add(s.households, linked.households.households)
-        # stable family references: this run's households matched to the last build's by members
-        run.assign_family_refs(default_person_keys(linked.std, linked.membership))
-        run.add(s.membership, linked.membership)
-        run.add(
-            s.record_addresses,
-            linked.addresses.records.select("record_id", "address_id", "resolved_by", "uprn"),
-        )
-        run.add(s.addresses, linked.addresses.addresses)
-        run.add(s.household_links, linked.households.household_links)
-        run.add(s.indicator_results, ev.indicator_results)
-        run.add(s.evidence, ev.evidence)
-        run.add(s.cohort, ev.cohort.drop("criteria"))
-        if store_pairs:
-            # link_records keeps identifier links, rule decisions and every pair with a chance
-            # of matching; the rest can be re-scored by `link explain` from the records
-            run.add(
-                s.link_pairs,
-                linked.link.pairs.select(
-                    "record_id_l",
-                    "record_id_r",
-                    "stage",
-                    "match_weight",
-                    "match_probability",
-                    "linked",
-                ),
+        seconds.update(linked.seconds)
+        with timed_stage("rules", say, seconds) as done:
+            ev = evaluate(
+                rule_set,
+                linked.std,
+                linked.membership,
+                reference,
+                apart_parents=linked.households.apart_parents,
+                calendar=project_calendar(project.terms),
             )
-        run.add(s.link_models, pl.DataFrame({"model_json": [linked.link.model.to_json()]}))
-        unchanged = {}
-        for st in linked.ingest.stats:
-            previous = find_previous_import(store, st.sha256, st.source)
-            if previous is not None:
-                unchanged[st.source] = previous.run_id
-        run.summary = {
-            **summary,
-            "unknown_codes": ev.unknown_codes,
-            "link": {k: v for k, v in linked.link.stats.items() if k != "blocking"},
-            "sources": linked.ingest.stats_frame().drop("path").to_dicts(),
-            "unchanged_since_run": unchanged,
-        }
+            summary = summarise(ev, run.run_id)
+            summary["addresses"] = address_summary(linked.addresses)
+            done(int(ev.cohort["in_cohort"].sum()), "families in the cohort")
+        say(StageEvent("record"))
+        t = time.perf_counter()
+        _queue_frames(run, linked, ev, store_pairs)
+        run.summary = _run_summary(store, summary, ev, linked)
     seconds["record"] = time.perf_counter() - t
+    say(StageEvent("record", done=True, count=sum(run.rows.values()), unit="rows"))
     rejects_file = None
     if linked.ingest.rejects.height:
         rejects_file = write_rejects(
@@ -155,4 +115,51 @@ def build_cohort(
         evaluation=ev,
         seconds=seconds,
         rejects_file=rejects_file,
+        record_seconds=dict(run.seconds),
     )
+
+
+def _queue_frames(run: RunWriter, linked: LinkedProject, ev: Evaluation, pairs: bool) -> None:
+    """Every frame the run records, in the order written."""
+    run.add(s.source_files, linked.ingest.stats_frame())
+    run.add(s.rejects, linked.ingest.rejects)
+    run.add(s.records, linked.ingest.records.select(list(CANONICAL_SCHEMA)))
+    run.add(s.persons, linked.link.persons)
+    run.add(s.households, linked.households.households)
+    # stable family references: this run's households matched to the last build's by members
+    run.assign_family_refs(default_person_keys(linked.std, linked.membership))
+    run.add(s.membership, linked.membership)
+    run.add(
+        s.record_addresses,
+        linked.addresses.records.select("record_id", "address_id", "resolved_by", "uprn"),
+    )
+    run.add(s.addresses, linked.addresses.addresses)
+    run.add(s.household_links, linked.households.household_links)
+    run.add(s.indicator_results, ev.indicator_results)
+    run.add(s.evidence, ev.evidence)
+    run.add(s.cohort, ev.cohort.drop("criteria"))
+    if pairs:
+        # link_records keeps identifier links, rule decisions and every pair with a chance
+        # of matching; the rest can be re-scored by `link explain` from the records
+        cols = ("record_id_l", "record_id_r", "stage", "match_weight", "match_probability")
+        run.add(s.link_pairs, linked.link.pairs.select(*cols, "linked"))
+    run.add(s.link_models, pl.DataFrame({"model_json": [linked.link.model.to_json()]}))
+
+
+def _run_summary(
+    store: Store, summary: dict[str, Any], ev: Evaluation, linked: LinkedProject
+) -> dict[str, Any]:
+    """The run's summary: the cohort, the linkage figures, the sources and which of them are
+    unchanged since an earlier run."""
+    unchanged = {}
+    for st in linked.ingest.stats:
+        previous = find_previous_import(store, st.sha256, st.source)
+        if previous is not None:
+            unchanged[st.source] = previous.run_id
+    return {
+        **summary,
+        "unknown_codes": ev.unknown_codes,
+        "link": {k: v for k, v in linked.link.stats.items() if k != "blocking"},
+        "sources": linked.ingest.stats_frame().drop("path").to_dicts(),
+        "unchanged_since_run": unchanged,
+    }

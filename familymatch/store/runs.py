@@ -167,6 +167,7 @@ class RunWriter:
     frames: list[tuple[Table, pl.DataFrame]] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)  # rows written, by table
     family_refs: pl.DataFrame | None = None
 
     def add(self, table: Table, frame: pl.DataFrame) -> None:
@@ -202,7 +203,8 @@ class RunWriter:
             with conn.begin():
                 for table, frame in self.frames:
                     start = time.perf_counter()
-                    bulk_insert(conn, table, self._with_refs(table, frame), self.run_id)
+                    n = bulk_insert(conn, table, self._with_refs(table, frame), self.run_id)
+                    self.rows[table.name] = self.rows.get(table.name, 0) + n
                     self.seconds[table.name] = self.seconds.get(table.name, 0.0) + (
                         time.perf_counter() - start
                     )
