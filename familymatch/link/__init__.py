@@ -22,6 +22,7 @@ from familymatch.link.blocking import DEFAULT_RULES, BlockingRule, candidate_pai
 from familymatch.link.cluster import PersonClusters
 from familymatch.link.compare import FIELDS, comparison_levels, pair_frame, street_expr
 from familymatch.link.model import (
+    TF_FIELDS,
     FSModel,
     attach_term_frequencies,
     estimate_u,
@@ -30,6 +31,13 @@ from familymatch.link.model import (
     term_frequencies,
 )
 from familymatch.link.pair_rules import DEFAULT_PAIR_RULES, PairRule, rule_stage
+from familymatch.link.patterns import (
+    PATTERN_DTYPE,
+    PatternScorer,
+    encode,
+    levels_of_patterns,
+    pattern_counts,
+)
 from familymatch.logs import get_logger
 
 log = get_logger(__name__)
@@ -140,6 +148,45 @@ def random_pair_levels(std: pl.DataFrame, n: int, seed: int, chunk: int) -> pl.D
     )
 
 
+def compare_patterns(usable: pl.DataFrame, cand: pl.DataFrame, chunk: int) -> np.ndarray:
+    """The comparison pattern code of every candidate pair, compared ``chunk`` pairs at a time."""
+    out = np.empty(cand.height, dtype=PATTERN_DTYPE)
+    for o in range(0, cand.height, chunk):
+        part = encode(comparison_levels(pair_frame(usable, cand.slice(o, chunk))))
+        out[o : o + len(part)] = part.to_numpy()
+    return out
+
+
+def likely_pairs(
+    model: FSModel,
+    usable: pl.DataFrame,
+    cand: pl.DataFrame,
+    codes: np.ndarray,
+    min_probability: float,
+    chunk: int,
+) -> tuple[pl.DataFrame, np.ndarray]:
+    """The candidate pairs (sorted by i, j) and their pattern codes whose weight by pattern and name frequency reaches
+    ``min_probability`` (with a margin for float rounding: the exact scoring decides)."""
+    floor = math.log2(min_probability / (1 - min_probability)) - 0.01
+    where = usable["__i"].to_numpy()
+    n = int(where.max()) + 1 if len(where) else 0
+    record_tf = {}
+    for f, (col, _) in TF_FIELDS.items():
+        if col in usable.columns:
+            arr = np.full(n, np.nan, dtype=np.float32)
+            arr[where] = usable[col].cast(pl.Float32).fill_null(float("nan")).to_numpy()
+            record_tf[f] = arr
+    scorer = PatternScorer(model)
+    first = cand["i"].to_numpy()
+    keep = np.zeros(cand.height, dtype=bool)
+    step = chunk * 8
+    for o in range(0, cand.height, step):
+        w = scorer.weights(codes[o : o + step], first[o : o + step], record_tf)
+        keep[o : o + step] = w >= floor
+    likely = cand.with_columns(pl.Series("pattern", codes)).filter(pl.Series(keep)).sort("i", "j")
+    return likely.drop("pattern"), likely["pattern"].to_numpy()
+
+
 def name_frequencies(std: pl.DataFrame) -> dict[str, dict[str, float]]:
     """Surname and forename frequencies among distinct people (approximated by distinct
     name + date of birth), so that one person's many records do not make a name common."""
@@ -172,6 +219,11 @@ def fit_model(
     return model
 
 
+def n_pairs(levels: pl.DataFrame) -> int:
+    """Pairs in a levels frame (one row a pair) or in pattern counts (their ``n``)."""
+    return int(levels["n"].sum()) if "n" in levels.columns else levels.height
+
+
 def fit_sessions(
     levels: pl.DataFrame, u: dict[str, list[float]], m_start: dict[str, list[float]] | None
 ) -> FSModel:
@@ -182,7 +234,7 @@ def fit_sessions(
     Falls back to one EM when a session has fewer than 100 pairs."""
     by_dob = levels.filter(pl.col("dob") == 4)
     by_name = levels.filter((pl.col("fn") >= 3) & (pl.col("sn") >= 3))
-    if by_dob.height < 100 or by_name.height < 100:
+    if n_pairs(by_dob) < 100 or n_pairs(by_name) < 100:
         return fit_em(levels, u, m_start=m_start)
     a = fit_em(by_dob, u, m_start=m_start, fields=[f for f in FIELDS if f != "dob"])
     b = fit_em(by_name, u, m_start=m_start, fields=[f for f in FIELDS if f not in ("fn", "sn")])
@@ -213,28 +265,29 @@ def link_records(
     peak_mb["block"] = _peak_rss_mb()
 
     t = time.perf_counter()
+    chunk = config.compare_chunk
     tf = model.tf if model is not None else name_frequencies(usable)
     floor = model.tf_floor if model is not None else 1e-5
     usable = attach_term_frequencies(usable, tf, floor)
-    # compared in chunks: only the small level columns of every pair are kept in memory
-    chunk = config.compare_chunk
-    levels = pl.concat(
-        [
-            comparison_levels(pair_frame(usable, cand.slice(o, chunk)))
-            for o in range(0, max(cand.height, 1), chunk)
-        ]
-    )
+    # compared in chunks: only each pair's pattern code is kept beside (i, j)
+    codes = compare_patterns(usable, cand, chunk)
     n_candidates = cand.height
-    del cand
     seconds["compare"] = time.perf_counter() - t
     peak_mb["compare"] = _peak_rss_mb()
 
     t = time.perf_counter()
-    fitted = model or fit_model(usable, levels, id_edges, config, tf)
+    fitted = model or fit_model(usable, pattern_counts(pl.Series(codes)), id_edges, config, tf)
     seconds["fit"] = time.perf_counter() - t
     peak_mb["fit"] = _peak_rss_mb()
 
     t = time.perf_counter()
+    # the clear non-matches go by their pattern's weight; the rest get their levels back from
+    # their pattern (and the per-pair columns from their records) and are scored exactly
+    likely, likely_codes = likely_pairs(
+        fitted, usable, cand, codes, min(config.threshold, config.keep_pairs_above), chunk
+    )
+    del cand, codes
+    levels = levels_of_patterns(pair_frame(usable, likely), likely_codes)
     stage = rule_stage(config.pair_rules, config.household_guards)
     # the evidence chance alone produces for some pair in a population of this size
     log2_records = math.log2(max(usable.height, 2))
