@@ -147,7 +147,7 @@ def candidate_pairs(
                 f"blocking rule '{rule.name}' would create {est:,} candidate pairs, over the "
                 f"limit of {max_pairs_per_rule:,}; add a key to the rule or raise the limit."
             )
-    # one dense group id per rule and record (valid with every key): a pair is new to rule k
+    # one group id per rule and record (valid with every key): a pair is new to rule k
     # when no earlier rule's group holds both records, so no rule's pairs are kept twice
     groups: list[tuple[np.ndarray, np.ndarray]] = []
     index = keys["__i"].to_numpy()  # row position -> record index (``__i``, increasing)
@@ -158,11 +158,9 @@ def candidate_pairs(
         gid, valid = group_ids(keys, rule)
         pairs = rule_pairs(gid, valid)
         stats[rule.name]["pairs"] = len(pairs)
-        new = np.ones(len(pairs), dtype=bool)
-        for g_prev, v_prev in groups:
+        for g_prev, v_prev in groups:  # the pairs an earlier rule found go at once
             i, j = pairs[:, 0], pairs[:, 1]
-            new &= ~(v_prev[i] & v_prev[j] & (g_prev[i] == g_prev[j]))
-        pairs = pairs[new]
+            pairs = pairs[~(v_prev[i] & v_prev[j] & (g_prev[i] == g_prev[j]))]
         stats[rule.name]["new"] = len(pairs)
         groups.append((gid, valid))
         parts.append(
@@ -174,7 +172,7 @@ def candidate_pairs(
                 }
             )
         )
-        del pairs, new
+        del pairs
     del groups
     if not parts:
         return pl.DataFrame(schema={"i": pl.UInt32, "j": pl.UInt32, "rule": pl.Int16}), stats
@@ -182,12 +180,12 @@ def candidate_pairs(
 
 
 def group_ids(keys: pl.DataFrame, rule: BlockingRule) -> tuple[np.ndarray, np.ndarray]:
-    """Per row of ``keys``: a dense group id (UInt32) of the rule's key combination and whether
-    every key is present (a record with a null key never blocks). One 64-bit hash per key
-    combination: a hash collision can only add candidate pairs, which are compared like any other."""
+    """Per row of ``keys``: the group id (a 64-bit hash of the rule's key combination) and
+    whether every key is present (a record with a null key never blocks). A hash collision can
+    only add candidate pairs, which are then compared like any other."""
     cols = list(rule.keys)
     frame = keys.select(
-        pl.struct(cols).hash(seed=0).rank("dense").cast(pl.UInt32).alias("g"),
+        pl.struct(cols).hash(seed=0).alias("g"),
         pl.all_horizontal(pl.col(c).is_not_null() for c in cols).alias("valid"),
     )
     return frame["g"].to_numpy(), frame["valid"].to_numpy()

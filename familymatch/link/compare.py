@@ -62,15 +62,27 @@ def _jw(left: pl.Series, right: pl.Series, where: pl.Series | None = None) -> np
     if not keep.any():
         return out
     a, b = left.filter(keep), right.filter(keep)
+    if _mostly_distinct(a, b):  # random pairs: numbering the values would cost more than it saves
+        out[keep.to_numpy()] = _cpdist(a, b)
+        return out
     first, inverse = _distinct_pairs(a, b)
-    scores = process.cpdist(
-        a.gather(first).to_numpy(),
-        b.gather(first).to_numpy(),
-        scorer=JaroWinkler.normalized_similarity,
-        workers=-1,
-    )
-    out[keep.to_numpy()] = scores[inverse]
+    out[keep.to_numpy()] = _cpdist(a.gather(first), b.gather(first))[inverse]
     return out
+
+
+def _cpdist(a: pl.Series, b: pl.Series) -> np.ndarray:
+    return process.cpdist(
+        a.to_numpy(), b.to_numpy(), scorer=JaroWinkler.normalized_similarity, workers=-1
+    )
+
+
+def _mostly_distinct(a: pl.Series, b: pl.Series, sample: int = 4096) -> bool:
+    """Whether nearly every (a, b) pair is distinct, judged on an evenly spread sample."""
+    if len(a) <= sample:
+        return False
+    rows = pl.Series(np.linspace(0, len(a) - 1, sample).astype(np.int64))
+    distinct = pl.DataFrame({"a": a.gather(rows), "b": b.gather(rows)}).n_unique()
+    return distinct > 0.8 * sample
 
 
 def _distinct_pairs(a: pl.Series, b: pl.Series) -> tuple[np.ndarray, np.ndarray]:
