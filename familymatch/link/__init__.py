@@ -20,9 +20,16 @@ import polars as pl
 
 from familymatch.link.blocking import DEFAULT_RULES, BlockingRule, candidate_pairs
 from familymatch.link.cluster import PersonClusters
-from familymatch.link.compare import FIELDS, comparison_levels, pair_frame, street_expr
+from familymatch.link.compare import (
+    COMPARE_COLUMNS,
+    FIELDS,
+    comparison_levels,
+    pair_frame,
+    street_expr,
+)
 from familymatch.link.model import (
     TF_FIELDS,
+    TF_SOURCE_COLUMNS,
     FSModel,
     attach_term_frequencies,
     estimate_u,
@@ -106,6 +113,22 @@ def same_row_expr() -> pl.Expr:
         .then(pl.concat_str([row_part, pl.col("role")], separator=":", ignore_nulls=True))
         .alias("same_row")
     )
+
+
+def linkage_columns(std: pl.DataFrame, config: LinkConfig) -> list[str]:
+    """The columns linkage reads (compared, blocked on, identifiers, name frequencies): the
+    linkable records are copied with these only."""
+    wanted = {
+        "__i",
+        *COMPARE_COLUMNS,
+        *TF_SOURCE_COLUMNS.values(),
+        "fn_canon",
+        "addr_street",
+        "address_id",
+        *config.identifier_columns,
+        *(k for r in config.rules for k in r.keys),
+    }
+    return [c for c in (*std.columns, "addr_street", "same_row") if c in wanted]
 
 
 def identifier_edges(std: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
@@ -254,8 +277,12 @@ def link_records(
     t0 = time.perf_counter()
     std = std.with_row_index("__i").with_columns(linkable_expr().alias("linkable"))
     # the street (address without numbers) once per record, for the comparisons
-    usable = std.filter(pl.col("linkable")).with_columns(
-        street_expr(pl.col("addr")).alias("addr_street"), same_row_expr().alias("same_row")
+    usable = (
+        std.filter(pl.col("linkable"))
+        .with_columns(
+            street_expr(pl.col("addr")).alias("addr_street"), same_row_expr().alias("same_row")
+        )
+        .select(linkage_columns(std, config))
     )
 
     t = time.perf_counter()
