@@ -128,7 +128,7 @@ def linkage_columns(std: pl.DataFrame, config: LinkConfig) -> list[str]:
         *config.identifier_columns,
         *(k for r in config.rules for k in r.keys),
     }
-    return [c for c in (*std.columns, "addr_street", "same_row") if c in wanted]
+    return [c for c in dict.fromkeys((*std.columns, "addr_street", "same_row")) if c in wanted]
 
 
 def identifier_edges(std: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
