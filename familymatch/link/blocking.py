@@ -118,15 +118,11 @@ def key_frame(std: pl.DataFrame, rules: tuple[BlockingRule, ...]) -> pl.DataFram
     return std.select(exprs)
 
 
-def estimate_pairs(keys: pl.DataFrame, rule: BlockingRule) -> int:
-    """Pairs the rule would create: sum over key groups of n(n-1)/2 (nulls never block)."""
-    counts = (
-        keys.drop_nulls(list(rule.keys))
-        .group_by(list(rule.keys))
-        .len()
-        .select((pl.col("len").cast(pl.Int64) * (pl.col("len") - 1) // 2).sum())
-    )
-    return int(counts.item() or 0)
+def estimate_pairs(gid: np.ndarray, valid: np.ndarray) -> int:
+    """Pairs a rule creates: sum over its key groups (``group_ids``) of n(n-1)/2, counted before
+    any pair is made (nulls never block)."""
+    sizes = pl.Series(gid[valid]).value_counts(name="n")["n"].cast(pl.Int64)
+    return int((sizes * (sizes - 1) // 2).sum())
 
 
 def candidate_pairs(
@@ -139,30 +135,33 @@ def candidate_pairs(
     present = usable_rules(std, rules)
     keys = key_frame(std, present)
     stats: dict[str, dict[str, int]] = {}
+    # one group id per rule and record (valid with every key)
+    groups = {rule: group_ids(keys, rule) for rule in present}
     for rule in present:
-        est = estimate_pairs(keys, rule)
+        est = estimate_pairs(*groups[rule])
         stats[rule.name] = {"estimated": est}
         if est > max_pairs_per_rule:
             raise ConfigError(
                 f"blocking rule '{rule.name}' would create {est:,} candidate pairs, over the "
                 f"limit of {max_pairs_per_rule:,}; add a key to the rule or raise the limit."
             )
-    # one group id per rule and record (valid with every key): a pair is new to rule k
-    # when no earlier rule's group holds both records, so no rule's pairs are kept twice
-    groups: list[tuple[np.ndarray, np.ndarray]] = []
+    # a pair is new to rule k when no earlier rule's group holds both records, so no rule's
+    # pairs are kept twice
+    earlier: list[tuple[np.ndarray, np.ndarray]] = []
     index = keys["__i"].to_numpy()  # row position -> record index (``__i``, increasing)
+    del keys  # the key strings: the group ids are all the joins need
     parts = []
     for order, rule in enumerate(rules):
         if rule not in present:
             continue
-        gid, valid = group_ids(keys, rule)
+        gid, valid = groups[rule]
         pairs = rule_pairs(gid, valid)
         stats[rule.name]["pairs"] = len(pairs)
-        for g_prev, v_prev in groups:  # the pairs an earlier rule found go at once
+        for g_prev, v_prev in earlier:  # the pairs an earlier rule found go at once
             i, j = pairs[:, 0], pairs[:, 1]
             pairs = pairs[~(v_prev[i] & v_prev[j] & (g_prev[i] == g_prev[j]))]
         stats[rule.name]["new"] = len(pairs)
-        groups.append((gid, valid))
+        earlier.append((gid, valid))
         parts.append(
             pl.DataFrame(
                 {
@@ -173,7 +172,7 @@ def candidate_pairs(
             )
         )
         del pairs
-    del groups
+    del groups, earlier
     if not parts:
         return pl.DataFrame(schema={"i": pl.UInt32, "j": pl.UInt32, "rule": pl.Int16}), stats
     return pl.concat(parts, rechunk=True), stats
