@@ -86,6 +86,26 @@ def _peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
 
 
+class StageClock:
+    """Per stage: wall seconds, CPU seconds of the process (all threads: on a busy machine the
+    steadier figure) and the process's peak resident memory at the stage's end."""
+
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter()
+        self.seconds: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+        self.peak_mb: dict[str, float] = {}
+        self.start()
+
+    def start(self) -> None:
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+
+    def stop(self, stage: str) -> None:
+        self.seconds[stage] = time.perf_counter() - self._wall
+        self.cpu[stage] = round(time.process_time() - self._cpu, 3)
+        self.peak_mb[stage] = _peak_rss_mb()
+
+
 def linkable_expr() -> pl.Expr:
     """Enough to link on: a name, and a date of birth or an address/postcode or an identifier."""
     has_name = pl.col("fn").is_not_null() | pl.col("sn").is_not_null()
@@ -163,6 +183,11 @@ def random_pair_levels(std: pl.DataFrame, n: int, seed: int, chunk: int) -> pl.D
     pairs = pl.DataFrame(
         {"i": a[keep], "j": b[keep], "rule": np.full(int(keep.sum()), -1, dtype=np.int32)}
     ).with_columns(pl.col("i").cast(pl.UInt32), pl.col("j").cast(pl.UInt32))
+    return field_levels(std, pairs, chunk)
+
+
+def field_levels(std: pl.DataFrame, pairs: pl.DataFrame, chunk: int) -> pl.DataFrame:
+    """The level columns of the pairs, compared ``chunk`` pairs at a time."""
     return pl.concat(
         [
             comparison_levels(pair_frame(std, pairs.slice(o, chunk))).select(list(FIELDS))
@@ -233,7 +258,7 @@ def fit_model(
     id_edges = id_edges.filter(pl.col("stage") != "same_row")
     if id_edges.height >= 100:
         id_pairs = id_edges.select("i", "j", pl.lit(-2).alias("rule"))
-        m_start = level_shares(comparison_levels(pair_frame(std, id_pairs)))
+        m_start = level_shares(field_levels(std, id_pairs, config.compare_chunk))
     if config.training == "sessions":
         model = fit_sessions(levels, u, m_start)
     else:
@@ -272,9 +297,7 @@ def link_records(
 ) -> LinkResult:
     """Link standardised records into persons."""
     config = config or LinkConfig()
-    seconds: dict[str, float] = {}
-    peak_mb: dict[str, float] = {}  # the process's peak resident memory at the end of each stage
-    t0 = time.perf_counter()
+    clock = StageClock()
     std = std.with_row_index("__i").with_columns(linkable_expr().alias("linkable"))
     # the street (address without numbers) once per record, for the comparisons
     usable = (
@@ -285,13 +308,12 @@ def link_records(
         .select(linkage_columns(std, config))
     )
 
-    t = time.perf_counter()
+    clock.start()
     id_edges = identifier_edges(usable, config.identifier_columns)
     cand, block_stats = candidate_pairs(usable, config.rules, config.max_pairs_per_rule)
-    seconds["block"] = time.perf_counter() - t
-    peak_mb["block"] = _peak_rss_mb()
+    clock.stop("block")
 
-    t = time.perf_counter()
+    clock.start()
     chunk = config.compare_chunk
     tf = model.tf if model is not None else name_frequencies(usable)
     floor = model.tf_floor if model is not None else 1e-5
@@ -299,15 +321,13 @@ def link_records(
     # compared in chunks: only each pair's pattern code is kept beside (i, j)
     codes = compare_patterns(usable, cand, chunk)
     n_candidates = cand.height
-    seconds["compare"] = time.perf_counter() - t
-    peak_mb["compare"] = _peak_rss_mb()
+    clock.stop("compare")
 
-    t = time.perf_counter()
+    clock.start()
     fitted = model or fit_model(usable, pattern_counts(pl.Series(codes)), id_edges, config, tf)
-    seconds["fit"] = time.perf_counter() - t
-    peak_mb["fit"] = _peak_rss_mb()
+    clock.stop("fit")
 
-    t = time.perf_counter()
+    clock.start()
     # the clear non-matches go by their pattern's weight; the rest get their levels back from
     # their pattern (and the per-pair columns from their records) and are scored exactly
     likely, likely_codes = likely_pairs(
@@ -345,10 +365,9 @@ def link_records(
         kept.append(part)
     scored = pl.concat(kept)
     del levels, kept
-    seconds["predict"] = time.perf_counter() - t
-    peak_mb["predict"] = _peak_rss_mb()
+    clock.stop("predict")
 
-    t = time.perf_counter()
+    clock.start()
     n = std.height
     links = scored.filter(pl.col("linked")).sort("match_weight", descending=True)
     involved = (
@@ -370,8 +389,7 @@ def link_records(
         if not clusters.union(i, j, check_people=config.household_guards):
             refused += 1
     roots = clusters.roots()
-    seconds["cluster"] = time.perf_counter() - t
-    peak_mb["cluster"] = _peak_rss_mb()
+    clock.stop("cluster")
 
     record_ids = std["record_id"]
     root_frame = pl.DataFrame({"record_id": record_ids, "root": roots, "linkable": std["linkable"]})
@@ -418,8 +436,8 @@ def link_records(
         .select("record_id_l", "record_id_r", "stage", pl.lit(True).alias("linked"))
     )
     pairs = pl.concat([id_pairs, pairs], how="diagonal_relaxed")
-    peak_mb["output"] = _peak_rss_mb()
-    seconds["total"] = time.perf_counter() - t0
+    clock.peak_mb["output"] = _peak_rss_mb()
+    clock.seconds["total"] = time.perf_counter() - clock.t0
     stats: dict[str, object] = {
         "records": n,
         "unlinkable": int((~std["linkable"]).sum()),
@@ -431,8 +449,9 @@ def link_records(
         "refused_merges": refused,
         "persons": sizes.height,
         "suspicious_clusters": suspicious,
-        "seconds": seconds,
-        "peak_rss_mb": peak_mb,
+        "seconds": clock.seconds,
+        "cpu_seconds": clock.cpu,
+        "peak_rss_mb": clock.peak_mb,
     }
     log.info(
         "link: %d records -> %d persons (%d candidate pairs, %d links, %d merges refused)",
