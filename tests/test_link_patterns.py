@@ -13,6 +13,7 @@ import polars as pl
 from familymatch.canonical import conform
 from familymatch.link import link_records, linkable_expr, name_frequencies, same_row_expr
 from familymatch.link.blocking import DEFAULT_RULES, candidate_pairs, group_ids, key_frame
+from familymatch.link.cluster import components
 from familymatch.link.compare import FIELDS, comparison_levels, pair_frame, street_expr
 from familymatch.link.model import attach_term_frequencies, estimate_u, fit_em
 from familymatch.link.patterns import PatternScorer, decode, encode, pattern_counts
@@ -82,7 +83,7 @@ def test_blocking_keeps_each_pair_once_with_the_first_rule_that_finds_it() -> No
         gid, valid = group_ids(keys, rule)
         members: dict[int, list[int]] = {}
         for p in np.flatnonzero(valid):
-            members.setdefault(int(gid[p]), []).append(p)
+            members.setdefault(int(gid[p]), []).append(int(p))
         for group in members.values():
             for a in group:
                 for b in group:
@@ -113,7 +114,7 @@ def test_em_on_pattern_counts_and_exact_scores_by_pattern() -> None:
     on_counts = fit_em(pattern_counts(codes), u)
     assert (on_counts.lam, on_counts.m) == (on_pairs.lam, on_pairs.m)
     exact = model.score(levels)["match_weight"].to_numpy()
-    n = int(usable["__i"].max()) + 1
+    n = len(usable) and int(usable["__i"].to_numpy().max()) + 1
     record_tf = {}
     for f, col in (("sn", "sn_tf"), ("fn", "fn_tf")):
         arr = np.full(n, np.nan, dtype=np.float32)
@@ -122,3 +123,15 @@ def test_em_on_pattern_counts_and_exact_scores_by_pattern() -> None:
     by_pattern = PatternScorer(model).weights(codes.to_numpy(), cand["i"].to_numpy(), record_tf)
     assert levels.filter(pl.col("sn") == 4).height > 100  # the frequencies are exercised
     assert np.abs(by_pattern - exact).max() < 1e-4
+
+
+def test_components_label_every_record_of_a_component_alike() -> None:
+    # 0-1-2 a chain (given out of order), 3-4, 5 alone, 6-7-8-6 a cycle
+    i = np.array([2, 0, 3, 7, 8, 6])
+    j = np.array([1, 1, 4, 6, 7, 8])
+    label = components(9, i, j)
+    groups: dict[int, set[int]] = {}
+    for rec, lab in enumerate(label.tolist()):
+        groups.setdefault(lab, set()).add(rec)
+    assert sorted(map(sorted, groups.values())) == [[0, 1, 2], [3, 4], [5], [6, 7, 8]]
+    assert all(lab in members for lab, members in groups.items())

@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 
 from familymatch.link.blocking import DEFAULT_RULES, BlockingRule, candidate_pairs
-from familymatch.link.cluster import PersonClusters
+from familymatch.link.cluster import PersonClusters, components
 from familymatch.link.compare import (
     COMPARE_COLUMNS,
     FIELDS,
@@ -133,6 +133,11 @@ def same_row_expr() -> pl.Expr:
         .then(pl.concat_str([row_part, pl.col("role")], separator=":", ignore_nulls=True))
         .alias("same_row")
     )
+
+
+def in_guarded(edges: pl.DataFrame, label: np.ndarray, guarded: pl.Series) -> pl.Series:
+    """Whether each edge lies in a component that needs the guarded union-find."""
+    return pl.Series(np.isin(label[edges["i"].to_numpy()], guarded.to_numpy()))
 
 
 def linkage_columns(std: pl.DataFrame, config: LinkConfig) -> list[str]:
@@ -370,25 +375,44 @@ def link_records(
     clock.start()
     n = std.height
     links = scored.filter(pl.col("linked")).sort("match_weight", descending=True)
-    involved = (
-        pl.concat([id_edges.select("i", "j"), links.select("i", "j")])
-        .unpivot()
-        .select(pl.col("value").cast(pl.UInt32).alias("__i"))
-        .unique()
-    )
+    edges = pl.concat([id_edges.select("i", "j"), links.select("i", "j")])
+    label = components(n, edges["i"].to_numpy(), edges["j"].to_numpy())
+    # a component whose records are one identity (names and date of birth) with at most one
+    # NINO and one UPN merges whatever the order: no guard can refuse. The others go through
+    # the guarded union-find, their edges in the order above (components never interact)
     guard_cols = ["__i", "fn", "fn_canon", "sn", "dob", "nino_std", "upn_std"]
+    involved = std.select(guard_cols).join(
+        edges.unpivot().select(pl.col("value").cast(pl.UInt32).alias("__i")).unique(),
+        on="__i",
+    )
+    involved = involved.with_columns(pl.Series("label", label[involved["__i"].to_numpy()]))
+    guarded = (
+        involved.group_by("label")
+        .agg(
+            (
+                (pl.struct("fn", "fn_canon", "sn", "dob").n_unique() > 1)
+                | (pl.col("nino_std").drop_nulls().n_unique() > 1)
+                | (pl.col("upn_std").drop_nulls().n_unique() > 1)
+            ).alias("guarded")
+        )
+        .filter(pl.col("guarded"))["label"]
+    )
     people = {
         row[0]: row[1:]
-        for row in std.select(guard_cols).join(involved, on="__i", how="semi").iter_rows()
+        for row in involved.filter(pl.col("label").is_in(guarded.implode()))
+        .select(guard_cols)
+        .iter_rows()
     }
     clusters = PersonClusters(n, people)
-    for i, j in id_edges.select("i", "j").iter_rows():
+    for i, j in id_edges.filter(in_guarded(id_edges, label, guarded)).select("i", "j").iter_rows():
         clusters.union(i, j, check_people=False)
     refused = 0
-    for i, j in links.select("i", "j").iter_rows():
+    for i, j in links.filter(in_guarded(links, label, guarded)).select("i", "j").iter_rows():
         if not clusters.union(i, j, check_people=config.household_guards):
             refused += 1
     roots = clusters.roots()
+    merged = ~np.isin(label, guarded.to_numpy())
+    roots[merged] = label[merged]
     clock.stop("cluster")
 
     record_ids = std["record_id"]

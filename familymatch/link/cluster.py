@@ -160,3 +160,19 @@ class PersonClusters:
     def refused_by_root(self) -> dict[int, int]:
         """Merges refused per person (by root record), for the suspicious-cluster report."""
         return {self.find(r): c for r, c in self.refused.items() if c}
+
+
+def components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """The connected component of each of ``n`` records over the edges (i, j), as the index of
+    one of its records (every record of a component carries the same one): minimum labels
+    hooked along the edges and shortcut until nothing changes."""
+    label = np.arange(n, dtype=np.int64)
+    while True:
+        low = np.minimum(label[i], label[j])
+        new = label.copy()
+        np.minimum.at(new, i, low)
+        np.minimum.at(new, j, low)
+        new = new[new]
+        if np.array_equal(new, label):
+            return label
+        label = new
