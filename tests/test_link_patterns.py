@@ -16,7 +16,13 @@ from familymatch.link.blocking import DEFAULT_RULES, candidate_pairs, group_ids,
 from familymatch.link.cluster import components
 from familymatch.link.compare import FIELDS, comparison_levels, pair_frame, street_expr
 from familymatch.link.model import attach_term_frequencies, estimate_u, fit_em
-from familymatch.link.patterns import PatternScorer, decode, encode, pattern_counts
+from familymatch.link.patterns import (
+    PatternScorer,
+    decode,
+    encode,
+    pattern_counts,
+    record_frequencies,
+)
 from familymatch.standardise import standardise
 
 FORENAMES = ["ALAN", "BETH", "CARL", "DINA", "ERIC", "FAYE", "GARY", "HOLLY", "IVAN", "JUNE"]
@@ -114,12 +120,7 @@ def test_em_on_pattern_counts_and_exact_scores_by_pattern() -> None:
     on_counts = fit_em(pattern_counts(codes), u)
     assert (on_counts.lam, on_counts.m) == (on_pairs.lam, on_pairs.m)
     exact = model.score(levels)["match_weight"].to_numpy()
-    n = len(usable) and int(usable["__i"].to_numpy().max()) + 1
-    record_tf = {}
-    for f, col in (("sn", "sn_tf"), ("fn", "fn_tf")):
-        arr = np.full(n, np.nan, dtype=np.float32)
-        arr[usable["__i"].to_numpy()] = usable[col].fill_null(float("nan")).to_numpy()
-        record_tf[f] = arr
+    record_tf = record_frequencies(usable)
     by_pattern = PatternScorer(model).weights(codes.to_numpy(), cand["i"].to_numpy(), record_tf)
     assert levels.filter(pl.col("sn") == 4).height > 100  # the frequencies are exercised
     assert np.abs(by_pattern - exact).max() < 1e-4

@@ -28,7 +28,6 @@ from familymatch.link.compare import (
     street_expr,
 )
 from familymatch.link.model import (
-    TF_FIELDS,
     TF_SOURCE_COLUMNS,
     FSModel,
     attach_term_frequencies,
@@ -44,6 +43,7 @@ from familymatch.link.patterns import (
     encode,
     levels_of_patterns,
     pattern_counts,
+    record_frequencies,
 )
 from familymatch.logs import get_logger
 
@@ -135,11 +135,6 @@ def same_row_expr() -> pl.Expr:
     )
 
 
-def in_guarded(edges: pl.DataFrame, label: np.ndarray, guarded: pl.Series) -> pl.Series:
-    """Whether each edge lies in a component that needs the guarded union-find."""
-    return pl.Series(np.isin(label[edges["i"].to_numpy()], guarded.to_numpy()))
-
-
 def linkage_columns(std: pl.DataFrame, config: LinkConfig) -> list[str]:
     """The columns linkage reads (compared, blocked on, identifiers, name frequencies): the
     linkable records are copied with these only."""
@@ -221,14 +216,7 @@ def likely_pairs(
     """The candidate pairs (sorted by i, j) and their pattern codes whose weight by pattern and name frequency reaches
     ``min_probability`` (with a margin for float rounding: the exact scoring decides)."""
     floor = math.log2(min_probability / (1 - min_probability)) - 0.01
-    where = usable["__i"].to_numpy()
-    n = int(where.max()) + 1 if len(where) else 0
-    record_tf = {}
-    for f, (col, _) in TF_FIELDS.items():
-        if col in usable.columns:
-            arr = np.full(n, np.nan, dtype=np.float32)
-            arr[where] = usable[col].cast(pl.Float32).fill_null(float("nan")).to_numpy()
-            record_tf[f] = arr
+    record_tf = record_frequencies(usable)
     scorer = PatternScorer(model)
     first = cand["i"].to_numpy()
     keep = np.zeros(cand.height, dtype=bool)
@@ -295,6 +283,56 @@ def fit_sessions(
     final = fit_em(levels, u, m_start=m, fixed_m=frozenset(FIELDS))
     final.iterations = a.iterations + b.iterations + final.iterations
     return final
+
+
+def cluster_records(
+    std: pl.DataFrame, id_edges: pl.DataFrame, links: pl.DataFrame, household_guards: bool
+) -> tuple[np.ndarray, int, dict[int, int]]:
+    """Every record's root (its person), the merges refused and the refusals per root: the
+    identifier edges, then the links strongest first, through the guarded union-find.
+
+    A component whose records are one identity (names and date of birth) with at most one NINO
+    and one UPN merges whatever the order (no guard can refuse); only the others go through the
+    union-find, their edges in the same order (components never interact)."""
+    n = std.height
+    edges = pl.concat([id_edges.select("i", "j"), links.select("i", "j")])
+    label = components(n, edges["i"].to_numpy(), edges["j"].to_numpy())
+    guard_cols = ["__i", "fn", "fn_canon", "sn", "dob", "nino_std", "upn_std"]
+    involved = std.select(guard_cols).join(
+        edges.unpivot().select(pl.col("value").cast(pl.UInt32).alias("__i")).unique(),
+        on="__i",
+    )
+    involved = involved.with_columns(pl.Series("label", label[involved["__i"].to_numpy()]))
+    guarded = (
+        involved.group_by("label")
+        .agg(
+            (
+                (pl.struct("fn", "fn_canon", "sn", "dob").n_unique() > 1)
+                | (pl.col("nino_std").drop_nulls().n_unique() > 1)
+                | (pl.col("upn_std").drop_nulls().n_unique() > 1)
+            ).alias("guarded")
+        )
+        .filter(pl.col("guarded"))["label"]
+        .to_numpy()
+    )
+    people = {
+        row[0]: row[1:]
+        for row in involved.filter(pl.Series(np.isin(involved["label"].to_numpy(), guarded)))
+        .select(guard_cols)
+        .iter_rows()
+    }
+    clusters = PersonClusters(n, people)
+    in_guarded = lambda e: pl.Series(np.isin(label[e["i"].to_numpy()], guarded))  # noqa: E731
+    for i, j in id_edges.filter(in_guarded(id_edges)).select("i", "j").iter_rows():
+        clusters.union(i, j, check_people=False)
+    refused = 0
+    for i, j in links.filter(in_guarded(links)).select("i", "j").iter_rows():
+        if not clusters.union(i, j, check_people=household_guards):
+            refused += 1
+    roots = clusters.roots()
+    merged = ~np.isin(label, guarded)
+    roots[merged] = label[merged]
+    return roots, refused, clusters.refused_by_root()
 
 
 def link_records(
@@ -375,44 +413,7 @@ def link_records(
     clock.start()
     n = std.height
     links = scored.filter(pl.col("linked")).sort("match_weight", descending=True)
-    edges = pl.concat([id_edges.select("i", "j"), links.select("i", "j")])
-    label = components(n, edges["i"].to_numpy(), edges["j"].to_numpy())
-    # a component whose records are one identity (names and date of birth) with at most one
-    # NINO and one UPN merges whatever the order: no guard can refuse. The others go through
-    # the guarded union-find, their edges in the order above (components never interact)
-    guard_cols = ["__i", "fn", "fn_canon", "sn", "dob", "nino_std", "upn_std"]
-    involved = std.select(guard_cols).join(
-        edges.unpivot().select(pl.col("value").cast(pl.UInt32).alias("__i")).unique(),
-        on="__i",
-    )
-    involved = involved.with_columns(pl.Series("label", label[involved["__i"].to_numpy()]))
-    guarded = (
-        involved.group_by("label")
-        .agg(
-            (
-                (pl.struct("fn", "fn_canon", "sn", "dob").n_unique() > 1)
-                | (pl.col("nino_std").drop_nulls().n_unique() > 1)
-                | (pl.col("upn_std").drop_nulls().n_unique() > 1)
-            ).alias("guarded")
-        )
-        .filter(pl.col("guarded"))["label"]
-    )
-    people = {
-        row[0]: row[1:]
-        for row in involved.filter(pl.col("label").is_in(guarded.implode()))
-        .select(guard_cols)
-        .iter_rows()
-    }
-    clusters = PersonClusters(n, people)
-    for i, j in id_edges.filter(in_guarded(id_edges, label, guarded)).select("i", "j").iter_rows():
-        clusters.union(i, j, check_people=False)
-    refused = 0
-    for i, j in links.filter(in_guarded(links, label, guarded)).select("i", "j").iter_rows():
-        if not clusters.union(i, j, check_people=config.household_guards):
-            refused += 1
-    roots = clusters.roots()
-    merged = ~np.isin(label, guarded.to_numpy())
-    roots[merged] = label[merged]
+    roots, refused, refused_map = cluster_records(std, id_edges, links, config.household_guards)
     clock.stop("cluster")
 
     record_ids = std["record_id"]
@@ -427,7 +428,6 @@ def link_records(
         .select("record_id", "person_id", "linkable")
     )
     sizes = persons.group_by("person_id").len()
-    refused_map = clusters.refused_by_root()
     refused_by_root = pl.DataFrame(
         {"root": list(refused_map), "refused": list(refused_map.values())},
         schema={"root": pl.Int64, "refused": pl.Int64},

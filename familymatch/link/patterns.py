@@ -68,6 +68,20 @@ def pattern_counts(codes: pl.Series) -> pl.DataFrame:
     return pl.concat([decode(counts["pattern"]), counts.select("n")], how="horizontal")
 
 
+def record_frequencies(usable: pl.DataFrame) -> dict[str, np.ndarray]:
+    """Per term-frequency field, the records' frequency column (``model.attach_term_frequencies``)
+    as an array indexed by record index (``__i``); NaN without a value."""
+    where = usable["__i"].to_numpy()
+    n = int(where.max()) + 1 if len(where) else 0
+    out = {}
+    for f, (col, _) in TF_FIELDS.items():
+        if col in usable.columns:
+            arr = np.full(n, np.nan, dtype=np.float32)
+            arr[where] = usable[col].cast(pl.Float32).fill_null(float("nan")).to_numpy()
+            out[f] = arr
+    return out
+
+
 class PatternScorer:
     """A fitted model's match weight for every pattern, computed once; ``weights`` adds the
     per-pair term-frequency adjustment."""
