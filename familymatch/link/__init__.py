@@ -218,12 +218,11 @@ def likely_pairs(
     floor = math.log2(min_probability / (1 - min_probability)) - 0.01
     record_tf = record_frequencies(usable)
     scorer = PatternScorer(model)
-    first = cand["i"].to_numpy()
     keep = np.zeros(cand.height, dtype=bool)
     step = chunk * 8
     for o in range(0, cand.height, step):
-        w = scorer.weights(codes[o : o + step], first[o : o + step], record_tf)
-        keep[o : o + step] = w >= floor
+        first = cand["i"].slice(o, step).to_numpy()
+        keep[o : o + step] = scorer.weights(codes[o : o + step], first, record_tf) >= floor
     likely = cand.with_columns(pl.Series("pattern", codes)).filter(pl.Series(keep)).sort("i", "j")
     return likely.drop("pattern"), likely["pattern"].to_numpy()
 
