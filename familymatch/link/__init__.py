@@ -376,7 +376,15 @@ def link_records(
         fitted, usable, cand, codes, min(config.threshold, config.keep_pairs_above), chunk
     )
     del cand, codes
-    levels = levels_of_patterns(pair_frame(usable, likely), likely_codes)
+    levels = pl.concat(
+        [
+            levels_of_patterns(
+                pair_frame(usable, likely.slice(o, chunk)), likely_codes[o : o + chunk]
+            )
+            for o in range(0, max(likely.height, 1), chunk)
+        ]
+    )
+    del likely, likely_codes
     stage = rule_stage(config.pair_rules, config.household_guards)
     # the evidence chance alone produces for some pair in a population of this size
     log2_records = math.log2(max(usable.height, 2))
