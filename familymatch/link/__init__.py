@@ -22,6 +22,7 @@ from familymatch.link.blocking import DEFAULT_RULES, BlockingRule, candidate_pai
 from familymatch.link.cluster import PersonClusters, components
 from familymatch.link.compare import (
     COMPARE_COLUMNS,
+    EXTRA_COLUMNS,
     FIELDS,
     comparison_levels,
     pair_frame,
@@ -379,7 +380,8 @@ def link_records(
     levels = pl.concat(
         [
             levels_of_patterns(
-                pair_frame(usable, likely.slice(o, chunk)), likely_codes[o : o + chunk]
+                pair_frame(usable, likely.slice(o, chunk), EXTRA_COLUMNS),
+                likely_codes[o : o + chunk],
             )
             for o in range(0, max(likely.height, 1), chunk)
         ]

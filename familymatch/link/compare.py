@@ -94,11 +94,13 @@ def _distinct_pairs(a: pl.Series, b: pl.Series) -> tuple[np.ndarray, np.ndarray]
     return first, inverse
 
 
-def pair_frame(std: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
-    """The compared columns of both sides of every pair (suffixes _l and _r), in the pairs'
-    order (gathered by position: no join)."""
+def pair_frame(
+    std: pl.DataFrame, pairs: pl.DataFrame, columns: tuple[str, ...] = COMPARE_COLUMNS
+) -> pl.DataFrame:
+    """The compared columns (or ``columns``) of both sides of every pair (suffixes _l and _r),
+    in the pairs' order (gathered by position: no join)."""
     extra = [c for c in (*TF_COLUMNS, "addr_street", "address_id") if c in std.columns]
-    cols = std.select([*COMPARE_COLUMNS, *extra])
+    cols = std.select(*dict.fromkeys((*columns, *extra)))
     index = std["__i"].to_numpy()
     where = np.zeros(int(index.max()) + 1 if len(index) else 0, dtype=np.int64)
     where[index] = np.arange(len(index))
@@ -338,11 +340,15 @@ def comparison_levels(pf: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+# the columns ``pair_extras`` reads (with the frequencies when the frame has them)
+EXTRA_COLUMNS = ("fn", "sn", "dob")
+
+
 def pair_extras(pf: pl.DataFrame) -> list[pl.Expr]:
     """The columns of a levels frame beyond the levels (what scoring and the pair rules read
     besides them): the link stage keeps only each pair's pattern of levels and takes these
-    again, for the pairs it scores, from their pair frame. A new per-pair column the pair rules
-    need belongs here."""
+    again, for the pairs it scores, from their pair frame of ``EXTRA_COLUMNS``. A new per-pair
+    column the pair rules need belongs here (and what it reads in ``EXTRA_COLUMNS``)."""
     c = pl.col
 
     def tf(name: str, col: str) -> pl.Expr:
