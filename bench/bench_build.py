@@ -63,6 +63,8 @@ def run(scale: float, gazetteer: bool = False) -> dict[str, object]:
         "ingest_rows_per_s": round(rows / result.seconds["ingest"]),
         "stages_s": {k: round(v, 2) for k, v in result.seconds.items()},
         "link_stages_s": {k: round(v, 2) for k, v in link_s.items()},  # type: ignore[union-attr]
+        "link_cpu_s": result.linked.link.stats["cpu_seconds"],
+        "link_peak_rss_mb": result.linked.link.stats["peak_rss_mb"],
         "candidate_pairs": result.linked.link.stats["candidate_pairs"],
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "persons": {k: scores["persons"][k] for k in ("precision", "recall", "f1")},

@@ -82,6 +82,7 @@ def main() -> None:
         },
         "candidate_pairs": result.stats["candidate_pairs"],
         "link_peak_rss_mb": result.stats["peak_rss_mb"],
+        "link_cpu_s": result.stats["cpu_seconds"],
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
         "n_records": records.height,
         "household_guards": household,

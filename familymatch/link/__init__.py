@@ -19,9 +19,17 @@ import numpy as np
 import polars as pl
 
 from familymatch.link.blocking import DEFAULT_RULES, BlockingRule, candidate_pairs
-from familymatch.link.cluster import PersonClusters
-from familymatch.link.compare import FIELDS, comparison_levels, pair_frame, street_expr
+from familymatch.link.cluster import PersonClusters, components
+from familymatch.link.compare import (
+    COMPARE_COLUMNS,
+    EXTRA_COLUMNS,
+    FIELDS,
+    comparison_levels,
+    pair_frame,
+    street_expr,
+)
 from familymatch.link.model import (
+    TF_SOURCE_COLUMNS,
     FSModel,
     attach_term_frequencies,
     estimate_u,
@@ -30,6 +38,14 @@ from familymatch.link.model import (
     term_frequencies,
 )
 from familymatch.link.pair_rules import DEFAULT_PAIR_RULES, PairRule, rule_stage
+from familymatch.link.patterns import (
+    PATTERN_DTYPE,
+    PatternScorer,
+    encode,
+    levels_of_patterns,
+    pattern_counts,
+    record_frequencies,
+)
 from familymatch.logs import get_logger
 
 log = get_logger(__name__)
@@ -71,6 +87,26 @@ def _peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
 
 
+class StageClock:
+    """Per stage: wall seconds, CPU seconds of the process (all threads: on a busy machine the
+    steadier figure) and the process's peak resident memory at the stage's end."""
+
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter()
+        self.seconds: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+        self.peak_mb: dict[str, float] = {}
+        self.start()
+
+    def start(self) -> None:
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+
+    def stop(self, stage: str) -> None:
+        self.seconds[stage] = time.perf_counter() - self._wall
+        self.cpu[stage] = round(time.process_time() - self._cpu, 3)
+        self.peak_mb[stage] = _peak_rss_mb()
+
+
 def linkable_expr() -> pl.Expr:
     """Enough to link on: a name, and a date of birth or an address/postcode or an identifier."""
     has_name = pl.col("fn").is_not_null() | pl.col("sn").is_not_null()
@@ -98,6 +134,22 @@ def same_row_expr() -> pl.Expr:
         .then(pl.concat_str([row_part, pl.col("role")], separator=":", ignore_nulls=True))
         .alias("same_row")
     )
+
+
+def linkage_columns(std: pl.DataFrame, config: LinkConfig) -> list[str]:
+    """The columns linkage reads (compared, blocked on, identifiers, name frequencies): the
+    linkable records are copied with these only."""
+    wanted = {
+        "__i",
+        *COMPARE_COLUMNS,
+        *TF_SOURCE_COLUMNS.values(),
+        "fn_canon",
+        "addr_street",
+        "address_id",
+        *config.identifier_columns,
+        *(k for r in config.rules for k in r.keys),
+    }
+    return [c for c in dict.fromkeys((*std.columns, "addr_street", "same_row")) if c in wanted]
 
 
 def identifier_edges(std: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
@@ -132,12 +184,48 @@ def random_pair_levels(std: pl.DataFrame, n: int, seed: int, chunk: int) -> pl.D
     pairs = pl.DataFrame(
         {"i": a[keep], "j": b[keep], "rule": np.full(int(keep.sum()), -1, dtype=np.int32)}
     ).with_columns(pl.col("i").cast(pl.UInt32), pl.col("j").cast(pl.UInt32))
+    return field_levels(std, pairs, chunk)
+
+
+def field_levels(std: pl.DataFrame, pairs: pl.DataFrame, chunk: int) -> pl.DataFrame:
+    """The level columns of the pairs, compared ``chunk`` pairs at a time."""
     return pl.concat(
         [
             comparison_levels(pair_frame(std, pairs.slice(o, chunk))).select(list(FIELDS))
             for o in range(0, max(pairs.height, 1), chunk)
         ]
     )
+
+
+def compare_patterns(usable: pl.DataFrame, cand: pl.DataFrame, chunk: int) -> np.ndarray:
+    """The comparison pattern code of every candidate pair, compared ``chunk`` pairs at a time."""
+    out = np.empty(cand.height, dtype=PATTERN_DTYPE)
+    for o in range(0, cand.height, chunk):
+        part = encode(comparison_levels(pair_frame(usable, cand.slice(o, chunk))))
+        out[o : o + len(part)] = part.to_numpy()
+    return out
+
+
+def likely_pairs(
+    model: FSModel,
+    usable: pl.DataFrame,
+    cand: pl.DataFrame,
+    codes: np.ndarray,
+    min_probability: float,
+    chunk: int,
+) -> tuple[pl.DataFrame, np.ndarray]:
+    """The candidate pairs (sorted by i, j) and their pattern codes whose weight by pattern and name frequency reaches
+    ``min_probability`` (with a margin for float rounding: the exact scoring decides)."""
+    floor = math.log2(min_probability / (1 - min_probability)) - 0.01
+    record_tf = record_frequencies(usable)
+    scorer = PatternScorer(model)
+    keep = np.zeros(cand.height, dtype=bool)
+    step = chunk * 8
+    for o in range(0, cand.height, step):
+        first = cand["i"].slice(o, step).to_numpy()
+        keep[o : o + step] = scorer.weights(codes[o : o + step], first, record_tf) >= floor
+    likely = cand.with_columns(pl.Series("pattern", codes)).filter(pl.Series(keep)).sort("i", "j")
+    return likely.drop("pattern"), likely["pattern"].to_numpy()
 
 
 def name_frequencies(std: pl.DataFrame) -> dict[str, dict[str, float]]:
@@ -163,13 +251,18 @@ def fit_model(
     id_edges = id_edges.filter(pl.col("stage") != "same_row")
     if id_edges.height >= 100:
         id_pairs = id_edges.select("i", "j", pl.lit(-2).alias("rule"))
-        m_start = level_shares(comparison_levels(pair_frame(std, id_pairs)))
+        m_start = level_shares(field_levels(std, id_pairs, config.compare_chunk))
     if config.training == "sessions":
         model = fit_sessions(levels, u, m_start)
     else:
         model = fit_em(levels, u, m_start=m_start)
     model.tf = tf
     return model
+
+
+def n_pairs(levels: pl.DataFrame) -> int:
+    """Pairs in a levels frame (one row a pair) or in pattern counts (their ``n``)."""
+    return int(levels["n"].sum()) if "n" in levels.columns else levels.height
 
 
 def fit_sessions(
@@ -182,7 +275,7 @@ def fit_sessions(
     Falls back to one EM when a session has fewer than 100 pairs."""
     by_dob = levels.filter(pl.col("dob") == 4)
     by_name = levels.filter((pl.col("fn") >= 3) & (pl.col("sn") >= 3))
-    if by_dob.height < 100 or by_name.height < 100:
+    if n_pairs(by_dob) < 100 or n_pairs(by_name) < 100:
         return fit_em(levels, u, m_start=m_start)
     a = fit_em(by_dob, u, m_start=m_start, fields=[f for f in FIELDS if f != "dob"])
     b = fit_em(by_name, u, m_start=m_start, fields=[f for f in FIELDS if f not in ("fn", "sn")])
@@ -192,49 +285,108 @@ def fit_sessions(
     return final
 
 
+def cluster_records(
+    std: pl.DataFrame, id_edges: pl.DataFrame, links: pl.DataFrame, household_guards: bool
+) -> tuple[np.ndarray, int, dict[int, int]]:
+    """Every record's root (its person), the merges refused and the refusals per root: the
+    identifier edges, then the links strongest first, through the guarded union-find.
+
+    A component whose records are one identity (names and date of birth) with at most one NINO
+    and one UPN merges whatever the order (no guard can refuse); only the others go through the
+    union-find, their edges in the same order (components never interact)."""
+    n = std.height
+    edges = pl.concat([id_edges.select("i", "j"), links.select("i", "j")])
+    label = components(n, edges["i"].to_numpy(), edges["j"].to_numpy())
+    guard_cols = ["__i", "fn", "fn_canon", "sn", "dob", "nino_std", "upn_std"]
+    involved = std.select(guard_cols).join(
+        edges.unpivot().select(pl.col("value").cast(pl.UInt32).alias("__i")).unique(),
+        on="__i",
+    )
+    involved = involved.with_columns(pl.Series("label", label[involved["__i"].to_numpy()]))
+    guarded = (
+        involved.group_by("label")
+        .agg(
+            (
+                (pl.struct("fn", "fn_canon", "sn", "dob").n_unique() > 1)
+                | (pl.col("nino_std").drop_nulls().n_unique() > 1)
+                | (pl.col("upn_std").drop_nulls().n_unique() > 1)
+            ).alias("guarded")
+        )
+        .filter(pl.col("guarded"))["label"]
+        .to_numpy()
+    )
+    people = {
+        row[0]: row[1:]
+        for row in involved.filter(pl.Series(np.isin(involved["label"].to_numpy(), guarded)))
+        .select(guard_cols)
+        .iter_rows()
+    }
+    clusters = PersonClusters(n, people)
+    in_guarded = lambda e: pl.Series(np.isin(label[e["i"].to_numpy()], guarded))  # noqa: E731
+    for i, j in id_edges.filter(in_guarded(id_edges)).select("i", "j").iter_rows():
+        clusters.union(i, j, check_people=False)
+    refused = 0
+    for i, j in links.filter(in_guarded(links)).select("i", "j").iter_rows():
+        if not clusters.union(i, j, check_people=household_guards):
+            refused += 1
+    roots = clusters.roots()
+    merged = ~np.isin(label, guarded)
+    roots[merged] = label[merged]
+    return roots, refused, clusters.refused_by_root()
+
+
 def link_records(
     std: pl.DataFrame, config: LinkConfig | None = None, model: FSModel | None = None
 ) -> LinkResult:
     """Link standardised records into persons."""
     config = config or LinkConfig()
-    seconds: dict[str, float] = {}
-    peak_mb: dict[str, float] = {}  # the process's peak resident memory at the end of each stage
-    t0 = time.perf_counter()
+    clock = StageClock()
     std = std.with_row_index("__i").with_columns(linkable_expr().alias("linkable"))
     # the street (address without numbers) once per record, for the comparisons
-    usable = std.filter(pl.col("linkable")).with_columns(
-        street_expr(pl.col("addr")).alias("addr_street"), same_row_expr().alias("same_row")
+    usable = (
+        std.filter(pl.col("linkable"))
+        .with_columns(
+            street_expr(pl.col("addr")).alias("addr_street"), same_row_expr().alias("same_row")
+        )
+        .select(linkage_columns(std, config))
     )
 
-    t = time.perf_counter()
+    clock.start()
     id_edges = identifier_edges(usable, config.identifier_columns)
     cand, block_stats = candidate_pairs(usable, config.rules, config.max_pairs_per_rule)
-    seconds["block"] = time.perf_counter() - t
-    peak_mb["block"] = _peak_rss_mb()
+    clock.stop("block")
 
-    t = time.perf_counter()
+    clock.start()
+    chunk = config.compare_chunk
     tf = model.tf if model is not None else name_frequencies(usable)
     floor = model.tf_floor if model is not None else 1e-5
     usable = attach_term_frequencies(usable, tf, floor)
-    # compared in chunks: only the small level columns of every pair are kept in memory
-    chunk = config.compare_chunk
+    # compared in chunks: only each pair's pattern code is kept beside (i, j)
+    codes = compare_patterns(usable, cand, chunk)
+    n_candidates = cand.height
+    clock.stop("compare")
+
+    clock.start()
+    fitted = model or fit_model(usable, pattern_counts(pl.Series(codes)), id_edges, config, tf)
+    clock.stop("fit")
+
+    clock.start()
+    # the clear non-matches go by their pattern's weight; the rest get their levels back from
+    # their pattern (and the per-pair columns from their records) and are scored exactly
+    likely, likely_codes = likely_pairs(
+        fitted, usable, cand, codes, min(config.threshold, config.keep_pairs_above), chunk
+    )
+    del cand, codes
     levels = pl.concat(
         [
-            comparison_levels(pair_frame(usable, cand.slice(o, chunk)))
-            for o in range(0, max(cand.height, 1), chunk)
+            levels_of_patterns(
+                pair_frame(usable, likely.slice(o, chunk), EXTRA_COLUMNS),
+                likely_codes[o : o + chunk],
+            )
+            for o in range(0, max(likely.height, 1), chunk)
         ]
     )
-    n_candidates = cand.height
-    del cand
-    seconds["compare"] = time.perf_counter() - t
-    peak_mb["compare"] = _peak_rss_mb()
-
-    t = time.perf_counter()
-    fitted = model or fit_model(usable, levels, id_edges, config, tf)
-    seconds["fit"] = time.perf_counter() - t
-    peak_mb["fit"] = _peak_rss_mb()
-
-    t = time.perf_counter()
+    del likely, likely_codes
     stage = rule_stage(config.pair_rules, config.household_guards)
     # the evidence chance alone produces for some pair in a population of this size
     log2_records = math.log2(max(usable.height, 2))
@@ -265,33 +417,13 @@ def link_records(
         kept.append(part)
     scored = pl.concat(kept)
     del levels, kept
-    seconds["predict"] = time.perf_counter() - t
-    peak_mb["predict"] = _peak_rss_mb()
+    clock.stop("predict")
 
-    t = time.perf_counter()
+    clock.start()
     n = std.height
     links = scored.filter(pl.col("linked")).sort("match_weight", descending=True)
-    involved = (
-        pl.concat([id_edges.select("i", "j"), links.select("i", "j")])
-        .unpivot()
-        .select(pl.col("value").cast(pl.UInt32).alias("__i"))
-        .unique()
-    )
-    guard_cols = ["__i", "fn", "fn_canon", "sn", "dob", "nino_std", "upn_std"]
-    people = {
-        row[0]: row[1:]
-        for row in std.select(guard_cols).join(involved, on="__i", how="semi").iter_rows()
-    }
-    clusters = PersonClusters(n, people)
-    for i, j in id_edges.select("i", "j").iter_rows():
-        clusters.union(i, j, check_people=False)
-    refused = 0
-    for i, j in links.select("i", "j").iter_rows():
-        if not clusters.union(i, j, check_people=config.household_guards):
-            refused += 1
-    roots = clusters.roots()
-    seconds["cluster"] = time.perf_counter() - t
-    peak_mb["cluster"] = _peak_rss_mb()
+    roots, refused, refused_map = cluster_records(std, id_edges, links, config.household_guards)
+    clock.stop("cluster")
 
     record_ids = std["record_id"]
     root_frame = pl.DataFrame({"record_id": record_ids, "root": roots, "linkable": std["linkable"]})
@@ -305,7 +437,6 @@ def link_records(
         .select("record_id", "person_id", "linkable")
     )
     sizes = persons.group_by("person_id").len()
-    refused_map = clusters.refused_by_root()
     refused_by_root = pl.DataFrame(
         {"root": list(refused_map), "refused": list(refused_map.values())},
         schema={"root": pl.Int64, "refused": pl.Int64},
@@ -338,8 +469,8 @@ def link_records(
         .select("record_id_l", "record_id_r", "stage", pl.lit(True).alias("linked"))
     )
     pairs = pl.concat([id_pairs, pairs], how="diagonal_relaxed")
-    peak_mb["output"] = _peak_rss_mb()
-    seconds["total"] = time.perf_counter() - t0
+    clock.peak_mb["output"] = _peak_rss_mb()
+    clock.seconds["total"] = time.perf_counter() - clock.t0
     stats: dict[str, object] = {
         "records": n,
         "unlinkable": int((~std["linkable"]).sum()),
@@ -351,8 +482,9 @@ def link_records(
         "refused_merges": refused,
         "persons": sizes.height,
         "suspicious_clusters": suspicious,
-        "seconds": seconds,
-        "peak_rss_mb": peak_mb,
+        "seconds": clock.seconds,
+        "cpu_seconds": clock.cpu,
+        "peak_rss_mb": clock.peak_mb,
     }
     log.info(
         "link: %d records -> %d persons (%d candidate pairs, %d links, %d merges refused)",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from familymatch.errors import ConfigError
@@ -117,15 +118,11 @@ def key_frame(std: pl.DataFrame, rules: tuple[BlockingRule, ...]) -> pl.DataFram
     return std.select(exprs)
 
 
-def estimate_pairs(keys: pl.DataFrame, rule: BlockingRule) -> int:
-    """Pairs the rule would create: sum over key groups of n(n-1)/2 (nulls never block)."""
-    counts = (
-        keys.drop_nulls(list(rule.keys))
-        .group_by(list(rule.keys))
-        .len()
-        .select((pl.col("len").cast(pl.Int64) * (pl.col("len") - 1) // 2).sum())
-    )
-    return int(counts.item() or 0)
+def estimate_pairs(gid: np.ndarray, valid: np.ndarray) -> int:
+    """Pairs a rule creates: sum over its key groups (``group_ids``) of n(n-1)/2, counted before
+    any pair is made (nulls never block)."""
+    sizes = pl.Series(gid[valid]).value_counts(name="n")["n"].cast(pl.Int64)
+    return int((sizes * (sizes - 1) // 2).sum())
 
 
 def candidate_pairs(
@@ -138,51 +135,66 @@ def candidate_pairs(
     present = usable_rules(std, rules)
     keys = key_frame(std, present)
     stats: dict[str, dict[str, int]] = {}
+    # one group id per rule and record (valid with every key)
+    groups = {rule: group_ids(keys, rule) for rule in present}
     for rule in present:
-        est = estimate_pairs(keys, rule)
+        est = estimate_pairs(*groups[rule])
         stats[rule.name] = {"estimated": est}
         if est > max_pairs_per_rule:
             raise ConfigError(
                 f"blocking rule '{rule.name}' would create {est:,} candidate pairs, over the "
                 f"limit of {max_pairs_per_rule:,}; add a key to the rule or raise the limit."
             )
+    # a pair is new to rule k when no earlier rule's group holds both records, so no rule's
+    # pairs are kept twice
+    earlier: list[tuple[np.ndarray, np.ndarray]] = []
+    index = keys["__i"].to_numpy()  # row position -> record index (``__i``, increasing)
+    del keys  # the key strings: the group ids are all the joins need
     parts = []
     for order, rule in enumerate(rules):
         if rule not in present:
             continue
-        # one 64-bit group id per key combination: the self-join then carries integers only
-        # (a hash collision can only add candidate pairs, which are then compared like any other)
-        k = (
-            keys.select("__i", *rule.keys)
-            .drop_nulls()
-            .select(pl.col("__i"), pl.struct(list(rule.keys)).hash(seed=0).alias("g"))
-            .filter(pl.len().over("g") > 1)
-        )
-        pairs = (
-            k.join(k, on="g", suffix="_r")
-            .filter(pl.col("__i") < pl.col("__i_r"))
-            .select(
-                # the pair as one sortable number: i in the high 32 bits, j in the low
-                (pl.col("__i").cast(pl.UInt64) * 2**32 + pl.col("__i_r").cast(pl.UInt64)).alias(
-                    "key"
-                ),
-                pl.lit(order, dtype=pl.Int16).alias("rule"),
+        gid, valid = groups[rule]
+        pairs = rule_pairs(gid, valid)
+        stats[rule.name]["pairs"] = len(pairs)
+        for g_prev, v_prev in earlier:  # the pairs an earlier rule found go at once
+            i, j = pairs[:, 0], pairs[:, 1]
+            pairs = pairs[~(v_prev[i] & v_prev[j] & (g_prev[i] == g_prev[j]))]
+        stats[rule.name]["new"] = len(pairs)
+        earlier.append((gid, valid))
+        parts.append(
+            pl.DataFrame(
+                {
+                    "i": index[pairs[:, 0]].astype(np.uint32),
+                    "j": index[pairs[:, 1]].astype(np.uint32),
+                    "rule": np.full(len(pairs), order, dtype=np.int16),
+                }
             )
         )
-        del k
-        stats[rule.name]["pairs"] = pairs.height
-        parts.append(pairs)
+        del pairs
+    del groups, earlier
     if not parts:
         return pl.DataFrame(schema={"i": pl.UInt32, "j": pl.UInt32, "rule": pl.Int16}), stats
-    # distinct pairs, each with the first rule that found it (sorted: no hash table of all pairs)
-    allp = pl.concat(parts).sort("key", "rule")
-    del parts
-    allp = allp.filter(pl.col("key") != pl.col("key").shift(1).fill_null(2**64 - 1))
-    return (
-        allp.select(
-            (pl.col("key") // 2**32).cast(pl.UInt32).alias("i"),
-            (pl.col("key") % 2**32).cast(pl.UInt32).alias("j"),
-            pl.col("rule"),
-        ),
-        stats,
+    return pl.concat(parts, rechunk=False), stats  # one chunk a rule: no copy of every pair
+
+
+def group_ids(keys: pl.DataFrame, rule: BlockingRule) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of ``keys``: the group id (a 64-bit hash of the rule's key combination) and
+    whether every key is present (a record with a null key never blocks). A hash collision can
+    only add candidate pairs, which are then compared like any other."""
+    cols = list(rule.keys)
+    frame = keys.select(
+        pl.struct(cols).hash(seed=0).alias("g"),
+        pl.all_horizontal(pl.col(c).is_not_null() for c in cols).alias("valid"),
     )
+    return frame["g"].to_numpy(), frame["valid"].to_numpy()
+
+
+def rule_pairs(gid: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """(i, j) row positions (i < j, UInt32, one row per pair) of every two valid rows that share
+    a group id: the rule's pairs, grouped by block."""
+    k = pl.DataFrame({"__i": np.arange(len(gid), dtype=np.uint32)[valid], "g": gid[valid]}).filter(
+        pl.len().over("g") > 1
+    )
+    pairs = k.join(k, on="g", suffix="_r").filter(pl.col("__i") < pl.col("__i_r"))
+    return pairs.select("__i", "__i_r").to_numpy()

@@ -15,7 +15,7 @@ Refused merges are counted per cluster and reported as suspicious, with oversize
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
@@ -72,7 +72,8 @@ def _one(value: str | None) -> set[str]:
 class Guard:
     ninos: set[str]
     upns: set[str]
-    people: list[Person]
+    people: list[Person]  # the distinct identities, in the order they joined
+    known: set[Person] = field(default_factory=set)  # the same, for membership tests
 
 
 class PersonClusters:
@@ -109,7 +110,8 @@ class PersonClusters:
         g = self.guard.get(root)
         if g is None:
             fn, canon, sn, dob, nino, upn = self.people[root]
-            g = self.guard[root] = Guard(_one(nino), _one(upn), [(fn, canon, sn, dob)])
+            person = (fn, canon, sn, dob)
+            g = self.guard[root] = Guard(_one(nino), _one(upn), [person], {person})
         return g
 
     def compatible(self, a: Guard, b: Guard, check_people: bool) -> bool:
@@ -140,8 +142,10 @@ class PersonClusters:
         gi.ninos |= gj.ninos
         gi.upns |= gj.upns
         # keep distinct identities only: the guard checks stay small
-        seen = set(gi.people)
-        gi.people.extend(p for p in gj.people if p not in seen)
+        for p in gj.people:
+            if p not in gi.known:
+                gi.known.add(p)
+                gi.people.append(p)
         self.refused[ri] = self.refused.get(ri, 0) + self.refused.pop(rj, 0)
         del self.guard[rj]
         return True
@@ -156,3 +160,19 @@ class PersonClusters:
     def refused_by_root(self) -> dict[int, int]:
         """Merges refused per person (by root record), for the suspicious-cluster report."""
         return {self.find(r): c for r, c in self.refused.items() if c}
+
+
+def components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """The connected component of each of ``n`` records over the edges (i, j), as the index of
+    one of its records (every record of a component carries the same one): minimum labels
+    hooked along the edges and shortcut until nothing changes."""
+    label = np.arange(n, dtype=np.int64)
+    while True:
+        low = np.minimum(label[i], label[j])
+        new = label.copy()
+        np.minimum.at(new, i, low)
+        np.minimum.at(new, j, low)
+        new = new[new]
+        if np.array_equal(new, label):
+            return label
+        label = new

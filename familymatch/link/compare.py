@@ -53,30 +53,63 @@ TF_COLUMNS = ("sn_tf", "fn_tf")
 
 def _jw(left: pl.Series, right: pl.Series, where: pl.Series | None = None) -> np.ndarray:
     """Jaro-Winkler similarity of each pair; 0 where a side is missing, and where ``where``
-    (a boolean mask) is false: only the pairs that need it are compared."""
+    (a boolean mask) is false: only the pairs that need it are compared, and each distinct
+    (left, right) pair of values once (the pairs of a block share their names)."""
     keep = left.is_not_null() & right.is_not_null()
     if where is not None:
         keep = keep & where.fill_null(False)
     out = np.zeros(len(left), dtype=np.float64)
     if not keep.any():
         return out
-    a = left.filter(keep).to_numpy()
-    b = right.filter(keep).to_numpy()
-    out[keep.to_numpy()] = process.cpdist(
-        a, b, scorer=JaroWinkler.normalized_similarity, workers=-1
-    )
+    a, b = left.filter(keep), right.filter(keep)
+    if _mostly_distinct(a, b):  # random pairs: numbering the values would cost more than it saves
+        out[keep.to_numpy()] = _cpdist(a, b)
+        return out
+    first, inverse = _distinct_pairs(a, b)
+    out[keep.to_numpy()] = _cpdist(a.gather(first), b.gather(first))[inverse]
     return out
 
 
-def pair_frame(std: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
-    """The compared columns of both sides of every pair (suffixes _l and _r)."""
-    extra = [c for c in (*TF_COLUMNS, "addr_street", "address_id") if c in std.columns]
-    cols = std.select(["__i", *COMPARE_COLUMNS, *extra])
-    left = cols.rename({c: f"{c}_l" for c in cols.columns})
-    right = cols.rename({c: f"{c}_r" for c in cols.columns})
-    return pairs.join(left, left_on="i", right_on="__i_l", how="left").join(
-        right, left_on="j", right_on="__i_r", how="left"
+def _cpdist(a: pl.Series, b: pl.Series) -> np.ndarray:
+    return process.cpdist(
+        a.to_numpy(), b.to_numpy(), scorer=JaroWinkler.normalized_similarity, workers=-1
     )
+
+
+def _mostly_distinct(a: pl.Series, b: pl.Series, sample: int = 4096) -> bool:
+    """Whether nearly every (a, b) pair is distinct, judged on an evenly spread sample."""
+    if len(a) <= sample:
+        return False
+    rows = pl.Series(np.linspace(0, len(a) - 1, sample).astype(np.int64))
+    distinct = pl.DataFrame({"a": a.gather(rows), "b": b.gather(rows)}).n_unique()
+    return distinct > 0.8 * sample
+
+
+def _distinct_pairs(a: pl.Series, b: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """The first position of each distinct (a, b) pair of strings, and each position's distinct
+    pair (exact: the strings are numbered by a dictionary, not hashed)."""
+    codes = pl.concat([a, b]).cast(pl.Categorical).to_physical().to_numpy().astype(np.uint64)
+    key = (codes[: len(a)] << np.uint64(32)) | codes[len(a) :]
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    return first, inverse
+
+
+def pair_frame(
+    std: pl.DataFrame, pairs: pl.DataFrame, columns: tuple[str, ...] = COMPARE_COLUMNS
+) -> pl.DataFrame:
+    """The compared columns (or ``columns``) of both sides of every pair (suffixes _l and _r),
+    in the pairs' order (gathered by position: no join)."""
+    extra = [c for c in (*TF_COLUMNS, "addr_street", "address_id") if c in std.columns]
+    cols = std.select(*dict.fromkeys((*columns, *extra)))
+    index = std["__i"].to_numpy()
+    where = np.zeros(int(index.max()) + 1 if len(index) else 0, dtype=np.int64)
+    where[index] = np.arange(len(index))
+
+    def side(col: str, suffix: str) -> pl.DataFrame:
+        rows = pl.Series(where[pairs[col].to_numpy()])
+        return cols.select(pl.all().gather(rows).name.suffix(suffix))
+
+    return pl.concat([pairs, side("i", "_l"), side("j", "_r")], how="horizontal")
 
 
 def street_expr(addr: pl.Expr) -> pl.Expr:
@@ -178,12 +211,21 @@ def comparison_levels(pf: pl.DataFrame) -> pl.DataFrame:
             street_expr(pl.col("addr_l")).alias("addr_street_l"),
             street_expr(pl.col("addr_r")).alias("addr_street_r"),
         )
-    fn_jw = pl.Series(
-        "fn_jw",
-        np.maximum(_jw(pf["fn_canon_l"], pf["fn_canon_r"]), _jw(pf["fn_l"], pf["fn_r"])),
-    )
     first = lambda col: pl.col(col).str.slice(0, 1)  # noqa: E731
+    c = pl.col
+    contains = (
+        (c("sn_l").str.len_chars() >= 4)
+        & (c("sn_r").str.len_chars() >= 4)
+        & (
+            c("sn_l").str.contains(c("sn_r"), literal=True)
+            | c("sn_r").str.contains(c("sn_l"), literal=True)
+        )
+    )
+    agree = lambda *conds: pl.any_horizontal(x.fill_null(False) for x in conds)  # noqa: E731
     need = pf.select(
+        # the name similarities count only where the names do not already agree exactly
+        ~agree(c("fn_l") == c("fn_r"), c("fn_canon_l") == c("fn_canon_r")).alias("fn"),
+        ~agree(c("sn_l") == c("sn_r"), contains).alias("sn"),
         # names crossed over only where they keep their initials and the names differ
         (
             (first("fn_l") == first("sn_r"))
@@ -202,9 +244,12 @@ def comparison_levels(pf: pl.DataFrame) -> pl.DataFrame:
         ).alias("street"),
     )
     addr_jw = _jw(pf["addr_l"], pf["addr_r"], need["addr"])
+    fn_jw = np.maximum(
+        _jw(pf["fn_canon_l"], pf["fn_canon_r"], need["fn"]), _jw(pf["fn_l"], pf["fn_r"], need["fn"])
+    )
     pf = pf.with_columns(
-        fn_jw,
-        pl.Series("sn_jw", _jw(pf["sn_l"], pf["sn_r"])),
+        pl.Series("fn_jw", fn_jw),
+        pl.Series("sn_jw", _jw(pf["sn_l"], pf["sn_r"], need["sn"])),
         # the names crossed over: the forename of one record against the surname of the other
         pl.Series("fx_jw", _jw(pf["fn_l"], pf["sn_r"], need["cross"])),
         pl.Series("sx_jw", _jw(pf["sn_l"], pf["fn_r"], need["cross"])),
@@ -218,16 +263,7 @@ def comparison_levels(pf: pl.DataFrame) -> pl.DataFrame:
         pl.Series("street_jw", _jw(pf["addr_street_l"], pf["addr_street_r"], need["street"])),
         pl.Series("dob_slip", dobs_slip(pf["dob_l"], pf["dob_r"])),
     )
-    c = pl.col
     both = lambda n: c(f"{n}_l").is_not_null() & c(f"{n}_r").is_not_null()  # noqa: E731
-    contains = (
-        (c("sn_l").str.len_chars() >= 4)
-        & (c("sn_r").str.len_chars() >= 4)
-        & (
-            c("sn_l").str.contains(c("sn_r"), literal=True)
-            | c("sn_r").str.contains(c("sn_l"), literal=True)
-        )
-    )
     pf = pf.with_columns(
         pl.when(c("fn_l") == c("fn_r"))
         .then(4)
@@ -290,16 +326,6 @@ def comparison_levels(pf: pl.DataFrame) -> pl.DataFrame:
         .otherwise(0)
     )
 
-    def tf(name: str, col: str) -> pl.Expr:
-        if f"{name}_l" not in pf.columns:
-            return pl.lit(None, dtype=pl.Float32).alias(name)
-        return (
-            pl.when(c(f"{col}_l") == c(f"{col}_r"))
-            .then(c(f"{name}_l"))
-            .cast(pl.Float32)
-            .alias(name)
-        )
-
     return pf.select(
         "i",
         "j",
@@ -310,8 +336,35 @@ def comparison_levels(pf: pl.DataFrame) -> pl.DataFrame:
         loc.cast(pl.Int8).alias("loc"),
         sex.cast(pl.Int8).alias("sex"),
         mn.cast(pl.Int8).alias("mn"),
+        *pair_extras(pf),
+    )
+
+
+# the columns ``pair_extras`` reads (with the frequencies when the frame has them)
+EXTRA_COLUMNS = ("fn", "sn", "dob")
+
+
+def pair_extras(pf: pl.DataFrame) -> list[pl.Expr]:
+    """The columns of a levels frame beyond the levels (what scoring and the pair rules read
+    besides them): the link stage keeps only each pair's pattern of levels and takes these
+    again, for the pairs it scores, from their pair frame of ``EXTRA_COLUMNS``. A new per-pair
+    column the pair rules need belongs here (and what it reads in ``EXTRA_COLUMNS``)."""
+    c = pl.col
+
+    def tf(name: str, col: str) -> pl.Expr:
+        if f"{name}_l" not in pf.columns:
+            return pl.lit(None, dtype=pl.Float32).alias(name)
+        return (
+            pl.when(c(f"{col}_l") == c(f"{col}_r"))
+            .then(c(f"{name}_l"))
+            .cast(pl.Float32)
+            .alias(name)
+        )
+
+    dl, dr = c("dob_l"), c("dob_r")
+    return [
         # the frequencies behind the exact name levels, for term-frequency adjustment
         tf("sn_tf", "sn"),
         tf("fn_tf", "fn"),
         (dl.dt.year().cast(pl.Int16) - dr.dt.year().cast(pl.Int16)).abs().alias("dob_year_gap"),
-    )
+    ]

@@ -179,7 +179,8 @@ def fit_em(
     fields: list[str] | None = None,
     fixed_m: frozenset[str] = frozenset(),
 ) -> FSModel:
-    """EM over the candidate pairs' comparison patterns.
+    """EM over the candidate pairs' comparison patterns (``levels``: one row a pair, or one row
+    a distinct pattern with its number of pairs in ``n``).
 
     ``fields``: the fields the session models (default all; the others keep their starting m);
     ``fixed_m``: fields whose m stays at its starting value (only lambda and u move for them).
@@ -190,7 +191,10 @@ def fit_em(
     as Splink does, so that scoring is calibrated against the whole population.
     """
     fields = list(fields or FIELDS)
-    patterns = levels.group_by(fields).len().sort(fields)  # a fixed order: same sums, same floats
+    # a levels frame (one row a pair) or pattern counts (one row a pattern, its pairs in ``n``)
+    count = pl.col("n").sum() if "n" in levels.columns else pl.len()
+    # a fixed order: same sums, same floats
+    patterns = levels.group_by(fields).agg(count.alias("len")).sort(fields)
     L = patterns.select(fields).to_numpy().astype(np.int64)
     n = patterns["len"].to_numpy().astype(np.float64)
     m = {f: list(v) for f, v in (m_start or initial_m()).items()}
