@@ -79,6 +79,8 @@ def test_phase2_outcome_plan_on_the_synthetic_council(tmp_path: Path) -> None:
     assert score.precision == score.recall == 1.0
     expected = score.expected
     assert set(expected["result"]) == {"progress", "employment"}
+    school = planted.filter(pl.col("entry").str.contains("school"), pl.col("result") == "progress")
+    assert school["first_claim"].is_not_null().any()  # progress on school absence claimed
     assert set(expected["claim"]) == set(CLAIM_DATES)
     assert score.made["amount_pence"].sum() == RESULT_PENCE * expected.height
     # every attached family judged on exactly the problems planted at entry
