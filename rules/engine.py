@@ -3,7 +3,9 @@ indicator (the evidence) and the near-misses ("absence 14.9%, threshold 15%").
 
 Input: standardised (or canonical) records and ``membership`` (record_id, person_id,
 household_id). A person's date of birth is the most common one across their records (ties: the
-earliest); ages are whole years at the reference date, or at the event for ``age_at_event_max``.
+earliest); ages are whole years at the reference date, or at the event for ``age_at_event_max``,
+which is also met by a date of the person's that differs from the usual one by a keying slip
+(``people.youngest_slip_dob``: 1997 / 1979 on two records, nothing says which is right).
 All work is polars joins and group-bys; the output order is deterministic.
 """
 
@@ -16,7 +18,7 @@ from datetime import date, timedelta
 import polars as pl
 
 from familymatch.canonical import OUTCOME_CODES
-from familymatch.people import age_in_years, modal_dob
+from familymatch.people import age_in_years, modal_dob, youngest_slip_dob
 from rules.ruleset import ANY_KIND, Indicator, RuleSet
 from rules.terms import Calendar, load_calendar
 
@@ -45,8 +47,12 @@ def months_before(d: date, months: int) -> date:
 
 
 def person_dob(records: pl.DataFrame) -> pl.DataFrame:
-    """person_id, person_dob: the most common date of birth across the person's records."""
-    return modal_dob(records).rename({"dob": "person_dob"})
+    """person_id, person_dob: the most common date of birth across the person's records;
+    slip_dob: the youngest of their other dates that differs from it by a keying slip (or null)."""
+    usual = modal_dob(records)
+    return usual.join(youngest_slip_dob(records, usual), on="person_id", how="left").rename(
+        {"dob": "person_dob"}
+    )
 
 
 EVIDENCE_SCHEMA = {
@@ -118,9 +124,10 @@ def _evaluate_count(
         outside_days = pl.lit(0)
     age_ok = pl.lit(True)
     if ind.age_at_event_max is not None:
-        age_ok = (
-            age_in_years(pl.col("person_dob"), pl.col("event_date")) <= ind.age_at_event_max
-        ).fill_null(False)
+        limit = ind.age_at_event_max
+        age_ok = (age_in_years(pl.col("person_dob"), pl.col("event_date")) <= limit).fill_null(
+            False
+        ) | (age_in_years(pl.col("slip_dob"), pl.col("event_date")) <= limit).fill_null(False)
     scoped = rows.filter(_who(ind))
     qualifying = scoped.filter(inside & age_ok)
     per_person = qualifying.group_by("household_id", "person_id").len()

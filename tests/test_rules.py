@@ -155,6 +155,23 @@ def test_offence_at_17_counts_at_18_does_not() -> None:
     assert criteria(offence(date(1994, 3, 1), date(2012, 3, 1)))["H1"] == ""  # 18th birthday
 
 
+def test_a_keying_slip_in_the_year_does_not_age_a_youth_offender() -> None:
+    # two records of one person, 1997 and 1979 (the year's digits transposed): a tie the usual
+    # date breaks to the earliest, 32 at the offence; the slip's other reading makes them 14
+    true_dob, slip = date(1997, 6, 3), date(1979, 6, 3)
+    when = date(2012, 2, 1)
+    census_row = {**offence(true_dob, when)[0], "kind": "asb_incidents", "event_type": "NOISE"}
+    assert criteria([*offence(slip, when), census_row])["H1"] == "crime"
+    assert criteria([*offence(true_dob, when), {**census_row, "dob": slip}])["H1"] == "crime"
+    # a date that is not a slip of the other (1979 / 1996) is a disagreement, not a slip
+    assert (
+        criteria([*offence(date(1979, 6, 3), when), {**census_row, "dob": date(1996, 2, 9)}])["H1"]
+        == ""
+    )
+    # one record alone: its date is all there is
+    assert criteria(offence(slip, when))["H1"] == ""
+
+
 def claim(start: date, end: date | None, benefit: str = "JSA") -> list[dict[str, object]]:
     return [
         {

@@ -277,7 +277,11 @@ def link_records(
         .select(pl.col("value").cast(pl.UInt32).alias("__i"))
         .unique()
     )
-    guard_cols = ["__i", "fn", "fn_canon", "sn", "dob", "nino_std", "upn_std"]
+    guard_cols = [
+        pl.col("__i", "fn", "fn_canon", "sn", "dob"),
+        pl.col("mn").str.split(" ").list.first().alias("mid"),
+        pl.col("nino_std", "upn_std"),
+    ]
     people = {
         row[0]: row[1:]
         for row in std.select(guard_cols).join(involved, on="__i", how="semi").iter_rows()
