@@ -3,9 +3,10 @@ indicator (the evidence) and the near-misses ("absence 14.9%, threshold 15%").
 
 Input: standardised (or canonical) records and ``membership`` (record_id, person_id,
 household_id). A person's date of birth is the most common one across their records (ties: the
-earliest); ages are whole years at the reference date, or at the event for ``age_at_event_max``,
-which is also met by a date of the person's that differs from the usual one by a keying slip
-(``people.youngest_slip_dob``: 1997 / 1979 on two records, nothing says which is right).
+earliest); ages are whole years at the reference date, or at the event for ``age_at_event_max``.
+An age test (child, adult, age limits, the age at the event) is also met by the youngest date of
+the person's that differs from the usual one by a keying slip (``people.youngest_slip_dob``:
+1997 / 1979 on two records of one person, nothing says which is right).
 All work is polars joins and group-bys; the output order is deterministic.
 """
 
@@ -77,21 +78,27 @@ RESULT_SCHEMA = {
 
 
 def _who(ind: Indicator) -> pl.Expr:
-    """Whom the indicator looks at, as a row predicate on ``age`` (always a column expression:
-    a bare literal predicate fails in polars 2.1 on some multi-chunk frames)."""
-    age = pl.col("age")
-    conds = []
-    if ind.who == "child":
-        conds.append(age < 18)
-    elif ind.who == "adult":
-        conds.append(age >= 18)
-    if ind.age_min is not None:
-        conds.append(age >= ind.age_min)
-    if ind.age_max is not None:
-        conds.append(age <= ind.age_max)
-    if not conds:
+    """Whom the indicator looks at, as a row predicate on ``age`` or, when the person has a date
+    that differs from their usual one by a keying slip, on ``slip_age`` (either reading meets
+    it). Always a column expression: a bare literal predicate fails in polars 2.1 on some
+    multi-chunk frames."""
+
+    def conds(age: pl.Expr) -> list[pl.Expr]:
+        out = []
+        if ind.who == "child":
+            out.append(age < 18)
+        elif ind.who == "adult":
+            out.append(age >= 18)
+        if ind.age_min is not None:
+            out.append(age >= ind.age_min)
+        if ind.age_max is not None:
+            out.append(age <= ind.age_max)
+        return out
+
+    usual, slip = conds(pl.col("age")), conds(pl.col("slip_age"))
+    if not usual:
         return pl.col("record_id").is_not_null()
-    return pl.all_horizontal(conds).fill_null(False)
+    return pl.all_horizontal(usual).fill_null(False) | pl.all_horizontal(slip).fill_null(False)
 
 
 def _evaluate_count(
@@ -341,7 +348,8 @@ def _criteria_met(rule_set: RuleSet, ind_results: pl.DataFrame) -> pl.DataFrame:
 
 def _with_ages(base: pl.DataFrame, reference_date: date) -> pl.DataFrame:
     return base.join(person_dob(base), on="person_id", how="left").with_columns(
-        age_in_years(pl.col("person_dob"), pl.lit(reference_date)).alias("age")
+        age_in_years(pl.col("person_dob"), pl.lit(reference_date)).alias("age"),
+        age_in_years(pl.col("slip_dob"), pl.lit(reference_date)).alias("slip_age"),
     )
 
 

@@ -172,6 +172,20 @@ def test_a_keying_slip_in_the_year_does_not_age_a_youth_offender() -> None:
     assert criteria(offence(slip, when))["H1"] == ""
 
 
+def test_a_child_whose_usual_date_is_a_slip_is_still_a_child() -> None:
+    # two census rows say 1979 (the year's digits transposed), one says 1997: the usual date
+    # makes the pupil 32; the slip's other reading makes them 14, and the absence counts
+    rows = census("k", [19, 19, 19], [127, 127, 126])
+    for row, dob in zip(
+        rows, [date(1979, 7, 17), date(1979, 7, 17), date(1997, 7, 17)], strict=True
+    ):
+        row["dob"] = dob
+    assert criteria(rows)["H1"] == "education"
+    for row in rows:
+        row["dob"] = date(1979, 7, 17)
+    assert criteria(rows)["H1"] == ""  # every record says 1979: an adult
+
+
 def claim(start: date, end: date | None, benefit: str = "JSA") -> list[dict[str, object]]:
     return [
         {
