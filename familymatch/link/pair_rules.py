@@ -67,6 +67,9 @@ DEFAULT_PAIR_RULES: tuple[PairRule, ...] = (
         "no_place_no_exact_dob",
         "loc <= 1 AND dob < 3 AND (dob <= 0 OR match_weight < log2_records)",
     ),
+    # without a date of birth, names in one sector or street are not one person: relatives and
+    # namesakes live near each other (estuary 10 such links, all wrong; fenwick 211 of 214 wrong)
+    PairRule("no_dob_area_only", "dob = -1 AND loc = 2 AND match_weight < log2_records"),
 )
 
 
