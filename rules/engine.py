@@ -19,7 +19,7 @@ from datetime import date, timedelta
 import polars as pl
 
 from familymatch.canonical import OUTCOME_CODES
-from familymatch.people import age_in_years, modal_dob, youngest_slip_dob
+from familymatch.people import age_in_years, modal_dob, source_slip_dob, youngest_slip_dob
 from rules.ruleset import ANY_KIND, Indicator, RuleSet
 from rules.terms import Calendar, load_calendar
 
@@ -47,12 +47,18 @@ def months_before(d: date, months: int) -> date:
     return date(year, month, day)
 
 
-def person_dob(records: pl.DataFrame) -> pl.DataFrame:
+def person_dob(records: pl.DataFrame, reference: date) -> pl.DataFrame:
     """person_id, person_dob: the most common date of birth across the person's records;
-    slip_dob: the youngest of their other dates that differs from it by a keying slip (or null)."""
+    slip_dob: the youngest of their other dates that differs from it by a keying slip, else the
+    reading with the year's digits transposed that the person's sources require (or null)."""
     usual = modal_dob(records)
-    return usual.join(youngest_slip_dob(records, usual), on="person_id", how="left").rename(
-        {"dob": "person_dob"}
+    slips = usual.join(youngest_slip_dob(records, usual), on="person_id", how="left").join(
+        source_slip_dob(records, usual, reference), on="person_id", how="left", suffix="_source"
+    )
+    return slips.select(
+        "person_id",
+        pl.col("dob").alias("person_dob"),
+        pl.coalesce("slip_dob", "slip_dob_source").alias("slip_dob"),
     )
 
 
@@ -284,6 +290,7 @@ BASE_COLUMNS = [
     "kind",
     "row",
     "dob",
+    "relationship",
     "event_type",
     "outcome",
     "event_date",
@@ -347,7 +354,7 @@ def _criteria_met(rule_set: RuleSet, ind_results: pl.DataFrame) -> pl.DataFrame:
 
 
 def _with_ages(base: pl.DataFrame, reference_date: date) -> pl.DataFrame:
-    return base.join(person_dob(base), on="person_id", how="left").with_columns(
+    return base.join(person_dob(base, reference_date), on="person_id", how="left").with_columns(
         age_in_years(pl.col("person_dob"), pl.lit(reference_date)).alias("age"),
         age_in_years(pl.col("slip_dob"), pl.lit(reference_date)).alias("slip_age"),
     )

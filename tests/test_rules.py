@@ -181,9 +181,27 @@ def test_a_child_whose_usual_date_is_a_slip_is_still_a_child() -> None:
     ):
         row["dob"] = dob
     assert criteria(rows)["H1"] == "education"
+    # every record says 1979: a pupil of 32 is impossible for a school census, 1997 is not
     for row in rows:
         row["dob"] = date(1979, 7, 17)
-    assert criteria(rows)["H1"] == ""  # every record says 1979: an adult
+    assert criteria(rows)["H1"] == "education"
+    # 1985 (transposed: 1958) has no reading that makes a pupil: the date stands
+    for row in rows:
+        row["dob"] = date(1985, 7, 17)
+    assert criteria(rows)["H1"] == ""
+
+
+def test_a_claimant_whose_only_date_is_a_slip_is_an_adult() -> None:
+    # the claim's only date says 1997 (14 at the reference date); a claimant is 16 or over,
+    # and 1979 makes them 32: the claim counts for work
+    rows = claim(date(2011, 1, 1), None)
+    rows[0]["dob"] = date(1997, 4, 19)
+    assert criteria(rows)["H1"] == "work"
+    rows[0]["dob"] = date(1996, 4, 19)  # 1969 too: either reading fits a claimant, none is taken
+    assert criteria(rows)["H1"] == ""
+    rows[0]["relationship"] = "dependant"  # a dependant on a claim is a child: no reading
+    rows[0]["dob"] = date(1997, 4, 19)
+    assert criteria(rows)["H1"] == ""
 
 
 def claim(start: date, end: date | None, benefit: str = "JSA") -> list[dict[str, object]]:
