@@ -6,7 +6,9 @@ household_id). A person's date of birth is the most common one across their reco
 earliest); ages are whole years at the reference date, or at the event for ``age_at_event_max``.
 An age test (child, adult, age limits, the age at the event) is also met by the youngest date of
 the person's that differs from the usual one by a keying slip (``people.youngest_slip_dob``:
-1997 / 1979 on two records of one person, nothing says which is right).
+1997 / 1979 on two records of one person, nothing says which is right), else by the usual date
+with its year's digits transposed where the usual one is impossible for the person's own
+sources (``people.source_slip_dob``: a pupil of 32).
 All work is polars joins and group-bys; the output order is deterministic.
 """
 
