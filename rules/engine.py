@@ -4,6 +4,11 @@ indicator (the evidence) and the near-misses ("absence 14.9%, threshold 15%").
 Input: standardised (or canonical) records and ``membership`` (record_id, person_id,
 household_id). A person's date of birth is the most common one across their records (ties: the
 earliest); ages are whole years at the reference date, or at the event for ``age_at_event_max``.
+An age test (child, adult, age limits, the age at the event) is also met by the youngest date of
+the person's that differs from the usual one by a keying slip (``people.youngest_slip_dob``:
+1997 / 1979 on two records of one person, nothing says which is right), else by the usual date
+with its year's digits transposed where the usual one is impossible for the person's own
+sources (``people.source_slip_dob``: a pupil of 32).
 All work is polars joins and group-bys; the output order is deterministic.
 """
 
@@ -16,7 +21,7 @@ from datetime import date, timedelta
 import polars as pl
 
 from familymatch.canonical import OUTCOME_CODES
-from familymatch.people import age_in_years, modal_dob
+from familymatch.people import age_in_years, modal_dob, source_slip_dob, youngest_slip_dob
 from rules.ruleset import ANY_KIND, Indicator, RuleSet
 from rules.terms import Calendar, load_calendar
 
@@ -44,9 +49,19 @@ def months_before(d: date, months: int) -> date:
     return date(year, month, day)
 
 
-def person_dob(records: pl.DataFrame) -> pl.DataFrame:
-    """person_id, person_dob: the most common date of birth across the person's records."""
-    return modal_dob(records).rename({"dob": "person_dob"})
+def person_dob(records: pl.DataFrame, reference: date) -> pl.DataFrame:
+    """person_id, person_dob: the most common date of birth across the person's records;
+    slip_dob: the youngest of their other dates that differs from it by a keying slip, else the
+    reading with the year's digits transposed that the person's sources require (or null)."""
+    usual = modal_dob(records)
+    slips = usual.join(youngest_slip_dob(records, usual), on="person_id", how="left").join(
+        source_slip_dob(records, usual, reference), on="person_id", how="left", suffix="_source"
+    )
+    return slips.select(
+        "person_id",
+        pl.col("dob").alias("person_dob"),
+        pl.coalesce("slip_dob", "slip_dob_source").alias("slip_dob"),
+    )
 
 
 EVIDENCE_SCHEMA = {
@@ -71,21 +86,27 @@ RESULT_SCHEMA = {
 
 
 def _who(ind: Indicator) -> pl.Expr:
-    """Whom the indicator looks at, as a row predicate on ``age`` (always a column expression:
-    a bare literal predicate fails in polars 2.1 on some multi-chunk frames)."""
-    age = pl.col("age")
-    conds = []
-    if ind.who == "child":
-        conds.append(age < 18)
-    elif ind.who == "adult":
-        conds.append(age >= 18)
-    if ind.age_min is not None:
-        conds.append(age >= ind.age_min)
-    if ind.age_max is not None:
-        conds.append(age <= ind.age_max)
-    if not conds:
+    """Whom the indicator looks at, as a row predicate on ``age`` or, when the person has a date
+    that differs from their usual one by a keying slip, on ``slip_age`` (either reading meets
+    it). Always a column expression: a bare literal predicate fails in polars 2.1 on some
+    multi-chunk frames."""
+
+    def conds(age: pl.Expr) -> list[pl.Expr]:
+        out = []
+        if ind.who == "child":
+            out.append(age < 18)
+        elif ind.who == "adult":
+            out.append(age >= 18)
+        if ind.age_min is not None:
+            out.append(age >= ind.age_min)
+        if ind.age_max is not None:
+            out.append(age <= ind.age_max)
+        return out
+
+    usual, slip = conds(pl.col("age")), conds(pl.col("slip_age"))
+    if not usual:
         return pl.col("record_id").is_not_null()
-    return pl.all_horizontal(conds).fill_null(False)
+    return pl.all_horizontal(usual).fill_null(False) | pl.all_horizontal(slip).fill_null(False)
 
 
 def _evaluate_count(
@@ -118,9 +139,10 @@ def _evaluate_count(
         outside_days = pl.lit(0)
     age_ok = pl.lit(True)
     if ind.age_at_event_max is not None:
-        age_ok = (
-            age_in_years(pl.col("person_dob"), pl.col("event_date")) <= ind.age_at_event_max
-        ).fill_null(False)
+        limit = ind.age_at_event_max
+        age_ok = (age_in_years(pl.col("person_dob"), pl.col("event_date")) <= limit).fill_null(
+            False
+        ) | (age_in_years(pl.col("slip_dob"), pl.col("event_date")) <= limit).fill_null(False)
     scoped = rows.filter(_who(ind))
     qualifying = scoped.filter(inside & age_ok)
     per_person = qualifying.group_by("household_id", "person_id").len()
@@ -270,6 +292,7 @@ BASE_COLUMNS = [
     "kind",
     "row",
     "dob",
+    "relationship",
     "event_type",
     "outcome",
     "event_date",
@@ -333,8 +356,9 @@ def _criteria_met(rule_set: RuleSet, ind_results: pl.DataFrame) -> pl.DataFrame:
 
 
 def _with_ages(base: pl.DataFrame, reference_date: date) -> pl.DataFrame:
-    return base.join(person_dob(base), on="person_id", how="left").with_columns(
-        age_in_years(pl.col("person_dob"), pl.lit(reference_date)).alias("age")
+    return base.join(person_dob(base, reference_date), on="person_id", how="left").with_columns(
+        age_in_years(pl.col("person_dob"), pl.lit(reference_date)).alias("age"),
+        age_in_years(pl.col("slip_dob"), pl.lit(reference_date)).alias("slip_age"),
     )
 
 

@@ -90,6 +90,29 @@ def test_twins_stay_apart_nickname_and_typo_link() -> None:
     assert p[susan] != p[robert]
 
 
+def test_an_initial_and_a_middle_name_link_but_not_across_twins() -> None:
+    base = ids()
+    home = {"surname": "Quill", "postcode": "PL3 9XY", "address": "7 Mill Lane"}
+    elsewhere = {"surname": "Amber", "postcode": "PL5 1QQ", "address": "2 Oak Road"}
+    rows = [
+        {**home, "forename": "Summer", "dob": date(2004, 5, 6)},
+        {**home, "forename": "S", "dob": date(2004, 5, 6), "source": "d"},
+        {**home, "forename": "Tilly", "dob": date(2004, 5, 6)},  # her twin
+        {**home, "forename": "T", "dob": date(2004, 5, 6), "source": "d"},
+        {**elsewhere, "forename": "Benjamin", "middle_names": "Harold", "dob": date(1971, 2, 3)},
+        {**elsewhere, "forename": "Harold", "source": "e"},  # known by his middle name, no dob
+    ]
+    p = persons_of(rows)
+    summer, s, tilly, t, benjamin, harold = (
+        f"{src}:{base + i}"
+        for src, i in (("a", 1), ("d", 2), ("a", 3), ("d", 4), ("a", 5), ("e", 6))
+    )
+    assert p[summer] == p[s]
+    assert p[tilly] == p[t]
+    assert p[tilly] != p[summer]
+    assert p[benjamin] == p[harold]
+
+
 def test_father_and_son_with_one_name_stay_apart_even_through_a_record_without_dob() -> None:
     base = ids()
     rows = [

@@ -12,6 +12,7 @@ from familymatch.canonical import conform
 from familymatch.errors import ConfigError
 from familymatch.link import LinkConfig, PairRule, link_records
 from familymatch.link.blocking import DEFAULT_RULES, WIDE_RULES, BlockingRule, candidate_pairs
+from familymatch.link.cluster import names_close
 from familymatch.link.compare import FIELDS, comparison_levels, pair_frame
 from familymatch.link.evaluate import link_rates, pairwise_scores
 from familymatch.link.explain import explain_pair
@@ -95,6 +96,38 @@ def test_swapped_names_exact_and_with_a_typo() -> None:
     assert names("Qiull", "Tlily") == (2, 2)
     # one name crossed, the other unlike: not a swap, the direct levels stand
     assert names("Quill", "Brown") == (0, 0)
+
+
+def test_a_forename_that_partly_agrees_is_level_1() -> None:
+    def fn(a: dict[str, object], b: dict[str, object]) -> int:
+        return levels_of({**PERSON, **a}, {**PERSON, **b})["fn"]
+
+    assert fn({"forename": "Summer"}, {"forename": "S"}) == 1  # an initial
+    assert fn({"forename": "Bill"}, {"forename": "W"}) == 1  # the initial of WILLIAM
+    assert fn({"forename": "Summer"}, {"forename": "T"}) == 0  # another initial
+    # known by the middle name
+    assert fn({"forename": "Benjamin", "middle_names": "Harold"}, {"forename": "Harold"}) == 1
+    assert fn({"forename": "Tia"}, {"forename": "Ita"}) == 1  # two letters transposed
+    assert fn({"forename": "Eva"}, {"forename": "Ea"}) == 1  # a letter dropped
+    assert fn({"forename": "Eva"}, {"forename": "Ian"}) == 0
+    # swapped, with the forename as an initial: "QUILL T" / "TILLY QUILL"
+    swapped = levels_of(dict(PERSON), {**PERSON, "forename": "Quill", "surname": "T"})
+    assert (swapped["fn"], swapped["sn"]) == (1, 3)
+
+
+def test_the_clustering_guard_takes_the_forenames_that_partly_agree_as_close() -> None:
+    def close(a: tuple[str, str, str | None], b: tuple[str, str, str | None]) -> bool:
+        (fa, sa, ma), (fb, sb, mb) = a, b
+        return names_close((fa, fa, sa, None, ma), (fb, fb, sb, None, mb))
+
+    assert close(("MICHAEL", "JONES", None), ("M", "JONES", None))
+    assert close(("BENJAMIN", "LOWE", "HAROLD"), ("HAROLD", "LOWE", None))
+    assert close(("TIA", "ROBERTS", None), ("ITA", "ROBERTS", None))
+    # swapped with an initial and a typo in the surname
+    assert close(("MICHAEL", "JNES", None), ("JONES", "M", None))
+    # twins: neither alike, nor an initial, nor a middle name of the other
+    assert not close(("LEAH", "SMITH", None), ("LUCY", "SMITH", None))
+    assert not close(("L", "SMITH", None), ("SUMMER", "SMITH", None))
 
 
 def test_a_keying_slip_in_the_date_of_birth_is_level_1() -> None:

@@ -10,6 +10,7 @@ import polars as pl
 from familymatch.link import link_records, same_row_expr
 from familymatch.link.blocking import DEFAULT_RULES, candidate_pairs
 from familymatch.link.compare import comparison_levels, pair_frame
+from familymatch.link.pair_rules import DEFAULT_PAIR_RULES, rule_stage
 from tests.test_link import background, ids, people, persons_of
 
 ANNA = {
@@ -27,6 +28,26 @@ def test_a_record_without_dob_or_postcode_links_on_names_and_address() -> None:
     police = {**ANNA, "dob": None, "postcode": None, "address": "12 Ash Grove, Plymouth"}
     p = persons_of([{**ANNA, "source": "c"}, {**police, "source": "d"}])
     assert p[f"c:{ids() + 1}"] == p[f"d:{ids() + 2}"]
+
+
+def test_without_a_dob_names_in_one_sector_or_street_only_are_kept_apart() -> None:
+    # a relative or a namesake two streets away is as likely as the same person: only a shared
+    # home (loc >= 4) or overwhelming evidence links a record without a date of birth
+    def stage(loc: int, dob: int, weight: float = 10.0) -> str:
+        levels = pl.DataFrame(
+            {"fn": [4], "sn": [4], "dob": [dob], "loc": [loc], "sex": [-1], "mn": [-1]},
+            schema={f: pl.Int8 for f in ("fn", "sn", "dob", "loc", "sex", "mn")},
+        ).with_columns(
+            pl.lit(weight).alias("match_weight"),
+            pl.lit(17.0).alias("log2_records"),
+            pl.lit(0, dtype=pl.Int16).alias("dob_year_gap"),
+        )
+        return levels.select(rule_stage(DEFAULT_PAIR_RULES, True)).item()
+
+    assert stage(loc=2, dob=-1) == "rule:no_dob_area_only"
+    assert stage(loc=4, dob=-1) == "fs"
+    assert stage(loc=2, dob=4) == "fs"
+    assert stage(loc=2, dob=-1, weight=18.0) == "fs"
 
 
 def test_a_transposed_year_of_birth_links_and_a_generation_apart_does_not() -> None:

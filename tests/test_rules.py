@@ -155,6 +155,55 @@ def test_offence_at_17_counts_at_18_does_not() -> None:
     assert criteria(offence(date(1994, 3, 1), date(2012, 3, 1)))["H1"] == ""  # 18th birthday
 
 
+def test_a_keying_slip_in_the_year_does_not_age_a_youth_offender() -> None:
+    # two records of one person, 1997 and 1979 (the year's digits transposed): a tie the usual
+    # date breaks to the earliest, 32 at the offence; the slip's other reading makes them 14
+    true_dob, slip = date(1997, 6, 3), date(1979, 6, 3)
+    when = date(2012, 2, 1)
+    census_row = {**offence(true_dob, when)[0], "kind": "asb_incidents", "event_type": "NOISE"}
+    assert criteria([*offence(slip, when), census_row])["H1"] == "crime"
+    assert criteria([*offence(true_dob, when), {**census_row, "dob": slip}])["H1"] == "crime"
+    # a date that is not a slip of the other (1979 / 1996) is a disagreement, not a slip
+    assert (
+        criteria([*offence(date(1979, 6, 3), when), {**census_row, "dob": date(1996, 2, 9)}])["H1"]
+        == ""
+    )
+    # one record alone: its date is all there is
+    assert criteria(offence(slip, when))["H1"] == ""
+
+
+def test_a_child_whose_usual_date_is_a_slip_is_still_a_child() -> None:
+    # two census rows say 1979 (the year's digits transposed), one says 1997: the usual date
+    # makes the pupil 32; the slip's other reading makes them 14, and the absence counts
+    rows = census("k", [19, 19, 19], [127, 127, 126])
+    for row, dob in zip(
+        rows, [date(1979, 7, 17), date(1979, 7, 17), date(1997, 7, 17)], strict=True
+    ):
+        row["dob"] = dob
+    assert criteria(rows)["H1"] == "education"
+    # every record says 1979: a pupil of 32 is impossible for a school census, 1997 is not
+    for row in rows:
+        row["dob"] = date(1979, 7, 17)
+    assert criteria(rows)["H1"] == "education"
+    # 1985 (transposed: 1958) has no reading that makes a pupil: the date stands
+    for row in rows:
+        row["dob"] = date(1985, 7, 17)
+    assert criteria(rows)["H1"] == ""
+
+
+def test_a_claimant_whose_only_date_is_a_slip_is_an_adult() -> None:
+    # the claim's only date says 1997 (14 at the reference date); a claimant is 16 or over,
+    # and 1979 makes them 32: the claim counts for work
+    rows = claim(date(2011, 1, 1), None)
+    rows[0]["dob"] = date(1997, 4, 19)
+    assert criteria(rows)["H1"] == "work"
+    rows[0]["dob"] = date(1996, 4, 19)  # 1969 too: either reading fits a claimant, none is taken
+    assert criteria(rows)["H1"] == ""
+    rows[0]["relationship"] = "dependant"  # a dependant on a claim is a child: no reading
+    rows[0]["dob"] = date(1997, 4, 19)
+    assert criteria(rows)["H1"] == ""
+
+
 def claim(start: date, end: date | None, benefit: str = "JSA") -> list[dict[str, object]]:
     return [
         {

@@ -297,8 +297,9 @@ def cluster_records(
     n = std.height
     edges = pl.concat([id_edges.select("i", "j"), links.select("i", "j")])
     label = components(n, edges["i"].to_numpy(), edges["j"].to_numpy())
-    guard_cols = ["__i", "fn", "fn_canon", "sn", "dob", "nino_std", "upn_std"]
-    involved = std.select(guard_cols).join(
+    guard_cols = ["__i", "fn", "fn_canon", "sn", "dob", "mid", "nino_std", "upn_std"]
+    first_middle = pl.col("mn").str.split(" ").list.first().alias("mid")
+    involved = std.select(pl.exclude("mid"), first_middle).select(guard_cols).join(
         edges.unpivot().select(pl.col("value").cast(pl.UInt32).alias("__i")).unique(),
         on="__i",
     )

@@ -8,7 +8,8 @@ union-find. A merge is refused when the two groups would then hold
   year alone off by one): keeps a father and son with one name apart even when a record with no
   date of birth sits between them;
 * forenames that are not alike (Jaro-Winkler < 0.80 after nicknames, unless a forename/surname
-  swap): keeps twins (same date of birth, surname and address) apart.
+  swap, an initial of the other, the other's first middle name, or one slip apart: the
+  comparison's "partly agrees"): keeps twins (same date of birth, surname and address) apart.
 
 Refused merges are counted per cluster and reported as suspicious, with oversized clusters.
 """
@@ -19,9 +20,10 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
-from rapidfuzz.distance import JaroWinkler
+from rapidfuzz.distance import OSA, JaroWinkler
 
-Person = tuple[str | None, str | None, str | None, date | None]  # (fn, fn_canon, sn, dob)
+# (fn, fn_canon, sn, dob, first middle name)
+Person = tuple[str | None, str | None, str | None, date | None, str | None]
 
 
 def dobs_close(a: date | None, b: date | None) -> bool:
@@ -47,14 +49,51 @@ def dobs_close(a: date | None, b: date | None) -> bool:
     return abs(a.year - b.year) == 1 and a.month == b.month and a.day == b.day
 
 
+def _initial(a: str | None, b: str | None) -> bool:
+    return (
+        a is not None and b is not None and (a == b[:1] or b == a[:1]) and min(len(a), len(b)) == 1
+    )
+
+
+def _alike(a: str | None, b: str | None) -> bool:
+    """Two names that are one written with a slip or as an initial of the other."""
+    if a is None or b is None:
+        return False
+    return (
+        a == b
+        or _initial(a, b)
+        or JaroWinkler.normalized_similarity(a, b) >= 0.80
+        or (min(len(a), len(b)) >= 2 and OSA.distance(a, b, score_cutoff=1) == 1)
+    )
+
+
+def partly_agree(a: Person, b: Person) -> bool:
+    """An initial of the other forename (as written or through nicknames), the other's first
+    middle name, or one slip apart (as ``compare.forename_partly_agrees``)."""
+    raw_a, fa, _, _, mid_a = a
+    raw_b, fb, _, _, mid_b = b
+    if _initial(raw_a, raw_b) or _initial(raw_a, fb) or _initial(fa, raw_b):
+        return True
+    if (raw_a is not None and raw_a == mid_b) or (raw_b is not None and raw_b == mid_a):
+        return True
+    return (
+        raw_a is not None
+        and raw_b is not None
+        and min(len(raw_a), len(raw_b)) >= 2
+        and OSA.distance(raw_a, raw_b, score_cutoff=1) == 1
+    )
+
+
 def names_close(a: Person, b: Person) -> bool:
-    raw_a, fa, sa, _ = a
-    raw_b, fb, sb, _ = b
+    raw_a, fa, sa, _, _ = a
+    raw_b, fb, sb, _, _ = b
     if fa is None or fb is None or fa == fb:
         return True
     if (fa == sb and sa == fb) or fa == sb or fb == sa:
         return True
-    if JaroWinkler.normalized_similarity(fa, fb) >= 0.80:
+    if _alike(raw_a, sb) and _alike(sa, raw_b):
+        return True  # swapped, with a typo or an initial ("JONES M" / "MICHAEL JNES")
+    if JaroWinkler.normalized_similarity(fa, fb) >= 0.80 or partly_agree(a, b):
         return True
     # a typo in a nickname: the raw forenames are close though the resolved ones are not
     return (
@@ -80,7 +119,7 @@ class PersonClusters:
     """Union-find over record indices with merge guards.
 
     Only the records that take part in an edge are known to it (``people``: record index ->
-    (fn, fn_canon, sn, dob, nino, upn)); every other record stays its own person, so a city of a
+    (fn, fn_canon, sn, dob, first middle name, nino, upn)); every other record stays its own person, so a city of a
     million records costs memory for its linked records only.
     """
 
@@ -88,7 +127,10 @@ class PersonClusters:
         self,
         n: int,
         people: dict[
-            int, tuple[str | None, str | None, str | None, date | None, str | None, str | None]
+            int,
+            tuple[
+                str | None, str | None, str | None, date | None, str | None, str | None, str | None
+            ],
         ],
     ) -> None:
         self.n = n
@@ -109,8 +151,8 @@ class PersonClusters:
     def _guard(self, root: int) -> Guard:
         g = self.guard.get(root)
         if g is None:
-            fn, canon, sn, dob, nino, upn = self.people[root]
-            person = (fn, canon, sn, dob)
+            fn, canon, sn, dob, mid, nino, upn = self.people[root]
+            person = (fn, canon, sn, dob, mid)
             g = self.guard[root] = Guard(_one(nino), _one(upn), [person], {person})
         return g
 

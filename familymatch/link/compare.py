@@ -5,7 +5,7 @@ everything else is polars expressions. Levels (higher = closer):
 
 | field | levels |
 |---|---|
-| fn | 4 same forename, 3 same after nicknames, 2 Jaro-Winkler >= 0.92, 1 >= 0.80, 0 else (JW the better of the raw and the nickname-resolved forenames, so a typo in a nickname still scores) |
+| fn | 4 same forename, 3 same after nicknames, 2 Jaro-Winkler >= 0.92, 1 partly agrees: JW >= 0.80, or one forename is the other's initial ("S" / "SUMMER", "W" / "BILL" through nicknames), or one record's forename is the other's first middle name (known by the middle name), or one edit or two adjacent letters transposed apart ("TIA" / "ITA": Jaro-Winkler is harsh on short names); 0 else (JW the better of the raw and the nickname-resolved forenames, so a typo in a nickname still scores) |
 | sn | 4 same surname, 3 one contains the other (double-barrelled), 2 JW >= 0.92, 1 >= 0.80, 0 |
 | dob | 4 same, 3 day and month transposed, 2 same year and month or day (or one side the 1 January placeholder of the same year), 1 a keying slip: one digit of YYYYMMDD differs, two adjacent digits transposed, or the year alone off by one (as the clustering guard), 0 |
 | loc | 5 same address entity (``address_id``, when the address stage has put it on both sides), else same postcode and house/flat number, 4 same postcode, 3 same (or no) number and similar address (JW >= 0.85) whose streets (the address without numbers) are alike too (JW >= 0.80), 2 same sector or same street (the address without numbers, JW >= 0.92), 1 same district, 0 |
@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 from rapidfuzz import process
-from rapidfuzz.distance import JaroWinkler
+from rapidfuzz.distance import OSA, JaroWinkler
 
 FIELDS: dict[str, int] = {"fn": 5, "sn": 5, "dob": 5, "loc": 6, "sex": 2, "mn": 3}
 COMPARE_COLUMNS = (
@@ -68,6 +68,57 @@ def _jw(left: pl.Series, right: pl.Series, where: pl.Series | None = None) -> np
     first, inverse = _distinct_pairs(a, b)
     out[keep.to_numpy()] = _cpdist(a.gather(first), b.gather(first))[inverse]
     return out
+
+
+def _one_edit(left: pl.Series, right: pl.Series, where: pl.Series) -> np.ndarray:
+    """True where the two strings are one edit (or two adjacent letters transposed) apart;
+    compared only where ``where``."""
+    keep = (left.is_not_null() & right.is_not_null() & where).fill_null(False)
+    out = np.zeros(len(left), dtype=bool)
+    if not keep.any():
+        return out
+    dist = process.cpdist(
+        left.filter(keep).to_numpy(), right.filter(keep).to_numpy(), scorer=OSA.distance, workers=-1
+    )
+    out[keep.to_numpy()] = dist == 1
+    return out
+
+
+def initial_of(a: pl.Expr, b: pl.Expr) -> pl.Expr:
+    """One name is a single letter, the other's initial ("S" / "SUMMER")."""
+    return ((a.str.len_chars() == 1) & (a == b.str.slice(0, 1))) | (
+        (b.str.len_chars() == 1) & (b == a.str.slice(0, 1))
+    )
+
+
+def forename_partly_agrees(pf: pl.DataFrame, fn_jw: pl.Series) -> pl.Series:
+    """Forenames that are neither equal nor alike by Jaro-Winkler but still point to one person:
+    an initial (of the forename as written or through nicknames: "W" / "BILL"), a person known
+    by their middle name ("BENJAMIN HAROLD" / "HAROLD"), or one slip apart ("TIA" / "ITA")."""
+    c = pl.col
+    mid_l = c("mn_l").str.split(" ").list.first()
+    mid_r = c("mn_r").str.split(" ").list.first()
+    flags = pf.select(
+        (
+            initial_of(c("fn_l"), c("fn_r"))
+            | initial_of(c("fn_l"), c("fn_canon_r"))
+            | initial_of(c("fn_canon_l"), c("fn_r"))
+            | (c("fn_l") == mid_r)
+            | (c("fn_r") == mid_l)
+        )
+        .fill_null(False)
+        .alias("partial"),
+        # one slip apart: only names of two letters or more within one letter of each other's
+        # length can be (the others are left uncompared)
+        (
+            (c("fn_l").str.len_chars() >= 2)
+            & (c("fn_r").str.len_chars() >= 2)
+            & ((c("fn_l").str.len_chars() - c("fn_r").str.len_chars()).abs() <= 1)
+        ).alias("slip_possible"),
+    )
+    unlike = pl.Series(fn_jw.to_numpy() < 0.80)
+    slip = _one_edit(pf["fn_l"], pf["fn_r"], flags["slip_possible"] & ~flags["partial"] & unlike)
+    return pl.Series("fn_partial", flags["partial"].to_numpy() | slip)
 
 
 def _cpdist(a: pl.Series, b: pl.Series) -> np.ndarray:
@@ -192,13 +243,17 @@ def location_level(pf: pl.DataFrame) -> pl.Expr:
     )
 
 
-def _name_level(exact: pl.Expr, jw: str, exact_level: int) -> pl.Expr:
+def _name_level(
+    exact: pl.Expr, jw: str, exact_level: int, partly: pl.Expr | None = None
+) -> pl.Expr:
+    """exact_level, 2 (JW >= 0.92), 1 (JW >= 0.80, or ``partly``: forename_partly_agrees), 0."""
+    weak = pl.col(jw) >= 0.80
     return (
         pl.when(exact)
         .then(exact_level)
         .when(pl.col(jw) >= 0.92)
         .then(2)
-        .when(pl.col(jw) >= 0.80)
+        .when(weak if partly is None else weak | partly)
         .then(1)
         .otherwise(0)
     )
@@ -262,19 +317,25 @@ def comparison_levels(pf: pl.DataFrame) -> pl.DataFrame:
         ),
         pl.Series("street_jw", _jw(pf["addr_street_l"], pf["addr_street_r"], need["street"])),
         pl.Series("dob_slip", dobs_slip(pf["dob_l"], pf["dob_r"])),
+        forename_partly_agrees(pf, fn_jw),
     )
     both = lambda n: c(f"{n}_l").is_not_null() & c(f"{n}_r").is_not_null()  # noqa: E731
     pf = pf.with_columns(
         pl.when(c("fn_l") == c("fn_r"))
         .then(4)
-        .otherwise(_name_level(c("fn_canon_l") == c("fn_canon_r"), "fn_jw", 3))
+        .otherwise(_name_level(c("fn_canon_l") == c("fn_canon_r"), "fn_jw", 3, c("fn_partial")))
         .alias("fn_direct"),
         pl.when(c("sn_l") == c("sn_r"))
         .then(4)
         .otherwise(_name_level(contains, "sn_jw", 3))
         .alias("sn_direct"),
-        _name_level(c("fn_l") == c("sn_r"), "fx_jw", 3).alias("fn_cross"),
-        _name_level(c("sn_l") == c("fn_r"), "sx_jw", 3).alias("sn_cross"),
+        # a swapped record whose forename is an initial ("HARSON D" / "DAVID HARSON")
+        _name_level(c("fn_l") == c("sn_r"), "fx_jw", 3, initial_of(c("fn_l"), c("sn_r"))).alias(
+            "fn_cross"
+        ),
+        _name_level(c("sn_l") == c("fn_r"), "sx_jw", 3, initial_of(c("sn_l"), c("fn_r"))).alias(
+            "sn_cross"
+        ),
     )
     # forename and surname swapped (exactly: 3 and 3; with a typo: the similarity levels), when
     # both crossed names are at least alike and the crossing fits better than the direct order

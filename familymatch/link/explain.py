@@ -15,7 +15,7 @@ from familymatch.standardise import standardise
 LEVEL_NAMES = {
     "fn": [
         "different",
-        "JW >= 0.80 (or swapped)",
+        "partly: JW >= 0.80, an initial, the middle name or one slip (or swapped)",
         "JW >= 0.92 (or swapped)",
         "same after nicknames / swapped",
         "same",
