@@ -299,7 +299,7 @@ def cluster_records(
     label = components(n, edges["i"].to_numpy(), edges["j"].to_numpy())
     guard_cols = ["__i", "fn", "fn_canon", "sn", "dob", "mid", "nino_std", "upn_std"]
     first_middle = pl.col("mn").str.split(" ").list.first().alias("mid")
-    involved = std.select(pl.exclude("mid"), first_middle).select(guard_cols).join(
+    involved = std.select(*guard_cols[:5], first_middle, *guard_cols[6:]).join(
         edges.unpivot().select(pl.col("value").cast(pl.UInt32).alias("__i")).unique(),
         on="__i",
     )

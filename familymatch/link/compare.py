@@ -91,7 +91,7 @@ def initial_of(a: pl.Expr, b: pl.Expr) -> pl.Expr:
     )
 
 
-def forename_partly_agrees(pf: pl.DataFrame, fn_jw: pl.Series) -> pl.Series:
+def forename_partly_agrees(pf: pl.DataFrame, fn_jw: np.ndarray) -> pl.Series:
     """Forenames that are neither equal nor alike by Jaro-Winkler but still point to one person:
     an initial (of the forename as written or through nicknames: "W" / "BILL"), a person known
     by their middle name ("BENJAMIN HAROLD" / "HAROLD"), or one slip apart ("TIA" / "ITA")."""
@@ -116,7 +116,7 @@ def forename_partly_agrees(pf: pl.DataFrame, fn_jw: pl.Series) -> pl.Series:
             & ((c("fn_l").str.len_chars() - c("fn_r").str.len_chars()).abs() <= 1)
         ).alias("slip_possible"),
     )
-    unlike = pl.Series(fn_jw.to_numpy() < 0.80)
+    unlike = pl.Series(np.asarray(fn_jw) < 0.80)
     slip = _one_edit(pf["fn_l"], pf["fn_r"], flags["slip_possible"] & ~flags["partial"] & unlike)
     return pl.Series("fn_partial", flags["partial"].to_numpy() | slip)
 
