@@ -29,16 +29,19 @@ from common import DATA_DIR, emit, evaluate_clusters, load_dataset, peak_rss_mb 
 REPO = Path(os.environ.get("FAMILYMATCH_REPO", Path(__file__).resolve().parents[1]))
 
 
-def main() -> None:
+def run_adapter(tool: str, script: str, config: str, extra_args: list[str] | None = None) -> None:
+    """Run ``bench/<script>`` on the data set named on the command line in the project's
+    environment, score its clusters, print the harness's JSON line."""
     name = sys.argv[1]
     ds = load_dataset(name)
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(
             [
                 str(REPO / ".venv" / "bin" / "python"),
-                str(REPO / "bench" / "link_dataset.py"),
+                str(REPO / "bench" / script),
                 str(DATA_DIR / name),
                 tmp,
+                *(extra_args or []),
             ],
             check=True,
             stdout=sys.stderr,
@@ -50,7 +53,7 @@ def main() -> None:
     m = evaluate_clusters(ds, clusters["rec_id"].to_numpy(), clusters["cluster_id"].to_numpy())
     emit(
         {
-            "tool": "familymatch",
+            "tool": tool,
             "dataset": name,
             "n_records": ds.n_records,
             "candidate_pairs": stats["candidate_pairs"],
@@ -63,8 +66,7 @@ def main() -> None:
             "status": "ok",
             "stages": stats["stages"],
             "tool_version": "familymatch 0.1.0",
-            "config": f"identifier passes + {stats.get('blocking_rules', '?')} blocking rules + "
-            "multi-level Fellegi-Sunter (EM, term frequencies) + pair rules + guarded clustering"
+            "config": config.format(rules=stats.get("blocking_rules", "?"))
             + (
                 " with household guards"
                 if stats.get("household_guards")
@@ -72,6 +74,15 @@ def main() -> None:
             ),
             **{k: m[k] for k in ("tp", "fp", "fn", "predicted_pairs", "true_pairs") if k in m},
         }
+    )
+
+
+def main() -> None:
+    run_adapter(
+        "familymatch",
+        "link_dataset.py",
+        "identifier passes + {rules} blocking rules + multi-level Fellegi-Sunter (EM, term "
+        "frequencies) + pair rules + guarded clustering",
     )
 
 
