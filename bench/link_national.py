@@ -21,7 +21,7 @@ from pathlib import Path
 import polars as pl
 from link_dataset import harness_frame
 
-from familymatch.link.backends.outofcore import OutOfCoreConfig, link_out_of_core
+from familymatch.link.backends.outofcore import OutOfCoreConfig, link_out_of_core, sharded_rules
 from familymatch.link.blocking import DEFAULT_RULES, WIDE_RULES
 
 
@@ -41,12 +41,18 @@ def main() -> None:
     ap.add_argument("out", type=Path)
     ap.add_argument("--batch", type=int, default=1_000_000, help="records standardised at a time")
     ap.add_argument("--memory-mb", type=int, default=2000, help="DuckDB's memory limit")
+    ap.add_argument(
+        "--shard-by",
+        help="a standardised column (pc_area): location rules run within its shards only",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the DuckDB work folder")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     manifest = json.loads((args.data_dir / "manifest.json").read_text())
     household = manifest.get("postcode_format", "uk") == "uk"  # as bench/link_dataset.py
     rules = DEFAULT_RULES if household else DEFAULT_RULES + WIDE_RULES
+    if args.shard_by:
+        rules = sharded_rules(rules, args.shard_by)
     config = OutOfCoreConfig(
         rules=rules, household_guards=household, memory_limit_mb=args.memory_mb
     )
@@ -71,6 +77,7 @@ def main() -> None:
         "memory_limit_mb": args.memory_mb,
         "household_guards": household,
         "blocking_rules": len(rules),
+        "shard_by": args.shard_by,
     }
     (args.out / "stats.json").write_text(json.dumps(stats))
     if not args.keep:

@@ -6,6 +6,7 @@ child process: records staged and standardised a million at a time, blocking, co
 and clustering batches held by DuckDB on disk under a memory limit (FMDUCKDB_MEMORY_MB, default
 2000). seconds_total = stage + load + block + compare + fit + predict + cluster;
 seconds_predict = compare + predict + cluster. Peak RSS includes the child.
+run_fmduckdb_shards.py is the same with the location rules inside postcode areas (shards).
 """
 
 from __future__ import annotations
@@ -18,11 +19,18 @@ sys.path.insert(0, str(Path.cwd()))  # the harness runs adapters from its own fo
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run_familymatch import run_adapter  # noqa: E402
 
-if __name__ == "__main__":
+
+def main(tool: str = "fmduckdb", shard_by: str | None = None) -> None:
+    sharding = f", location rules within {shard_by} shards" if shard_by else ""
     run_adapter(
-        "fmduckdb",
+        tool,
         "link_national.py",
-        "familymatch's {rules} blocking rules, levels, EM and guards on DuckDB out of core (EM on a sample of "
-        "5M candidate pairs)",
-        ["--memory-mb", os.environ.get("FMDUCKDB_MEMORY_MB", "2000")],
+        "familymatch's {rules} blocking rules, levels, EM and guards on DuckDB out of core "
+        f"(EM on a sample of 5M candidate pairs{sharding})",
+        ["--memory-mb", os.environ.get("FMDUCKDB_MEMORY_MB", "2000")]
+        + (["--shard-by", shard_by] if shard_by else []),
     )
+
+
+if __name__ == "__main__":
+    main()

@@ -11,7 +11,12 @@ import pytest
 
 from familymatch.errors import ConfigError
 from familymatch.link import LinkConfig, link_records
-from familymatch.link.backends.outofcore import OutOfCoreConfig, components, link_out_of_core
+from familymatch.link.backends.outofcore import (
+    OutOfCoreConfig,
+    components,
+    link_out_of_core,
+    sharded_rules,
+)
 from familymatch.link.blocking import DEFAULT_RULES, WIDE_RULES
 from familymatch.link.evaluate import pairwise_scores
 from familymatch.standardise import standardise
@@ -100,3 +105,19 @@ def test_work_folder_in_use_is_refused(tmp_path: Path) -> None:
     (tmp_path / "w" / "old.parquet").write_text("x")
     with pytest.raises(ConfigError, match="not empty"):
         link_out_of_core([records(population(5))], tmp_path / "w")
+
+
+def test_sharded_rules_keep_location_rules_inside_a_shard() -> None:
+    rules = sharded_rules(DEFAULT_RULES, "pc_area")
+    by_name = {r.name: r.keys for r in rules}
+    assert by_name["dob+postcode@pc_area"] == ("dob", "pc", "pc_area")
+    assert by_name["forename+surname+street@pc_area"] == (
+        "fn_canon",
+        "sn",
+        "addr_street",
+        "pc_area",
+    )
+    # names and dates of birth alone cross the shards: the people who moved
+    assert by_name["surname_sound+dob"] == ("sn_phon", "dob")
+    assert sum(r.name.endswith("@pc_area") for r in rules) == 12
+    assert len(rules) == len(DEFAULT_RULES)

@@ -49,6 +49,25 @@ GUARD_COLUMNS = ("fn", "fn_canon", "sn", "dob", "nino_std", "upn_std")
 STAGED_COLUMNS = (*COMPARE_COLUMNS, "addr_street", "nino_std", "upn_std", "same_row")
 
 
+# blocking keys that say where a person lives: a rule with one of them finds pairs within one
+# area; a rule without them (names and dates of birth) finds pairs across the country
+LOCATION_KEYS = frozenset(
+    {"pc", "pc_sector", "pc_district", "pc_area", "addr", "addr_street", "addr_num", "address_id"}
+)
+
+
+def sharded_rules(rules: tuple[BlockingRule, ...], shard_key: str) -> tuple[BlockingRule, ...]:
+    """The rules of a run split into shards (councils, postcode areas) and merged: each rule on a
+    location key also needs the same ``shard_key`` (it runs inside each shard), each rule on
+    names and dates of birth alone runs across all shards (it finds the people who moved)."""
+    return tuple(
+        BlockingRule(f"{r.name}@{shard_key}", (*r.keys, shard_key))
+        if LOCATION_KEYS.intersection(r.keys)
+        else r
+        for r in rules
+    )
+
+
 @dataclass(frozen=True)
 class OutOfCoreConfig:
     """Settings of an out-of-core run (the link settings mean what they mean in LinkConfig)."""
