@@ -67,6 +67,7 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
+        per_rule: dict[str, int] = {}
         n, rules = stage_records(batches(args.data_dir, 500_000), folder, DEFAULT_RULES)
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
         t = time.perf_counter()
@@ -79,7 +80,7 @@ def main() -> None:
             con = connect(folder / "block.duckdb", OutOfCoreConfig(memory_limit_mb=args.memory_mb))
             load_tables(con, folder, rules)
             t = time.perf_counter()  # the hashes are part of loading, not of blocking
-            block(con, rules, 2_000_000_000)
+            per_rule = {k: v["pairs"] for k, v in block(con, rules, 2_000_000_000).items()}
             pairs = int(con.execute("SELECT count(*) FROM pairs").fetchall()[0][0])
         seconds = time.perf_counter() - t
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
@@ -92,6 +93,7 @@ def main() -> None:
                 "seconds_block": round(seconds, 1),
                 "peak_rss_mb_staging": round(before),
                 "peak_rss_mb": round(peak),
+                "pairs_by_rule": per_rule,
             }
         )
     )

@@ -92,6 +92,7 @@ def main() -> None:
         "n_records": records.height,
         "household_guards": household,
         "blocking_rules": len(rules),
+        "blocking": result.stats["blocking"],
     }
     (out / "stats.json").write_text(json.dumps(stats))
 
