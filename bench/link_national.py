@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import resource
 import shutil
 import time
@@ -47,6 +48,7 @@ def main() -> None:
     )
     ap.add_argument("--keep", action="store_true", help="keep the DuckDB work folder")
     args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     args.out.mkdir(parents=True, exist_ok=True)
     manifest = json.loads((args.data_dir / "manifest.json").read_text())
     household = manifest.get("postcode_format", "uk") == "uk"  # as bench/link_dataset.py

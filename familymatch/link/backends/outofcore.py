@@ -41,7 +41,10 @@ from familymatch.link.cluster import PersonClusters
 from familymatch.link.compare import COMPARE_COLUMNS, FIELDS, comparison_levels, street_expr
 from familymatch.link.model import FSModel, estimate_u, level_shares
 from familymatch.link.pair_rules import DEFAULT_PAIR_RULES, PairRule, rule_stage
+from familymatch.logs import get_logger
 from familymatch.standardise import standardise
+
+log = get_logger(__name__)
 
 # the columns a pair's comparison reads, per side (compare.pair_frame's, from DuckDB)
 PAIR_COLUMNS = (*COMPARE_COLUMNS, "sn_tf", "fn_tf", "addr_street")
@@ -419,6 +422,7 @@ def link_out_of_core(
         nonlocal t
         seconds[name] = round(time.perf_counter() - t, 3)
         peak[name] = _peak_rss_mb()
+        log.info("out of core: %s %.1f s, peak %.0f MB", name, seconds[name], peak[name])
         t = time.perf_counter()
 
     n, rules = stage_records(batches, workdir, config.rules)
