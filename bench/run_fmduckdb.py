@@ -20,15 +20,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run_familymatch import run_adapter  # noqa: E402
 
 
-def main(tool: str = "fmduckdb", shard_by: str | None = None) -> None:
-    sharding = f", location rules within {shard_by} shards" if shard_by else ""
+def main(tool: str = "fmduckdb", shards: bool = False) -> None:
+    sharding = ", location rules and dob+surname_initial within postcode areas" if shards else ""
     run_adapter(
         tool,
         "link_national.py",
         "familymatch's {rules} blocking rules, levels, EM and guards on DuckDB out of core "
         f"(EM on a sample of 5M candidate pairs{sharding})",
         ["--memory-mb", os.environ.get("FMDUCKDB_MEMORY_MB", "2000")]
-        + (["--shard-by", shard_by] if shard_by else []),
+        + (["--shards"] if shards else []),
     )
 
 
