@@ -136,3 +136,11 @@ def test_components_label_every_record_of_a_component_alike() -> None:
         groups.setdefault(lab, set()).add(rec)
     assert sorted(map(sorted, groups.values())) == [[0, 1, 2], [3, 4], [5], [6, 7, 8]]
     assert all(lab in members for lab, members in groups.items())
+
+
+def test_em_without_candidate_pairs_keeps_its_starting_model() -> None:
+    u = {f: [1.0 / k] * k for f, k in FIELDS.items()}
+    empty = pl.DataFrame({f: pl.Series([], dtype=pl.Int8) for f in FIELDS})
+    model = fit_em(empty, u, lam=0.25)
+    assert (model.lam, model.iterations) == (0.25, 0)
+    assert all(np.isfinite(v).all() for v in model.m.values())

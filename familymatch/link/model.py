@@ -200,6 +200,8 @@ def fit_em(
     m = {f: list(v) for f, v in (m_start or initial_m()).items()}
     u_random = u
     u = {f: list(v) for f, v in u.items()}
+    if n.sum() == 0:  # no candidate pairs: nothing to learn, the starting model stands
+        return FSModel(lam=lam, m=m, u=u_random, iterations=0)
     it = 0
     for it in range(1, max_iter + 1):  # noqa: B007
         log_m = np.zeros(len(n))
