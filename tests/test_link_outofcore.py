@@ -13,7 +13,7 @@ from familymatch.errors import ConfigError
 from familymatch.link import LinkConfig, link_records
 from familymatch.link.backends.outofcore import (
     OutOfCoreConfig,
-    components,
+    edge_components,
     link_out_of_core,
     sharded_rules,
 )
@@ -44,14 +44,14 @@ def both_engines(
 def test_components_are_the_connected_records() -> None:
     i = np.array([5, 7, 20, 21, 9], dtype=np.uint32)
     j = np.array([7, 9, 21, 30, 5], dtype=np.uint32)
-    nodes, comp = components(i, j)
+    nodes, comp = edge_components(i, j)
     assert nodes.tolist() == [5, 7, 9, 20, 21, 30]
     assert comp.tolist() == [5, 5, 5, 20, 20, 20]
 
 
 def test_components_of_a_long_chain_converge() -> None:
     i = np.arange(0, 999, dtype=np.uint32)[::-1]
-    nodes, comp = components(i, i + 1)
+    nodes, comp = edge_components(i, i + 1)
     assert len(nodes) == 1000 and set(comp.tolist()) == {0}
 
 

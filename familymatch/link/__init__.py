@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 
 from familymatch.link.blocking import DEFAULT_RULES, BlockingRule, candidate_pairs
-from familymatch.link.cluster import PersonClusters, components
+from familymatch.link.cluster import GUARD_READS, PersonClusters, components, guard_people
 from familymatch.link.compare import (
     COMPARE_COLUMNS,
     EXTRA_COLUMNS,
@@ -297,9 +297,7 @@ def cluster_records(
     n = std.height
     edges = pl.concat([id_edges.select("i", "j"), links.select("i", "j")])
     label = components(n, edges["i"].to_numpy(), edges["j"].to_numpy())
-    guard_cols = ["__i", "fn", "fn_canon", "sn", "dob", "mid", "nino_std", "upn_std"]
-    first_middle = pl.col("mn").str.split(" ").list.first().alias("mid")
-    involved = std.select(*guard_cols[:5], first_middle, *guard_cols[6:]).join(
+    involved = std.select("__i", *GUARD_READS).join(
         edges.unpivot().select(pl.col("value").cast(pl.UInt32).alias("__i")).unique(),
         on="__i",
     )
@@ -316,12 +314,9 @@ def cluster_records(
         .filter(pl.col("guarded"))["label"]
         .to_numpy()
     )
-    people = {
-        row[0]: row[1:]
-        for row in involved.filter(pl.Series(np.isin(involved["label"].to_numpy(), guarded)))
-        .select(guard_cols)
-        .iter_rows()
-    }
+    people = guard_people(
+        involved.filter(pl.Series(np.isin(involved["label"].to_numpy(), guarded)))
+    )
     clusters = PersonClusters(n, people)
     in_guarded = lambda e: pl.Series(np.isin(label[e["i"].to_numpy()], guarded))  # noqa: E731
     for i, j in id_edges.filter(in_guarded(id_edges)).select("i", "j").iter_rows():

@@ -20,10 +20,17 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
+import polars as pl
 from rapidfuzz.distance import OSA, JaroWinkler
+
+from familymatch.link.compare import first_middle
 
 # (fn, fn_canon, sn, dob, first middle name)
 Person = tuple[str | None, str | None, str | None, date | None, str | None]
+# a record as the guard knows it: its person, then its NINO and UPN
+GuardRow = tuple[
+    str | None, str | None, str | None, date | None, str | None, str | None, str | None
+]
 
 
 def dobs_close(a: date | None, b: date | None) -> bool:
@@ -126,12 +133,7 @@ class PersonClusters:
     def __init__(
         self,
         n: int,
-        people: dict[
-            int,
-            tuple[
-                str | None, str | None, str | None, date | None, str | None, str | None, str | None
-            ],
-        ],
+        people: dict[int, GuardRow],
     ) -> None:
         self.n = n
         self.people = people
@@ -202,6 +204,20 @@ class PersonClusters:
     def refused_by_root(self) -> dict[int, int]:
         """Merges refused per person (by root record), for the suspicious-cluster report."""
         return {self.find(r): c for r, c in self.refused.items() if c}
+
+
+# the record columns the guard reads (its person: fn, fn_canon, sn, dob, first middle name; then
+# the identifiers)
+GUARD_READS = ("fn", "fn_canon", "sn", "dob", "mn", "nino_std", "upn_std")
+
+
+def guard_people(frame: pl.DataFrame) -> dict[int, GuardRow]:
+    """``PersonClusters``' people from a frame of ``__i`` and ``GUARD_READS``: record index ->
+    (fn, fn_canon, sn, dob, first middle name, nino, upn)."""
+    rows = frame.select(
+        "__i", "fn", "fn_canon", "sn", "dob", first_middle("mn"), "nino_std", "upn_std"
+    )
+    return {row[0]: row[1:] for row in rows.iter_rows()}
 
 
 def components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:

@@ -84,6 +84,11 @@ def _one_edit(left: pl.Series, right: pl.Series, where: pl.Series) -> np.ndarray
     return out
 
 
+def first_middle(name: str) -> pl.Expr:
+    """The first of a record's middle names (``mn`` holds them all, space-separated)."""
+    return pl.col(name).str.split(" ").list.first()
+
+
 def initial_of(a: pl.Expr, b: pl.Expr) -> pl.Expr:
     """One name is a single letter, the other's initial ("S" / "SUMMER")."""
     return ((a.str.len_chars() == 1) & (a == b.str.slice(0, 1))) | (
@@ -96,8 +101,8 @@ def forename_partly_agrees(pf: pl.DataFrame, fn_jw: np.ndarray) -> pl.Series:
     an initial (of the forename as written or through nicknames: "W" / "BILL"), a person known
     by their middle name ("BENJAMIN HAROLD" / "HAROLD"), or one slip apart ("TIA" / "ITA")."""
     c = pl.col
-    mid_l = c("mn_l").str.split(" ").list.first()
-    mid_r = c("mn_r").str.split(" ").list.first()
+    mid_l = first_middle("mn_l")
+    mid_r = first_middle("mn_r")
     flags = pf.select(
         (
             initial_of(c("fn_l"), c("fn_r"))
@@ -375,8 +380,8 @@ def comparison_levels(pf: pl.DataFrame) -> pl.DataFrame:
     )
     loc = location_level(pf)
     sex = pl.when(~both("sex")).then(-1).when(c("sex_l") == c("sex_r")).then(1).otherwise(0)
-    m1l = c("mn_l").str.split(" ").list.first()
-    m1r = c("mn_r").str.split(" ").list.first()
+    m1l = first_middle("mn_l")
+    m1r = first_middle("mn_r")
     mn = (
         pl.when(~both("mn"))
         .then(-1)

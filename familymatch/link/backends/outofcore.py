@@ -37,7 +37,7 @@ import polars as pl
 from familymatch.errors import ConfigError
 from familymatch.link import fit_sessions, linkable_expr, same_row_expr
 from familymatch.link.blocking import DEFAULT_RULES, BlockingRule, key_frame, usable_rules
-from familymatch.link.cluster import PersonClusters
+from familymatch.link.cluster import GUARD_READS, PersonClusters, components, guard_people
 from familymatch.link.compare import COMPARE_COLUMNS, FIELDS, comparison_levels, street_expr
 from familymatch.link.model import FSModel, estimate_u, level_shares
 from familymatch.link.pair_rules import DEFAULT_PAIR_RULES, PairRule, rule_stage
@@ -48,8 +48,6 @@ log = get_logger(__name__)
 
 # the columns a pair's comparison reads, per side (compare.pair_frame's, from DuckDB)
 PAIR_COLUMNS = (*COMPARE_COLUMNS, "sn_tf", "fn_tf", "addr_street")
-# the clustering guard's person: names, date of birth, first middle name (from mn), identifiers
-GUARD_COLUMNS = ("fn", "fn_canon", "sn", "dob", "mn", "nino_std", "upn_std")
 STAGED_COLUMNS = (*COMPARE_COLUMNS, "addr_street", "nino_std", "upn_std", "same_row")
 
 
@@ -335,21 +333,12 @@ def predict(
 
 
 # ---------------------------------------------------------------------------------- 7. cluster
-def components(i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def edge_components(i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The records taking part in an edge (sorted) and each one's component (the smallest
-    record index in it): minimum-label propagation with pointer jumping, in numpy."""
+    record index in it): the engine's ``components`` over the records numbered compactly."""
     nodes = np.unique(np.concatenate([i, j]))
-    a, b = np.searchsorted(nodes, i), np.searchsorted(nodes, j)
-    label = np.arange(len(nodes))
-    while True:
-        low = np.minimum(label[a], label[b])
-        new = label.copy()
-        np.minimum.at(new, a, low)
-        np.minimum.at(new, b, low)
-        new = new[new]
-        if np.array_equal(new, label):
-            return nodes, nodes[label]
-        label = new
+    label = components(len(nodes), np.searchsorted(nodes, i), np.searchsorted(nodes, j))
+    return nodes, nodes[label]
 
 
 def cluster(
@@ -370,7 +359,7 @@ def cluster(
     ).sort(["identifier", "w"], descending=True, maintain_order=True)
     if edges.height == 0:
         return pl.DataFrame(schema={"i": pl.UInt32, "root": pl.Int64}), 0
-    nodes, comp = components(edges["i"].to_numpy(), edges["j"].to_numpy())
+    nodes, comp = edge_components(edges["i"].to_numpy(), edges["j"].to_numpy())
     node_comp = pl.DataFrame({"i": nodes, "comp": comp}).cast({"i": pl.UInt32})
     # batches of whole components, in order of component, about cluster_batch records each
     sizes = node_comp.group_by("comp").len().sort("comp")
@@ -380,14 +369,12 @@ def cluster(
     roots, refused = [], 0
     for (batch,), members in node_comp.group_by("batch"):
         con.register("batch_nodes", members.select(pl.col("i").alias("__i")))
-        cols = ", ".join(f'r."{c}"' for c in GUARD_COLUMNS)
+        cols = ", ".join(f'r."{c}"' for c in GUARD_READS)
         people_frame = query_frame(
             con, f"SELECT r.__i, {cols} FROM recs r SEMI JOIN batch_nodes b ON r.__i = b.__i"
         )
         con.unregister("batch_nodes")
-        people_frame = people_frame.with_columns(pl.col("mn").str.split(" ").list.first())
-        people = {row[0]: row[1:] for row in people_frame.iter_rows()}
-        clusters = PersonClusters(0, people)
+        clusters = PersonClusters(0, guard_people(people_frame))
         for i, j, identifier in (
             edges.filter(pl.col("batch") == batch).select("i", "j", "identifier").iter_rows()
         ):
