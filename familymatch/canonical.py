@@ -72,9 +72,10 @@ ROW_FIELDS: dict[str, pl.DataType] = {
 
 # Offence outcome codes (what a mapping maps a council's labels to, with `map = {...}`). A rule
 # set's indicator may count only some (`outcomes = [...]`); a null outcome counts as proven.
-PROVEN_OUTCOMES = (
-    "CONVICTION",
-    "CAUTION",
+# disposals the law gives only to a child (under 18): reprimands and final warnings (Crime and
+# Disorder Act 1998), youth cautions, referral orders and detention and training orders (youth
+# court), youth rehabilitation orders (Criminal Justice and Immigration Act 2008)
+YOUTH_ONLY_OUTCOMES = (
     "REPRIMAND",
     "FINAL_WARNING",
     "YOUTH_CAUTION",
@@ -83,6 +84,7 @@ PROVEN_OUTCOMES = (
     "YRO",
     "DTO",
 )
+PROVEN_OUTCOMES = ("CONVICTION", "CAUTION", *YOUTH_ONLY_OUTCOMES)
 NOT_PROVEN_OUTCOMES = ("NFA", "NOT_GUILTY", "DISCONTINUED", "WITHDRAWN")
 OUTCOME_CODES = PROVEN_OUTCOMES + NOT_PROVEN_OUTCOMES
 

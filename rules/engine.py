@@ -20,7 +20,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from familymatch.canonical import OUTCOME_CODES
+from familymatch.canonical import OUTCOME_CODES, YOUTH_ONLY_OUTCOMES
 from familymatch.people import age_in_years, modal_dob, source_slip_dob, youngest_slip_dob
 from rules.ruleset import ANY_KIND, Indicator, RuleSet
 from rules.terms import Calendar, load_calendar
@@ -109,6 +109,14 @@ def _who(ind: Indicator) -> pl.Expr:
     return pl.all_horizontal(usual).fill_null(False) | pl.all_horizontal(slip).fill_null(False)
 
 
+def _child_by_disposal() -> pl.Expr:
+    """A person with no date of birth on any record whose outcome is a disposal only a child
+    can be given (``YOUTH_ONLY_OUTCOMES``: a referral order, a youth rehabilitation order): under
+    18 at the offence. A conviction or a caution says nothing of age, so it stays unknown."""
+    code = pl.col("outcome").str.strip_chars().str.to_uppercase()
+    return pl.col("person_dob").is_null() & code.is_in(list(YOUTH_ONLY_OUTCOMES)).fill_null(False)
+
+
 def _evaluate_count(
     ind: Indicator, rows: pl.DataFrame, ref: date, cal: Calendar
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -143,6 +151,8 @@ def _evaluate_count(
         age_ok = (age_in_years(pl.col("person_dob"), pl.col("event_date")) <= limit).fill_null(
             False
         ) | (age_in_years(pl.col("slip_dob"), pl.col("event_date")) <= limit).fill_null(False)
+        if limit >= 17:  # a youth disposal proves under 18, so any lower limit stays unknown
+            age_ok = age_ok | _child_by_disposal()
     scoped = rows.filter(_who(ind))
     qualifying = scoped.filter(inside & age_ok)
     per_person = qualifying.group_by("household_id", "person_id").len()

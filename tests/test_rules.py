@@ -155,6 +155,20 @@ def test_offence_at_17_counts_at_18_does_not() -> None:
     assert criteria(offence(date(1994, 3, 1), date(2012, 3, 1)))["H1"] == ""  # 18th birthday
 
 
+def test_a_youth_disposal_proves_an_offender_without_a_date_of_birth_a_child() -> None:
+    # no record of the person carries a date of birth: the age at the offence is unknown unless
+    # the disposal is one only a child can be given
+    when = date(2012, 2, 1)
+    row = {**offence(date(1997, 6, 3), when)[0], "dob": None}
+    assert criteria([{**row, "outcome": "YRO"}])["H1"] == "crime"
+    assert criteria([{**row, "outcome": "REFERRAL_ORDER"}])["H1"] == "crime"
+    assert criteria([{**row, "outcome": "CONVICTION"}])["H1"] == ""
+    assert criteria([row])["H1"] == ""
+    # a date that makes the offender 18 stands against the disposal (the date is evidence)
+    adult = {**row, "dob": date(1990, 6, 3), "outcome": "YRO"}
+    assert criteria([adult])["H1"] == ""
+
+
 def test_a_keying_slip_in_the_year_does_not_age_a_youth_offender() -> None:
     # two records of one person, 1997 and 1979 (the year's digits transposed): a tie the usual
     # date breaks to the earliest, 32 at the offence; the slip's other reading makes them 14
