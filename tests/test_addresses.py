@@ -152,6 +152,16 @@ def test_the_postcode_column_wins_over_the_text() -> None:
     assert parsed("17 Mill Road PL12AB", None)["street"] == "MILL ROAD"
 
 
+def test_a_postcode_whose_inward_code_reads_as_an_ordinal_is_a_postcode() -> None:
+    # PL1 1ST is no "first" floor: the postcode stays whole, with or without its space
+    for text in ("15 Staddiscombe St, Plymouth, PL1 1ST", "15 STADDISCOMBE ST PLYMOUTH PL1 1ST"):
+        assert parsed(text) == p(
+            None, None, "15", "STADDISCOMBE STREET", None, "PLYMOUTH", "PL1 1ST"
+        )
+    assert parsed("3 High St, PL3 3RD")["pc"] == "PL3 3RD"
+    assert parsed("Flat 2, 1st Floor, 9 Albert Ave, PL4 2ND")["pc"] == "PL4 2ND"
+
+
 def records(
     rows: list[tuple[str | None, str | None]], uprns: list[str | None] | None = None
 ) -> pl.DataFrame:

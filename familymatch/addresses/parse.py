@@ -128,6 +128,9 @@ def _clean_text(col: pl.Expr) -> pl.Expr:
 def _expand_words(text: pl.Expr) -> pl.Expr:
     """Abbreviations to full words; ST to SAINT before a name (at the start of a line, after the
     number or a street's type word, or before a name and a street word) and STREET after one."""
+    # a postcode whose inward code reads as an ordinal (PL1 1ST, PL4 2ND) is no floor word:
+    # its space goes (split_postcode reads it either way)
+    text = text.str.replace_all(r"\b([A-Z]{1,2}[0-9][A-Z0-9]?) ([0-9](?:ST|ND|RD))\b", "${1}${2}")
     # word by word: commas kept as their own tokens so lines stay apart
     tokens = text.str.replace_all(",", " , ").str.split(" ")
     words = tokens.list.eval(pl.element().replace(EXPAND).filter(pl.element() != ""))
