@@ -25,6 +25,7 @@ import polars as pl
 
 from claims.records import require_attachments
 from familymatch.addresses import resolve_addresses, with_addresses
+from familymatch.addresses.claims import with_claim_addresses
 from familymatch.addresses.gazetteer import read_gazetteer
 from familymatch.canonical import CANONICAL_SCHEMA
 from familymatch.errors import FamilyMatchError
@@ -175,7 +176,7 @@ def link_onto_build(
 
     t = time.perf_counter()
     say("link")
-    linked = link_records(std, model=model)
+    linked = link_records(with_claim_addresses(std), model=model)
     seconds["link"] = time.perf_counter() - t
     return LinkedOntoBuild(std, linked, membership)
 

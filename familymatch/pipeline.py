@@ -14,6 +14,7 @@ from datetime import date
 import polars as pl
 
 from familymatch.addresses import AddressResult, resolve_addresses, with_addresses
+from familymatch.addresses.claims import with_claim_addresses
 from familymatch.addresses.gazetteer import read_gazetteer
 from familymatch.addresses.persons import place_by_person
 from familymatch.canonical import CANONICAL_SCHEMA
@@ -82,7 +83,8 @@ def link_project(
         log.info("addresses: %.1f%% resolved to the gazetteer", 100 * addresses.gazetteer_share)
 
     with timed_stage("link", say, seconds) as done:
-        linked = link_records(std, model=model)
+        # a dependant's row without an address compares at its claim's (households: its own)
+        linked = link_records(with_claim_addresses(std), model=model)
         done(linked.persons["person_id"].n_unique(), "persons")
 
     # the address stage's second half: a person's other records as evidence (counted with it)
