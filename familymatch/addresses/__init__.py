@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from familymatch.addresses.buildings import reread_buildings
 from familymatch.addresses.parse import parse_addresses, street_name, street_type
 from familymatch.addresses.resolve import (
     PC_PATTERN,
@@ -60,7 +61,7 @@ def canonical_text(prefix: str = "") -> pl.Expr:
 def _variants(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """frame: address, postcode, uprn, gaz, n (records) -> the distinct parsed addresses with a
     variant id v, and the lookup from (address, postcode, uprn, gaz) to v."""
-    parsed = parse_addresses(frame).with_columns(
+    parsed = reread_buildings(parse_addresses(frame)).with_columns(
         pl.col("pc").str.contains(PC_PATTERN).fill_null(False).alias("pc_ok"),
         street_name(pl.col("street")).alias("sname"),
         street_type(pl.col("street")).alias("stype"),
