@@ -1,7 +1,7 @@
 """Where the demo's time goes: wall and CPU seconds of every step of `familymatch demo`.
 
-    .venv/bin/python bench/bench_demo.py --scale 0.2            # the demo as `make demo` runs it
-    .venv/bin/python bench/bench_demo.py --scale 0.2 --timeline # the full seven-refresh timeline
+    .venv/bin/python bench/bench_demo.py --scale 0.2                # four yearly refreshes
+    .venv/bin/python bench/bench_demo.py --scale 0.2 --half-yearly  # the seven of the slow test
 
 Runs the demo into work/bench/demo_S (a fresh folder) with its output discarded, timing each
 call of the functions the demo is made of (generation by part, each build by stage, each outcome
@@ -66,8 +66,6 @@ def _detail(result: Any) -> str:
 
 def instrument() -> None:
     """Wrap the demo's steps where the demo modules look them up."""
-    import fixtures.demo as demo
-    import fixtures.demo_programme as programme
     import fixtures.demo_timeline as timeline
     import fixtures.generate as gen
     import fixtures.timeline as tl
@@ -83,36 +81,26 @@ def instrument() -> None:
         (gen, "record_truth", "generate: record truth"),
         (tl, "write_all", "timeline: extracts"),
         (tl, "write_employment", "timeline: employment"),
-        (demo, "generate", "generate (all)"),
-        (demo, "build_cohort", "build"),
-        (demo, "_demo_selection", "selection and lists"),
-        (demo, "forecast_from_store", "forecast"),
-        (demo, "score_claim", "score claim"),
-        (programme, "attach_years", "attach"),
-        (programme, "claim_and_submit", "claim, sign off, submit"),
         (timeline, "generate", "generate (all)"),
         (timeline, "build_cohort", "build"),
         (timeline, "refresh_report", "cohort diff"),
         (timeline, "import_outcomes", "outcomes import"),
         (timeline, "claim_and_submit", "claim, sign off, submit"),
         (timeline, "attach_planted", "attach"),
+        (timeline, "build_lines", "score first build"),
         (timeline, "forecast_from_store", "forecast"),
         (timeline, "against_truth", "score against truth"),
     ]
     for module, attr, name in wraps:
         if hasattr(module, attr):
             setattr(module, attr, timed(name, getattr(module, attr)))
-    import claims.outcomes as outcomes
-
-    programme_import = outcomes.import_outcomes
-    outcomes.import_outcomes = timed("outcomes import", programme_import)  # type: ignore[assignment]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--scale", type=float, default=0.2)
     ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--timeline", action="store_true", help="the full timeline demo")
+    ap.add_argument("--half-yearly", action="store_true", help="seven refreshes, not four")
     args = ap.parse_args()
     from rich.console import Console
 
@@ -123,8 +111,8 @@ def main() -> None:
     shutil.rmtree(out, ignore_errors=True)
     load_before = os.getloadavg()
     w, c = time.perf_counter(), _cpu()
-    kwargs = {"timeline": True} if args.timeline else {}
-    run_demo(out, args.scale, args.seed, Console(file=io.StringIO(), width=200), **kwargs)
+    console = Console(file=io.StringIO(), width=200)
+    run_demo(out, args.scale, args.seed, console, args.half_yearly)
     wall, cpu = time.perf_counter() - w, _cpu() - c
     print("--- totals")
     for name, (tw, tc, n) in sorted(TOTALS.items(), key=lambda kv: -kv[1][0]):
