@@ -841,19 +841,17 @@ def cohort_lists(
 @handles_errors
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Working folder.")] = Path("work/demo"),
-    scale: Annotated[
-        float, typer.Option(help="Size of the synthetic city (1.0 = 110,000 households).")
-    ] = 1.0,
+    scale: Annotated[float, typer.Option(help="City size (1.0 = 110,000 households).")] = 1.0,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
-    timeline: Annotated[bool, typer.Option(help="Three years: refreshes, claims.")] = False,
+    half_yearly: Annotated[bool, typer.Option(help="Seven refreshes, not four.")] = False,
 ) -> None:
-    """Generate a synthetic council and run every step on it into a local SQLite file.
+    """A synthetic council's programme over three years, into a local SQLite file.
 
     Example:  familymatch demo --scale 0.1
     """
     from fixtures.demo import run_demo
 
-    run_demo(out, scale, seed, console, timeline)
+    run_demo(out, scale, seed, console, half_yearly)
 
 
 def main() -> None:

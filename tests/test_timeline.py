@@ -146,3 +146,12 @@ def test_the_timeline_plants_refreshes_joiners_leavers_and_outcomes(tiny_timelin
         if row["first_claim"] is not None:
             assert row["first_claim"] in CLAIM_DATES
             assert row["amount_pence"] == AMOUNTS[row["result"]][row["programme_year"]]
+
+
+def test_a_timeline_starts_on_the_councils_own_extracts_and_rises(tmp_path: Path) -> None:
+    from familymatch.errors import FamilyMatchError
+
+    for dates in ((date(2012, 12, 1), date(2013, 6, 1)), (REFRESHES[0], date(2012, 1, 1))):
+        with pytest.raises(FamilyMatchError, match="timeline: the refresh"):
+            generate(tmp_path / "c", scale=0.01, seed=1, timeline=dates)
+    assert not (tmp_path / "c").exists()  # nothing written
