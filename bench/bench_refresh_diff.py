@@ -2,6 +2,7 @@
 of the programme timeline, against the truth (issue 16 item 1's timeline; decision 0008).
 
     .venv/bin/python bench/bench_refresh_diff.py [--scale 0.2] [--refreshes 3] [--folder F]
+    .venv/bin/python bench/bench_refresh_diff.py --existing F [--listed L.parquet]
 
 Generates the timeline council (seed 5, as tests/test_timeline.py) unless the folder holds it,
 builds the first ``--refreshes`` refreshes into its store (once: the run ids are kept in
@@ -10,7 +11,11 @@ cohort families reported with members joined / left, compared as people (the bui
 and key by key (each key a member, as builds recorded before person ids are compared), and how
 many of them really changed: a family really changed when the true people of its household's
 records differ between the two builds (the truth's person ids), i.e. what a perfect comparison of
-the same households would report. Progress goes to stderr.
+the same households would report. ``--existing F``: a timeline folder already built with
+attachments (e.g. the slow timeline test's, kept with ``--basetemp``): for every consecutive
+pair of its builds, the families ``cohort diff`` lists (attached or cohort) and how many of them
+really changed; ``--listed L.parquet`` scores a listing made by other code instead (a, b,
+family_ref, attached). Progress goes to stderr.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import sys
 from pathlib import Path
 
 import polars as pl
+from sqlalchemy import select
 
 from claims.refresh import refresh_report
 from familymatch.project import load_project
@@ -109,12 +115,45 @@ def _of_interest(store: Store, a: int, b: int) -> list[str]:
     return sorted(set(out))
 
 
+def existing(folder: Path, listed: Path | None) -> None:
+    """Score what cohort diff lists between every consecutive pair of the folder's builds."""
+    store = open_store(load_project(folder / "familymatch.toml").database_url)
+    builds = select(s.runs.c.id).where(s.runs.c.kind == "build", s.runs.c.status == "complete")
+    with store.engine.connect() as conn:
+        runs = [int(r[0]) for r in conn.execute(builds.order_by(s.runs.c.id))]
+    old = pl.read_parquet(listed) if listed else None
+    for k, (a, b) in enumerate(zip(runs, runs[1:], strict=False)):
+        truths = (pl.read_parquet(folder / "truth" / records_name(i)) for i in (k, k + 1))
+        real = really_changed(store, a, b, *truths)
+        got = (
+            refresh_report(store, a, b).members_changed.select("family_ref", "attached")
+            if old is None
+            else old.filter((pl.col("a") == a) & (pl.col("b") == b))
+        )
+        row = {
+            "refreshes": [k, k + 1],
+            "families_really_changed": real.height,
+            "listed": got.height,
+            "listed_really_changed": got.join(real, on="family_ref").height,
+            "attached_listed": got.filter(pl.col("attached")).height,
+            "attached_really_changed": got.filter(pl.col("attached"))
+            .join(real, on="family_ref")
+            .height,
+        }
+        print(json.dumps(row), flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--scale", type=float, default=0.2)
     ap.add_argument("--refreshes", type=int, default=3)
     ap.add_argument("--folder", type=Path)
+    ap.add_argument("--existing", type=Path)
+    ap.add_argument("--listed", type=Path)
     args = ap.parse_args()
+    if args.existing:
+        existing(args.existing, args.listed)
+        return
     folder = args.folder or Path("work/bench") / f"timeline_{args.scale:g}"
     if not (folder / "familymatch.toml").exists():
         generate(folder, scale=args.scale, seed=5, timeline=True)
