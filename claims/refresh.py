@@ -9,13 +9,15 @@ payment rules follow the family from attachment, whatever a later build finds.
 :func:`refresh_report` compares two builds for the coordinator: every attached family with its
 state in the later build (still meets the criteria, no longer meets them, or not found as one
 household, with the families its members are in now), the new cohort families not yet attached,
-and the families whose members changed. Members are compared by person keys, which are never
-shown: only counts leave this module.
+and the families whose members changed. Members are compared as people: the person of one build
+is the person of the other when they share any key (NINO, UPN, name + date of birth; decision
+0008), so a typo in one record is no change. The keys are never shown: only counts leave this
+module.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from familymatch.errors import FamilyMatchError
 from familymatch.store import Store, read_table, run_info
 from familymatch.store import schema as s
 from familymatch.store.families import CohortDiff, cohort_diff, previous_members
+from familymatch.store.members import member_changes, members_as_people
 from familymatch.workbooks import (
     one_sheet_workbook,
     print_one_page_wide,
@@ -47,7 +50,8 @@ class Refresh:
     # status, criteria_now, household_id, members_joined, members_left, members_now_in
     new_families: pl.DataFrame  # family_ref, household_id, combination (joined, not attached)
     members_changed: pl.DataFrame  # family_ref, household_id, in_cohort, attached,
-    # members_before, members_now, joined, left
+    # members_before, members_now, joined, left (people)
+    warnings: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, Any]:
         by_status = dict(self.attached.group_by("status").len().iter_rows())
@@ -61,6 +65,7 @@ class Refresh:
             "attached_not_found": by_status.get(NOT_FOUND, 0),
             "new_families": self.new_families.height,
             "members_changed": self.members_changed.height,
+            "members_compared_as": "keys" if self.warnings else "people",
         }
 
     def document(self) -> dict[str, Any]:
@@ -76,6 +81,7 @@ class Refresh:
             "attached": self.attached.to_dicts(),
             "new": self.new_families.to_dicts(),
             "members_changed": self.members_changed.to_dicts(),
+            "warnings": self.warnings,
         }
 
 
@@ -84,28 +90,6 @@ def _families(store: Store, run_id: int) -> pl.DataFrame:
     cohort = read_table(store, s.cohort, run_id).select("household_id", "in_cohort", "combination")
     refs = read_table(store, s.households, run_id).select("household_id", "family_ref")
     return refs.drop_nulls("family_ref").join(cohort, on="household_id", how="left")
-
-
-def member_changes(before: pl.DataFrame, after: pl.DataFrame) -> pl.DataFrame:
-    """family_ref, members_before, members_now, joined, left for families present in both
-    (``before`` / ``after``: family_ref, person_key), only where the members differ."""
-    a = before.select("family_ref", "person_key").unique()
-    b = after.select("family_ref", "person_key").unique()
-    both = a.select("family_ref").unique().join(b.select("family_ref").unique(), on="family_ref")
-    count = pl.len().cast(pl.Int64)
-    n_a = a.group_by("family_ref").agg(count.alias("members_before"))
-    n_b = b.group_by("family_ref").agg(count.alias("members_now"))
-    joined = b.join(a, on=["family_ref", "person_key"], how="anti").group_by("family_ref").len()
-    left = a.join(b, on=["family_ref", "person_key"], how="anti").group_by("family_ref").len()
-    return (
-        both.join(n_a, on="family_ref")
-        .join(n_b, on="family_ref")
-        .join(joined.rename({"len": "joined"}), on="family_ref", how="left")
-        .join(left.rename({"len": "left"}), on="family_ref", how="left")
-        .with_columns(pl.col("joined", "left").fill_null(0).cast(pl.Int64))
-        .filter((pl.col("joined") + pl.col("left")) > 0)
-        .sort("family_ref")
-    )
 
 
 def _now_in(lost: pl.DataFrame, before: pl.DataFrame, after: pl.DataFrame) -> pl.DataFrame:
@@ -190,9 +174,18 @@ def refresh_report(store: Store, run_a: int, run_b: int) -> Refresh:
         if info["kind"] != "build":
             raise FamilyMatchError(f"run {run} is a {info['kind']} run, not a build.")
     a, b = _families(store, run_a), _families(store, run_b)
-    keys_a = previous_members(store, run_a).select("family_ref", "person_key")
-    keys_b = previous_members(store, run_b).select("family_ref", "person_key")
-    changes = member_changes(keys_a, keys_b)
+    (people_a, ids_a), (people_b, ids_b) = (
+        members_as_people(previous_members(store, run)) for run in (run_a, run_b)
+    )
+    changes = member_changes(people_a, people_b)
+    keys_a, keys_b = (p.select("family_ref", "person_key") for p in (people_a, people_b))
+    warnings = [
+        f"build {run} was recorded before person ids were kept: its members are compared key "
+        "by key, so a typo in a record can read as one member who left and another who joined "
+        "(rebuild it to compare people)."
+        for run, kept in ((run_a, ids_a), (run_b, ids_b))
+        if not kept
+    ]
     attachments = read_attachments(store)
     attached_set = set(attachments["family_ref"].to_list())
     states = (
@@ -224,7 +217,13 @@ def refresh_report(store: Store, run_a: int, run_b: int) -> Refresh:
     )
     new = diff.joined.filter(~pl.col("family_ref").is_in(list(attached_set)))
     return Refresh(
-        diff, info_a["reference_date"], info_b["reference_date"], states, new, changed_members
+        diff,
+        info_a["reference_date"],
+        info_b["reference_date"],
+        states,
+        new,
+        changed_members,
+        warnings,
     )
 
 
@@ -247,14 +246,18 @@ def summary_lines(r: Refresh) -> list[str]:
         lines.append("no family is attached yet.")
     lines.append(
         f"{c['new_families']} cohort families are new and not attached; {c['members_changed']} "
-        "cohort or attached families have members who joined or left."
+        "cohort or attached families have people who joined or left."
     )
-    return lines
+    return lines + r.warnings
+
+
+def _people(n: int) -> str:
+    return f"{n} {'person' if n == 1 else 'people'}"
 
 
 def _attached_line(a: dict[str, Any]) -> str:
     members = [
-        f"{a[k]} member{'s' if a[k] != 1 else ''} {w}"
+        f"{_people(a[k])} {w}"
         for k, w in (("members_joined", "joined"), ("members_left", "left"))
         if a[k]
     ]
@@ -298,7 +301,7 @@ def family_lines(r: Refresh) -> list[tuple[str, list[str]]]:
         (
             "members changed",
             [
-                f"{m['family_ref']}: {m['joined']} joined, {m['left']} left "
+                f"{m['family_ref']}: {_people(m['joined'])} joined, {_people(m['left'])} left "
                 f"({m['members_before']} -> {m['members_now']} people)"
                 + (", attached" if m["attached"] else "")
                 for m in r.members_changed.to_dicts()

@@ -302,7 +302,7 @@ def test_cohort_diff_db_upgrade_and_unchanged_files(tmp_path: Path) -> None:
     assert unchanged.get("school_census") == 1 and "benefits" not in unchanged
     upgraded = runner.invoke(app, ["db", "upgrade", "-p", proj])
     assert upgraded.exit_code == 0, upgraded.output
-    assert "-> 0004" in upgraded.output
+    assert "-> 0005" in upgraded.output
 
 
 def test_commands_that_read_personal_data_are_audited(tmp_path: Path) -> None:

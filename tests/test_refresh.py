@@ -11,11 +11,21 @@ import pytest
 from openpyxl import load_workbook
 
 from claims.records import read_attachments, record_attachments
-from claims.refresh import MEETS, NO_LONGER, NOT_FOUND, refresh_command, summary_lines
-from familymatch.store import open_store, read_table
+from claims.refresh import (
+    MEETS,
+    NO_LONGER,
+    NOT_FOUND,
+    family_lines,
+    refresh_command,
+    refresh_report,
+    summary_lines,
+)
+from familymatch.store import open_store, read_table, recording_run
 from familymatch.store import schema as s
 from familymatch.store.engine import Store
-from tests.test_store_families import build
+from familymatch.store.families import previous_members
+from familymatch.store.members import member_changes, members_as_people, slips
+from tests.test_store_families import build, cohort
 
 
 def attach(store: Store, run: int, refs: dict[str, str]) -> None:
@@ -144,3 +154,137 @@ def test_refresh_workbook_opens_in_libreoffice(tmp_path: Path) -> None:
     out = tmp_path / "diff.xlsx"
     refresh_command(store, None, None, out)
     assert libreoffice_opens(out, tmp_path / "pdf").stat().st_size > 0
+
+
+def people(groups: dict[str, dict[str, list[str]]]) -> pl.DataFrame:
+    """household -> person -> keys, as a build stores them (household_id, person_id,
+    person_key)."""
+    return pl.DataFrame(
+        [(hh, p, k) for hh, ps in groups.items() for p, ks in ps.items() for k in ks],
+        schema=["household_id", "person_id", "person_key"],
+        orient="row",
+    )
+
+
+def build_people(store: Store, groups: dict[str, dict[str, list[str]]]) -> int:
+    with recording_run(store, "build") as run:
+        run.add(s.households, pl.DataFrame({"household_id": list(groups)}))
+        run.add(s.cohort, cohort(dict.fromkeys(groups, "crime+work")))
+        run.assign_family_refs(people(groups))
+    return run.run_id
+
+
+SMITH = {
+    "P1": ["nino:AB1", "name:SMITH|JOHN|1980-01-02"],  # a benefit claim and an ASB record
+    "P2": ["upn:U1", "name:SMITH|AMY|2005-03-04"],
+}
+JONES = {"P3": ["nino:CD2", "name:JONES|ANN|1979-05-06"], "P4": ["upn:U2"]}
+
+
+def test_members_are_compared_as_people_not_record_keys(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'p.db'}")
+    first = build_people(store, {"H1": SMITH, "H2": JONES})
+    # renumbered people; John's ASB record reads SMTIH in the new extract, his claim does not;
+    # a child (new UPN, new name) joined the Joneses
+    typo = {
+        "Q7": ["nino:AB1", "name:SMITH|JOHN|1980-01-02", "name:SMTIH|JOHN|1980-01-02"],
+        "Q8": SMITH["P2"],
+    }
+    joined = {"Q1": JONES["P3"], "Q2": JONES["P4"], "Q3": ["upn:U9", "name:JONES|TOM|2012-01-01"]}
+    second = build_people(store, {"X1": typo, "X2": joined})
+    r = refresh_report(store, first, second)
+    assert r.warnings == []
+    assert r.members_changed.select(
+        "family_ref", "members_before", "members_now", "joined", "left"
+    ).rows() == [("F000002", 2, 3, 1, 0)]
+    assert (
+        "F000002: 1 person joined, 0 people left (2 -> 3 people)"
+        in dict(family_lines(r))["members changed"]
+    )
+    # compared key by key (each key a member), the typo alone reads as a member who joined
+    by_key = member_changes(
+        *(
+            members_as_people(previous_members(store, run).drop("person_id"))[0]
+            for run in (
+                first,
+                second,
+            )
+        )
+    )
+    assert by_key.select("family_ref", "joined", "left").rows() == [
+        ("F000001", 1, 0),
+        ("F000002", 2, 0),
+    ]
+
+
+def test_a_person_who_moves_leaves_one_family_and_joins_another(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'm.db'}")
+    first = build_people(store, {"H1": SMITH, "H2": JONES})
+    # Amy (P2) now lives with the Joneses, known there only by her UPN
+    second = build_people(
+        store,
+        {"X1": {"Q1": SMITH["P1"]}, "X2": {**JONES, "Q2": ["upn:U1"]}},
+    )
+    r = refresh_report(store, first, second)
+    assert r.members_changed.select("family_ref", "joined", "left").rows() == [
+        ("F000001", 0, 1),
+        ("F000002", 1, 0),
+    ]
+
+
+def test_builds_recorded_before_person_ids_are_compared_key_by_key(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'o.db'}")
+    first = build(store, {"H1": ["nino:AB1", "upn:U1"]}, {"H1": "crime+work"})  # no person ids
+    second = build_people(store, {"X1": {"Q1": ["nino:AB1", "name:SMITH|JOHN|1980-01-02"]}})
+    r = refresh_report(store, first, second)
+    assert r.warnings == [
+        f"build {first} was recorded before person ids were kept: its members are compared key "
+        "by key, so a typo in a record can read as one member who left and another who joined "
+        "(rebuild it to compare people)."
+    ]
+    assert r.counts()["members_compared_as"] == "keys"
+    # the old build's keys are its members: upn:U1 left; Q1 shares nino:AB1 and stays
+    assert r.members_changed.select("members_before", "members_now", "joined", "left").rows() == [
+        (2, 1, 0, 1)
+    ]
+    assert summary_lines(r)[-1] == r.warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        ("THOMPSON|KATE|1953-11-26", "THOMPOSN|KATE|1953-11-26", 1),  # two letters swapped
+        ("GREEN|HANNAH|1997-09-26", "GREEN|HANNAH|1997-09-02", 1),  # the day mistyped
+        ("GREEN|HANNAH|1997-09-02", "GREEN|HANNAH|1997-02-09", 1),  # day and month swapped
+        ("JENKINS|TREVOR|1961-04-08", "JNEKINS|TREVOR|1961-04-03", 2),
+        ("EVANS|HAMZA|2007-08-26", "HAMZA|EVANS|2007-08-26", 1),  # surname and forename swapped
+        ("RICHARDSON|HELEN|1993-05-01", "EDWARDS|HELEN|1993-05-01", 2),  # a new surname
+        ("JONES|SAMUEL|2008-07-16", "JONES|SAM|2008-07-16", 1),  # a short form
+        ("SMITH|JACK|2005-01-01", "SMITH|JAKE|2005-01-01", None),  # twins
+        ("SMITH|AMY|2005-01-01", "SMITH|AMY|2009-03-07", None),
+        ("SMITH|AMY|2005-01-01", "JONES|AMIE|2005-01-01", None),
+    ],
+)
+def test_slips_tell_one_persons_keying_slips_from_two_people(
+    a: str, b: str, expected: int | None
+) -> None:
+    assert slips(f"name:{a}", f"name:{b}") == expected
+
+
+def test_a_person_known_only_by_name_with_a_typo_is_no_change(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 's.db'}")
+    only_name = {"P5": ["name:HOWARD|MAGDALENA|1952-09-21"], "P6": ["upn:U5"]}
+    first = build_people(store, {"H1": only_name, "H2": JONES})
+    typo = {"Q1": ["name:HOWARD|MGADALENA|1952-09-21"], "Q2": ["upn:U5"]}
+    tom = {"Q3": ["name:JONES|TOM|2012-01-01"]}
+    second = build_people(store, {"X1": typo, "X2": {**JONES, **tom}})
+    # Magdalena is the same person; Tom joined the Joneses
+    r = refresh_report(store, first, second)
+    assert r.members_changed.select("family_ref", "joined", "left").rows() == [("F000002", 1, 0)]
+    # his twin Tim joins too: Tom keeps his key, so Tim is not taken for him
+    tim = {"Q4": ["name:JONES|TIM|2012-01-01"]}
+    third = build_people(store, {"Y1": typo, "Y2": {**JONES, **tom, **tim}})
+    r = refresh_report(store, second, third)
+    assert r.members_changed.select("family_ref", "members_now", "joined", "left").rows() == [
+        ("F000002", 4, 1, 0)
+    ]

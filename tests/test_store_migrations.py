@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import polars as pl
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import Connection, inspect, text
 
 from familymatch.errors import FamilyMatchError
 from familymatch.store import (
@@ -31,7 +32,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def test_upgrade_creates_exactly_the_current_schema(db_url: str) -> None:
     engine = make_engine(db_url)
     assert current_revision(engine) is None
-    assert upgrade(engine) == head_revision() == "0004"
+    assert upgrade(engine) == head_revision() == "0005"
     insp = inspect(engine)
     tables = set(insp.get_table_names()) - {"alembic_version"}
     assert tables == set(s.metadata.tables)
@@ -43,8 +44,19 @@ def test_upgrade_creates_exactly_the_current_schema(db_url: str) -> None:
         assert {i.name for i in table.indexes} <= indexes, table.name
         assert insp.get_foreign_keys(table.name) == [], table.name
     # upgrading again is a no-op
-    assert upgrade(engine) == "0004"
+    assert upgrade(engine) == "0005"
     engine.dispose()
+
+
+def _complete_build(conn: Connection) -> None:
+    """Run 1: a complete build, with the first release's columns of ``runs``."""
+    conn.execute(
+        text(
+            "INSERT INTO runs (kind, status, started_at, reference_date, rule_set, os_user)"
+            " VALUES ('build', 'complete', :t, :r, 'phase1', 'tester')"
+        ),
+        {"t": "2012-06-02 10:00:00", "r": date(2012, 6, 1)},
+    )
 
 
 def _fill_first_release(db_url: str) -> None:
@@ -52,13 +64,7 @@ def _fill_first_release(db_url: str) -> None:
     engine = make_engine(db_url)
     assert upgrade(engine, "0001") == "0001"
     with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO runs (kind, status, started_at, reference_date, rule_set, os_user)"
-                " VALUES ('build', 'complete', :t, :r, 'phase1', 'tester')"
-            ),
-            {"t": "2012-06-02 10:00:00", "r": date(2012, 6, 1)},
-        )
+        _complete_build(conn)
         for i in range(1, 4):
             conn.execute(
                 text(
@@ -90,7 +96,7 @@ def _fill_first_release(db_url: str) -> None:
 def test_upgrade_from_first_release_keeps_every_row(db_url: str) -> None:
     _fill_first_release(db_url)
     store = open_store(db_url)  # upgrades
-    assert current_revision(store.engine) == "0004"
+    assert current_revision(store.engine) == "0005"
     assert latest_run(store) == 1
     recs = read_table(store, s.records, 1).sort("row")
     assert recs["record_id"].to_list() == ["benefits:1", "benefits:2", "benefits:3"]
@@ -117,7 +123,7 @@ def test_database_made_before_migrations_is_stamped_then_upgraded(
     assert current_revision(engine) == "0001"
     engine.dispose()
     store = open_store(db_url)
-    assert current_revision(store.engine) == "0004"
+    assert current_revision(store.engine) == "0005"
     assert read_table(store, s.records, 1).height == 3
 
 
@@ -147,7 +153,41 @@ def test_downgrade_from_0003_and_up_again(db_url: str) -> None:
     assert "amount" in {c["name"] for c in inspect(engine).get_columns("claims")}
     tables = set(inspect(engine).get_table_names())
     assert "submissions" not in tables and "record_addresses" not in tables
-    assert upgrade(engine) == "0004"
+    assert upgrade(engine) == "0005"
     assert {"record_addresses", "addresses"} <= set(inspect(engine).get_table_names())
     assert "amount_pence" in {c["name"] for c in inspect(engine).get_columns("claims")}
     engine.dispose()
+
+
+def test_upgrade_from_0004_keeps_member_keys_without_person_ids(db_url: str) -> None:
+    """0005 adds household_keys.person_id: a build's keys written at 0004 keep a null person
+    id, and are compared key by key (each key a member) against a build with person ids."""
+    from familymatch.store.families import previous_members
+    from familymatch.store.members import member_changes, members_as_people
+
+    engine = make_engine(db_url)
+    assert upgrade(engine, "0004") == "0004"
+    with engine.begin() as conn:
+        _complete_build(conn)
+        conn.execute(
+            text("INSERT INTO households (run_id, household_id, family_ref) VALUES (1, 'H1', 'F1')")
+        )
+        for key in ("nino:AB1", "upn:U1"):
+            conn.execute(
+                text(
+                    "INSERT INTO household_keys (run_id, household_id, person_key)"
+                    " VALUES (1, 'H1', :k)"
+                ),
+                {"k": key},
+            )
+    engine.dispose()
+    store = open_store(db_url)  # upgrades
+    assert current_revision(store.engine) == "0005"
+    old = read_table(store, s.household_keys, 1).sort("person_key")
+    assert old.select("person_key", "person_id").rows() == [("nino:AB1", None), ("upn:U1", None)]
+    people, by_person = members_as_people(previous_members(store, 1))
+    assert not by_person and people["person"].n_unique() == 2
+    new = pl.DataFrame(
+        {"family_ref": ["F1"] * 2, "person": ["P9"] * 2, "person_key": ["nino:AB1", "name:X"]}
+    )
+    assert member_changes(people, new).select("joined", "left").rows() == [(0, 1)]

@@ -88,10 +88,12 @@ def test_programme_timeline_at_scale_0_2(tmp_path: Path) -> None:
     score = against_truth(store, builds, claims, folder)  # type: ignore[arg-type]
     # nothing claimed twice: one claim per family over three years (no family has R1 and R2)
     assert score.claimed["family_ref"].is_unique().all()
-    # families our build split (a member placed in another household) are the linkage's loss:
-    # at most 2% of those attached; every other planted outcome is claimed exactly: precision
-    # and recall 1.0, at the right claim date, amounts to the penny
-    assert len(score.split) <= max(1, planted.height // 50), score.split
+    # no attached family is split by our builds (a member placed in another household): the
+    # class once seen here, a person known by one record whose address has no postcode, is left
+    # unresolved by the address stage (bench/trace_splits.py; 18 such records citywide at the
+    # first refresh, none in an attached family). Every planted outcome is claimed exactly:
+    # precision and recall 1.0, at the right claim date, amounts to the penny
+    assert score.split == set(), score.split
     assert score.wrong.height == 0 and score.missed.height == 0, (score.wrong, score.missed)
     assert score.precision == score.recall == 1.0
     expected, made = score.expected, score.made

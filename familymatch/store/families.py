@@ -192,30 +192,32 @@ def _latest_with_refs(engine: Engine) -> int | None:
 
 
 def default_person_keys(std: pl.DataFrame, membership: pl.DataFrame) -> pl.DataFrame:
-    """household_id, person_key for every household member: the identifiers that survive a
-    refreshed extract (the record's row number and the build's ids do not).
+    """household_id, person_id, person_key for every household member: the identifiers that
+    survive a refreshed extract (the record's row number and the build's ids do not), each
+    beside the build's person it belongs to.
 
-    One key per record, the strongest it has: ``nino:<NINO>``, else ``upn:<UPN>``, else
-    ``name:<SURNAME>|<FORENAME>|<dob>`` (standardised names, nickname-folded forename); records
-    with none of these give no key. ``std`` is the standardise output (``nino_std``,
-    ``upn_std``, ``sn``, ``fn_canon``, ``dob``), ``membership`` the linkage output.
+    Every key a record has: ``nino:<NINO>``, ``upn:<UPN>`` and ``name:<SURNAME>|<FORENAME>|
+    <dob>`` (standardised names, nickname-folded forename); records with none of these give no
+    key. A person keeps the union of their records' keys, so a later build finds them by any one
+    (``familymatch.store.members``). ``std`` is the standardise output (``nino_std``, ``upn_std``,
+    ``sn``, ``fn_canon``, ``dob``), ``membership`` the linkage output.
     """
     name_key = pl.when(
         pl.col("sn").is_not_null() & pl.col("fn_canon").is_not_null() & pl.col("dob").is_not_null()
     ).then(pl.format("name:{}|{}|{}", "sn", "fn_canon", pl.col("dob").cast(pl.String)))
     keys = std.select(
         "record_id",
-        pl.coalesce(
+        pl.concat_list(
             pl.format("nino:{}", "nino_std"), pl.format("upn:{}", "upn_std"), name_key
         ).alias("person_key"),
-    )
+    ).explode("person_key")
     return (
-        membership.select("record_id", "household_id")
+        membership.select("record_id", "person_id", "household_id")
         .join(keys, on="record_id", how="inner")
         .drop_nulls("person_key")
-        .select("household_id", "person_key")
+        .select("household_id", pl.col("person_id").cast(pl.String), "person_key")
         .unique()
-        .sort("household_id", "person_key")
+        .sort("household_id", "person_id", "person_key")
     )
 
 

@@ -177,17 +177,17 @@ class RunWriter:
     def assign_family_refs(self, members: pl.DataFrame) -> pl.DataFrame:
         """Give this run's households stable family references (see
         :func:`familymatch.store.families.assign_stable_household_ids`); ``members`` holds
-        household_id, person_key. The households frame gets a ``family_ref`` column at commit and
-        the members' keys are kept for the next run. Returns household_id, family_ref,
+        household_id, person_key and optionally person_id (the build's person each key belongs
+        to). The households frame gets a ``family_ref`` column at commit and the members' keys
+        are kept for the next run. Returns household_id, family_ref,
         previous_household_id, status (kept/new)."""
         from familymatch.store.families import assign_stable_household_ids
 
         refs = assign_stable_household_ids(self.store, members)
         self.family_refs = refs
-        self.add(
-            s.household_keys,
-            members.select("household_id", "person_key").drop_nulls().unique(maintain_order=True),
-        )
+        cols = [c for c in ("household_id", "person_key", "person_id") if c in members.columns]
+        kept = members.select(cols).drop_nulls(["household_id", "person_key"])
+        self.add(s.household_keys, kept.unique(maintain_order=True))
         return refs
 
     def _with_refs(self, table: Table, frame: pl.DataFrame) -> pl.DataFrame:

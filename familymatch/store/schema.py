@@ -7,7 +7,8 @@ This module is the CURRENT schema (head). The database is created and upgraded o
 Alembic revisions in ``familymatch/store/migrations/versions`` (``0001`` = the first released
 schema, frozen; ``0002`` = family references, person keys, attachments, outcomes, claims, and
 ``run_id`` no longer a foreign key; ``0003`` = claims in whole pence with decisions and
-evidence lines, submissions, attachment teams; ``0004`` = address entities). A
+evidence lines, submissions, attachment teams; ``0004`` = address entities; ``0005`` = the
+build's person id beside each member key). A
 change here needs a new revision; ``tests/test_store_migrations.py`` checks that the upgraded
 database matches these tables.
 """
@@ -143,13 +144,16 @@ households = Table(
 )
 
 # the stable person keys of each household's members (caller-supplied; added in 0002): what
-# the next run matches its households against to keep family references
+# the next run matches its households against to keep family references; person_id (added in
+# 0005, null in older runs) is the build's person the key belongs to, so that cohort diff
+# compares members as people
 household_keys = Table(
     "household_keys",
     metadata,
     _run_fk(),
     Column("household_id", String(20), nullable=False),
     Column("person_key", Text, nullable=False),
+    Column("person_id", String(20)),
     Index("ix_household_keys_run", "run_id", "household_id"),
 )
 
