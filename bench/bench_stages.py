@@ -148,8 +148,9 @@ def build_one(folder: Path, stop_at_gb: float | None) -> dict[str, Any]:
     from rules.build import build_cohort
 
     db = folder / "familymatch.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(db) + suffix).unlink(missing_ok=True)
+    for suffix in ("", "-wal", "-shm"):  # a fresh SQLite file (none with --database-url)
+        if not os.environ.get("FAMILYMATCH_DATABASE_URL"):
+            Path(str(db) + suffix).unlink(missing_ok=True)
     meter = StageMeter(None if stop_at_gb is None else int(stop_at_gb * 1024 * 1024))
     meter.start()
     t = time.perf_counter()
