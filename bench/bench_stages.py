@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_stages.py --scale 1 3 10       # one child process per scale
     .venv/bin/python bench/bench_stages.py --scale 20 --stop-at-gb 16   # stopped at 16 GB
+    .venv/bin/python bench/bench_stages.py --scale 1 --database-url postgresql+psycopg://...
 
 For each scale the synthetic council is generated once into work/bench/stages_S (kept and
 reused, so "before" and "after" read the same files; generation is timed apart, in its own
@@ -147,8 +148,9 @@ def build_one(folder: Path, stop_at_gb: float | None) -> dict[str, Any]:
     from rules.build import build_cohort
 
     db = folder / "familymatch.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(db) + suffix).unlink(missing_ok=True)
+    for suffix in ("", "-wal", "-shm"):  # a fresh SQLite file (none with --database-url)
+        if not os.environ.get("FAMILYMATCH_DATABASE_URL"):
+            Path(str(db) + suffix).unlink(missing_ok=True)
     meter = StageMeter(None if stop_at_gb is None else int(stop_at_gb * 1024 * 1024))
     meter.start()
     t = time.perf_counter()
@@ -158,6 +160,7 @@ def build_one(folder: Path, stop_at_gb: float | None) -> dict[str, Any]:
     link = result.linked.link.stats
     cohort = result.summary["cohort"]
     return {
+        "database": "postgresql" if os.environ.get("FAMILYMATCH_DATABASE_URL") else "sqlite",
         "records": result.linked.ingest.records.height,
         "build_s": round(build_s, 1),
         "peak_mb": max(meter.peak_mb.values()),
@@ -219,6 +222,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=float, nargs="+", default=[1.0])
     ap.add_argument("--stop-at-gb", type=float, default=None, help="stop a build past this RSS")
+    ap.add_argument(
+        "--database-url", help="record into this database (default: a fresh SQLite file)"
+    )
     ap.add_argument("--one", type=Path, help=argparse.SUPPRESS)  # child: build this folder
     ap.add_argument("--table", type=Path, help="print the table of a file of JSON lines")
     args = ap.parse_args()
@@ -226,6 +232,8 @@ def main() -> None:
         lines = args.table.read_text().splitlines()
         print(table([r for r in map(json.loads, lines) if "stages" in r]))
         return
+    if args.database_url:  # the child builds read it (project.DATABASE_ENV); never printed
+        os.environ["FAMILYMATCH_DATABASE_URL"] = args.database_url
     if args.one is not None:
         print(json.dumps(build_one(args.one, args.stop_at_gb)), flush=True)
         return

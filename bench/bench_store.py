@@ -6,7 +6,7 @@
     .venv/bin/python bench/bench_store.py --pg-url postgresql+psycopg://...
 
 Writes one synthetic run (records in the canonical schema, persons, households, membership,
-evidence: the shape of a scale-10 build) through ``recording_run`` (bulk ``executemany`` on
+evidence, three link pairs a record: the shape of a scale-10 build) through ``recording_run`` (bulk ``executemany`` on
 SQLite, ``COPY`` on PostgreSQL, one transaction) and prints seconds per table, the whole
 commit, and rows per second. The SQLite file is made under work/bench/ and removed; on
 PostgreSQL the benchmark run is deleted afterwards. The URL is never printed with its password.
@@ -87,7 +87,21 @@ def synthetic_build(n_records: int, seed: int = 7) -> dict[str, pl.DataFrame]:
         pl.lit(date(2012, 1, 19)).alias("date"),
         pl.lit("0.17").alias("value"),
     )
+    n_pairs = 3 * n_records  # a scale-10 build keeps ~3 pairs a record
+    j = pl.int_range(0, n_pairs, eager=True)
+    rid = records["record_id"]
+    link_pairs = pl.DataFrame(
+        {
+            "record_id_l": rid.gather(j * 7919 % n_records),
+            "record_id_r": rid.gather(j * 104729 % n_records),
+            "stage": pl.Series(["fs", "fs", "nino", "fs"]).gather(j % 4),
+            "match_weight": j.cast(pl.Float64) / 1000.0,
+            "match_probability": (j % 1000).cast(pl.Float64) / 1000.0,
+            "linked": j % 3 == 0,
+        }
+    )
     return {
+        "link_pairs": link_pairs,
         "records": records,
         "persons": persons,
         "households": households,

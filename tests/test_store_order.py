@@ -8,9 +8,9 @@ from pathlib import Path
 import polars as pl
 from sqlalchemy import text
 
-from familymatch.store import open_store, recording_run
+from familymatch.store import open_store, read_table, recording_run
 from familymatch.store import schema as s
-from familymatch.store.bulk import index_key, index_ordered_chunks
+from familymatch.store.bulk import SQLITE_CHUNK, chunk_rows, index_key, index_ordered_chunks
 
 
 def test_index_key_is_the_run_index_after_run_id() -> None:
@@ -50,3 +50,31 @@ def test_rows_are_stored_in_index_order_and_all_arrive(tmp_path: Path) -> None:
         ("r2", "H011"),
     ]
     assert run.rows == {"membership": 5}
+
+
+def test_chunk_rows_leave_out_columns_null_in_the_chunk() -> None:
+    chunk = pl.DataFrame(
+        {"a": ["x", "y"], "b": [None, None], "c": [1, None]}, schema_overrides={"b": pl.String}
+    )
+    assert chunk_rows(chunk) == (["a", "c"], [("x", 1), ("y", None)])
+    assert chunk_rows(chunk.select("b")) == (["b"], [(None,), (None,)])
+
+
+def test_rows_with_columns_null_in_some_chunks_read_back_identical(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'n.db'}")
+    n = 2 * SQLITE_CHUNK + 7  # three chunks; the first holds no uprn, so leaves the column out
+    frame = pl.DataFrame(
+        {
+            "record_id": [f"r{i:06d}" for i in range(n)],
+            "address_id": [f"A{i:06d}" if i >= 7 else None for i in range(n)],
+            "resolved_by": "postcode",
+            "uprn": [None if i < SQLITE_CHUNK + 10 or i % 2 else str(i) for i in range(n)],
+        }
+    )
+    with recording_run(store, "build") as run:
+        run.add(s.record_addresses, frame)
+    back = read_table(store, s.record_addresses, run.run_id)
+    assert back.sort("record_id").equals(frame.sort("record_id"))
+    with store.engine.connect() as conn:
+        run_ids = conn.execute(text("SELECT DISTINCT run_id FROM record_addresses")).fetchall()
+    assert [tuple(r) for r in run_ids] == [(run.run_id,)]

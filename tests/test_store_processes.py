@@ -72,7 +72,8 @@ def start_writer(tmp_path: Path, url: str, mode: str, hold: float = 0.0) -> tupl
         text=True,
     )
     deadline = time.monotonic() + 60
-    while not flag.exists():
+    # write_text creates the file before it writes: wait for the text, not the file
+    while not (flag.exists() and flag.read_text()):
         if proc.poll() is not None:
             raise AssertionError(
                 f"writer exited early: {proc.stderr.read() if proc.stderr else ''}"
