@@ -192,9 +192,24 @@ def group_ids(keys: pl.DataFrame, rule: BlockingRule) -> tuple[np.ndarray, np.nd
 
 def rule_pairs(gid: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """(i, j) row positions (i < j, UInt32, one row per pair) of every two valid rows that share
-    a group id: the rule's pairs, grouped by block."""
-    k = pl.DataFrame({"__i": np.arange(len(gid), dtype=np.uint32)[valid], "g": gid[valid]}).filter(
-        pl.len().over("g") > 1
-    )
-    pairs = k.join(k, on="g", suffix="_r").filter(pl.col("__i") < pl.col("__i_r"))
-    return pairs.select("__i", "__i_r").to_numpy()
+    a group id: the rule's pairs, grouped by block.
+
+    Made directly from the rows sorted by group (each row paired with the rows after it in its
+    block), not by a self-join on the group id, which makes every pair twice and each row with
+    itself before keeping i < j: half the rows and half the time (scale 1: 0.43 against 0.91 CPU
+    seconds for the 4.8M pairs of every rule)."""
+    rows = np.flatnonzero(valid)
+    rows = rows[np.argsort(gid[rows], kind="stable")].astype(np.uint32)  # stable: i < j
+    g = gid[rows]
+    ends = np.r_[np.flatnonzero(g[1:] != g[:-1]) + 1, len(g)]
+    sizes = np.diff(np.r_[0, ends])
+    after = np.repeat(ends, sizes) - np.arange(len(g)) - 1  # rows after this one in its block
+    n = int(after.sum())
+    index = np.uint32 if n < 2**32 else np.int64
+    first = np.repeat(np.arange(len(g), dtype=index), after)
+    # the partner: first + 1 + (the pair's place among its first row's pairs)
+    partner = np.arange(n, dtype=index)
+    partner -= np.repeat((np.cumsum(after) - after).astype(index), after)
+    partner += first
+    partner += 1
+    return np.column_stack([rows[first], rows[partner]])
