@@ -208,7 +208,7 @@ def rule_pairs(gid: np.ndarray, valid: np.ndarray) -> np.ndarray:
     index = np.uint32 if n < 2**32 else np.int64
     first = np.repeat(np.arange(len(g), dtype=index), after)
     # the partner: first + 1 + (the pair's place among its first row's pairs)
-    partner = np.arange(n, dtype=index)
+    partner: np.ndarray = np.arange(n, dtype=index)
     partner -= np.repeat((np.cumsum(after) - after).astype(index), after)
     partner += first
     partner += 1
