@@ -216,7 +216,7 @@ def compare_patterns(
     if cand.height and not grouped:
         log.warning("link: levels by distinct value pairs differ; comparing pair by pair")
     # numbered in larger chunks: more pairs share values, and only the distinct ones are compared
-    step = chunk * 4 if grouped else chunk
+    step = chunk * 2 if grouped else chunk
     for o in range(0, cand.height, step):
         part = cand.slice(o, step)
         out[o : o + part.height] = comparer.codes(part) if grouped else comparer.direct(part)
