@@ -9,12 +9,21 @@ from datetime import date
 
 import numpy as np
 import polars as pl
+import pytest
 
 from familymatch.canonical import conform
-from familymatch.link import link_records, linkable_expr, name_frequencies, same_row_expr
+from familymatch.link import distinct, link_records, linkable_expr, name_frequencies, same_row_expr
 from familymatch.link.blocking import DEFAULT_RULES, candidate_pairs, group_ids, key_frame
 from familymatch.link.cluster import components
-from familymatch.link.compare import FIELDS, comparison_levels, pair_frame, street_expr
+from familymatch.link.compare import (
+    FIELD_GROUPS,
+    FIELDS,
+    comparison_levels,
+    pair_frame,
+    street_expr,
+    string_codes,
+)
+from familymatch.link.distinct import DistinctComparer
 from familymatch.link.model import attach_term_frequencies, estimate_u, fit_em
 from familymatch.link.patterns import (
     PatternScorer,
@@ -124,6 +133,47 @@ def test_em_on_pattern_counts_and_exact_scores_by_pattern() -> None:
     by_pattern = PatternScorer(model).weights(codes.to_numpy(), cand["i"].to_numpy(), record_tf)
     assert levels.filter(pl.col("sn") == 4).height > 100  # the frequencies are exercised
     assert np.abs(by_pattern - exact).max() < 1e-4
+
+
+def test_levels_by_string_codes_equal_levels_by_strings() -> None:
+    usable = usable_records(messy_records(n=600))
+    cand, _ = candidate_pairs(usable, DEFAULT_RULES)
+    rng = np.random.default_rng(5)
+    idx = usable["__i"].to_numpy()
+    # random pairs: nearly all distinct, so the codes are compared without numbering them
+    random_pairs = pl.DataFrame(
+        {"i": rng.choice(idx, 20_000), "j": rng.choice(idx, 20_000), "rule": -1},
+        schema={"i": pl.UInt32, "j": pl.UInt32, "rule": pl.Int16},
+    )
+    # the candidates repeated: every pair of values many times, numbered before comparing
+    repeated = pl.concat([cand] * (20_000 // cand.height + 1))
+    coded, vocab = string_codes(usable)
+    assert set(vocab.values) == {"fn", "fn_canon", "sn", "addr", "addr_street"}
+    for pairs in (cand, random_pairs, repeated):
+        by_strings = comparison_levels(pair_frame(usable, pairs))
+        by_codes = comparison_levels(pair_frame(coded, pairs), vocab)
+        assert by_codes.equals(by_strings)
+        assert by_strings["fn"].n_unique() >= 3 and by_strings["loc"].n_unique() >= 4
+
+
+def test_levels_by_distinct_value_pairs_equal_levels_pair_by_pair(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    usable, vocab = string_codes(usable_records(messy_records(n=600)))
+    cand, _ = candidate_pairs(usable, DEFAULT_RULES)
+    repeated = pl.concat([cand] * 3)
+    comparer = DistinctComparer(usable, vocab)
+    numbered = comparer._numbered(repeated)
+    assert all(len(first) <= cand.height < repeated.height for first, _ in numbered)
+    direct = comparer.direct(repeated)
+    assert np.array_equal(comparer._grouped(repeated, numbered), direct)
+    assert np.array_equal(comparer.codes(repeated), direct)
+    assert comparer.check(cand)
+    # a group that leaves out a column its levels read is caught: the surname
+    names, others = FIELD_GROUPS[0], FIELD_GROUPS[1:]
+    wrong = ((names[0], tuple(c for c in names[1] if c != "sn")), *others)
+    monkeypatch.setattr(distinct, "FIELD_GROUPS", wrong)
+    assert not DistinctComparer(usable, vocab).check(cand)
 
 
 def test_components_label_every_record_of_a_component_alike() -> None:

@@ -24,10 +24,13 @@ from familymatch.link.compare import (
     COMPARE_COLUMNS,
     EXTRA_COLUMNS,
     FIELDS,
+    Vocabulary,
     comparison_levels,
     pair_frame,
     street_expr,
+    string_codes,
 )
+from familymatch.link.distinct import DistinctComparer
 from familymatch.link.model import (
     TF_SOURCE_COLUMNS,
     FSModel,
@@ -41,7 +44,6 @@ from familymatch.link.pair_rules import DEFAULT_PAIR_RULES, PairRule, rule_stage
 from familymatch.link.patterns import (
     PATTERN_DTYPE,
     PatternScorer,
-    encode,
     levels_of_patterns,
     pattern_counts,
     record_frequencies,
@@ -172,7 +174,9 @@ def identifier_edges(std: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFram
     return pl.concat(parts)
 
 
-def random_pair_levels(std: pl.DataFrame, n: int, seed: int, chunk: int) -> pl.DataFrame:
+def random_pair_levels(
+    std: pl.DataFrame, n: int, seed: int, chunk: int, vocab: Vocabulary | None = None
+) -> pl.DataFrame:
     """The level columns of ``n`` random record pairs (compared ``chunk`` pairs at a time)."""
     rng = np.random.default_rng(seed)
     idx = std["__i"].to_numpy()
@@ -184,25 +188,38 @@ def random_pair_levels(std: pl.DataFrame, n: int, seed: int, chunk: int) -> pl.D
     pairs = pl.DataFrame(
         {"i": a[keep], "j": b[keep], "rule": np.full(int(keep.sum()), -1, dtype=np.int32)}
     ).with_columns(pl.col("i").cast(pl.UInt32), pl.col("j").cast(pl.UInt32))
-    return field_levels(std, pairs, chunk)
+    return field_levels(std, pairs, chunk, vocab)
 
 
-def field_levels(std: pl.DataFrame, pairs: pl.DataFrame, chunk: int) -> pl.DataFrame:
+def field_levels(
+    std: pl.DataFrame, pairs: pl.DataFrame, chunk: int, vocab: Vocabulary | None = None
+) -> pl.DataFrame:
     """The level columns of the pairs, compared ``chunk`` pairs at a time."""
     return pl.concat(
         [
-            comparison_levels(pair_frame(std, pairs.slice(o, chunk))).select(list(FIELDS))
+            comparison_levels(pair_frame(std, pairs.slice(o, chunk)), vocab).select(list(FIELDS))
             for o in range(0, max(pairs.height, 1), chunk)
         ]
     )
 
 
-def compare_patterns(usable: pl.DataFrame, cand: pl.DataFrame, chunk: int) -> np.ndarray:
-    """The comparison pattern code of every candidate pair, compared ``chunk`` pairs at a time."""
+def compare_patterns(
+    usable: pl.DataFrame, cand: pl.DataFrame, chunk: int, vocab: Vocabulary | None = None
+) -> np.ndarray:
+    """The comparison pattern code of every candidate pair, compared ``chunk`` pairs at a time,
+    each field group on its distinct value pairs (``distinct.DistinctComparer``) unless that
+    disagrees with ``comparison_levels`` on an evenly spread sample of the pairs."""
     out = np.empty(cand.height, dtype=PATTERN_DTYPE)
-    for o in range(0, cand.height, chunk):
-        part = encode(comparison_levels(pair_frame(usable, cand.slice(o, chunk))))
-        out[o : o + len(part)] = part.to_numpy()
+    comparer = DistinctComparer(usable, vocab)
+    sample = np.unique(np.linspace(0, max(cand.height - 1, 0), 4096).astype(np.int64))
+    grouped = cand.height > 0 and comparer.check(cand.gather(sample))
+    if cand.height and not grouped:
+        log.warning("link: levels by distinct value pairs differ; comparing pair by pair")
+    # numbered in larger chunks: more pairs share values, and only the distinct ones are compared
+    step = chunk * 2 if grouped else chunk
+    for o in range(0, cand.height, step):
+        part = cand.slice(o, step)
+        out[o : o + part.height] = comparer.codes(part) if grouped else comparer.direct(part)
     return out
 
 
@@ -243,15 +260,16 @@ def fit_model(
     id_edges: pl.DataFrame,
     config: LinkConfig,
     tf: dict[str, dict[str, float]],
+    vocab: Vocabulary | None = None,
 ) -> FSModel:
     n_random = min(config.u_sample_pairs, max(50_000, std.height * 20))
-    u = estimate_u(random_pair_levels(std, n_random, config.seed, config.compare_chunk))
+    u = estimate_u(random_pair_levels(std, n_random, config.seed, config.compare_chunk, vocab))
     m_start = None
     # the periods of one row are copies of one person's fields: they would teach m nothing
     id_edges = id_edges.filter(pl.col("stage") != "same_row")
     if id_edges.height >= 100:
         id_pairs = id_edges.select("i", "j", pl.lit(-2).alias("rule"))
-        m_start = level_shares(field_levels(std, id_pairs, config.compare_chunk))
+        m_start = level_shares(field_levels(std, id_pairs, config.compare_chunk, vocab))
     if config.training == "sessions":
         model = fit_sessions(levels, u, m_start)
     else:
@@ -357,13 +375,16 @@ def link_records(
     tf = model.tf if model is not None else name_frequencies(usable)
     floor = model.tf_floor if model is not None else 1e-5
     usable = attach_term_frequencies(usable, tf, floor)
+    usable, vocab = string_codes(usable)
     # compared in chunks: only each pair's pattern code is kept beside (i, j)
-    codes = compare_patterns(usable, cand, chunk)
+    codes = compare_patterns(usable, cand, chunk, vocab)
     n_candidates = cand.height
     clock.stop("compare")
 
     clock.start()
-    fitted = model or fit_model(usable, pattern_counts(pl.Series(codes)), id_edges, config, tf)
+    fitted = model or fit_model(
+        usable, pattern_counts(pl.Series(codes)), id_edges, config, tf, vocab
+    )
     clock.stop("fit")
 
     clock.start()

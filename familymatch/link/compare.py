@@ -29,6 +29,8 @@ Float32: the pairs keep numbers, not strings, so millions of pairs stay small.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import polars as pl
 from rapidfuzz import process
@@ -49,25 +51,121 @@ COMPARE_COLUMNS = (
     "addr_num",
 )
 TF_COLUMNS = ("sn_tf", "fn_tf")
+# the record columns each field's level reads (through ``comparison_levels``), by group: each
+# group's levels are computed once per distinct pair of its values (``link.distinct``). A level
+# that reads a new column must name it here; the link stage checks the grouped levels against
+# ``comparison_levels`` on a sample of every run and compares pair by pair when they differ.
+FIELD_GROUPS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    # the swap rule couples forename and surname; a forename partly agrees with a middle name
+    (("fn", "sn", "mn"), ("fn", "fn_canon", "sn", "mn")),
+    (("dob", "sex"), ("dob", "sex")),
+    (("loc",), ("pc", "pc_sector", "pc_district", "addr", "addr_num", "addr_street", "address_id")),
+)
+JW_COLUMNS = ("fn", "fn_canon", "sn", "addr", "addr_street")
+NO_CODE = np.uint32(2**32 - 1)  # a missing value's code
 
 
-def _jw(left: pl.Series, right: pl.Series, where: pl.Series | None = None) -> np.ndarray:
-    """Jaro-Winkler similarity of each pair; 0 where a side is missing, and where ``where``
-    (a boolean mask) is false: only the pairs that need it are compared, and each distinct
-    (left, right) pair of values once (the pairs of a block share their names)."""
-    keep = left.is_not_null() & right.is_not_null()
+@dataclass(frozen=True)
+class Vocabulary:
+    """The distinct values of each string column Jaro-Winkler reads (``JW_COLUMNS``), once, as
+    Python strings: the records carry each value's position here (``{col}_code``, see
+    ``string_codes``), so a chunk of pairs compares its distinct (code, code) pairs and never
+    converts a pair's strings (the conversion cost as much as the similarity)."""
+
+    values: dict[str, np.ndarray]
+
+
+def string_codes(records: pl.DataFrame) -> tuple[pl.DataFrame, Vocabulary]:
+    """The records with a ``{col}_code`` column (UInt32, ``NO_CODE`` when missing) per column of
+    ``JW_COLUMNS`` they have, and the vocabulary the codes point into."""
+    values, codes = {}, []
+    for col in JW_COLUMNS:
+        if col not in records.columns:
+            continue
+        distinct = records[col].drop_nulls().unique().sort()
+        values[col] = distinct.to_numpy().astype(object)
+        codes.append(
+            pl.col(col)
+            .cast(pl.Enum(distinct))
+            .to_physical()
+            .cast(pl.UInt32)
+            .fill_null(int(NO_CODE))
+            .alias(f"{col}_code")
+        )
+    return records.with_columns(codes), Vocabulary(values)
+
+
+def _jw(
+    pf: pl.DataFrame,
+    left: str,
+    right: str,
+    where: pl.Series | None = None,
+    vocab: Vocabulary | None = None,
+) -> np.ndarray:
+    """Jaro-Winkler similarity of each pair's ``left`` and ``right`` columns; 0 where a side is
+    missing, and where ``where`` (a boolean mask) is false: only the pairs that need it are
+    compared, and each distinct (left, right) pair of values once (the pairs of a block share
+    their names). With ``vocab`` and the columns' codes in the frame, the values are taken by
+    code from the vocabulary."""
+    lc, rc = _code_column(left), _code_column(right)
+    if vocab is not None and lc in pf.columns and rc in pf.columns:
+        return _jw_coded(pf[lc].to_numpy(), pf[rc].to_numpy(), where, vocab, left, right)
+    a_all, b_all = pf[left], pf[right]
+    keep = a_all.is_not_null() & b_all.is_not_null()
     if where is not None:
         keep = keep & where.fill_null(False)
+    out = np.zeros(pf.height, dtype=np.float64)
+    if not keep.any():
+        return out
+    a, b = a_all.filter(keep), b_all.filter(keep)
+    if _mostly_distinct(a, b):  # random pairs: numbering the values would cost more than it saves
+        out[keep.to_numpy()] = _cpdist(a.to_numpy(), b.to_numpy())
+        return out
+    first, inverse = _distinct_pairs(a, b)
+    out[keep.to_numpy()] = _cpdist(a.gather(first).to_numpy(), b.gather(first).to_numpy())[inverse]
+    return out
+
+
+def _code_column(col: str) -> str:
+    """``fn_canon_l`` -> ``fn_canon_code_l``: a pair frame's code column of a compared column."""
+    return f"{col[:-2]}_code{col[-2:]}"
+
+
+def _jw_coded(
+    left: np.ndarray,
+    right: np.ndarray,
+    where: pl.Series | None,
+    vocab: Vocabulary,
+    left_col: str,
+    right_col: str,
+) -> np.ndarray:
+    """``_jw`` on value codes: each distinct (left, right) code pair compared once."""
+    keep = (left != NO_CODE) & (right != NO_CODE)
+    if where is not None:
+        keep &= where.fill_null(False).to_numpy()
     out = np.zeros(len(left), dtype=np.float64)
     if not keep.any():
         return out
-    a, b = left.filter(keep), right.filter(keep)
-    if _mostly_distinct(a, b):  # random pairs: numbering the values would cost more than it saves
-        out[keep.to_numpy()] = _cpdist(a, b)
+    lv, rv = vocab.values[left_col[:-2]], vocab.values[right_col[:-2]]
+    key = (left[keep].astype(np.uint64) << np.uint64(32)) | right[keep]
+    if _mostly_distinct_keys(key):  # numbering the pairs (a sort) would cost more than it saves
+        out[keep] = _cpdist(lv[left[keep]], rv[right[keep]])
         return out
-    first, inverse = _distinct_pairs(a, b)
-    out[keep.to_numpy()] = _cpdist(a.gather(first), b.gather(first))[inverse]
+    distinct, inverse = np.unique(key, return_inverse=True)
+    a = lv[(distinct >> np.uint64(32)).astype(np.int64)]
+    b = rv[(distinct & np.uint64(NO_CODE)).astype(np.int64)]
+    out[keep] = _cpdist(a, b)[inverse]
     return out
+
+
+def _mostly_distinct_keys(key: np.ndarray, sample: int = 4096) -> bool:
+    """Whether at least half of the keys are distinct, judged on runs of an evenly spread
+    sample (a block's repeated pairs lie together)."""
+    if len(key) <= sample:
+        return False
+    starts = np.linspace(0, len(key) - 64, sample // 64).astype(np.int64)
+    rows = (starts[:, None] + np.arange(64)).ravel()
+    return len(np.unique(key[rows])) > 0.5 * len(rows)
 
 
 def _one_edit(left: pl.Series, right: pl.Series, where: pl.Series) -> np.ndarray:
@@ -126,10 +224,8 @@ def forename_partly_agrees(pf: pl.DataFrame, fn_jw: np.ndarray) -> pl.Series:
     return pl.Series("fn_partial", flags["partial"].to_numpy() | slip)
 
 
-def _cpdist(a: pl.Series, b: pl.Series) -> np.ndarray:
-    return process.cpdist(
-        a.to_numpy(), b.to_numpy(), scorer=JaroWinkler.normalized_similarity, workers=-1
-    )
+def _cpdist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return process.cpdist(a, b, scorer=JaroWinkler.normalized_similarity, workers=-1)
 
 
 def _mostly_distinct(a: pl.Series, b: pl.Series, sample: int = 4096) -> bool:
@@ -156,6 +252,8 @@ def pair_frame(
     """The compared columns (or ``columns``) of both sides of every pair (suffixes _l and _r),
     in the pairs' order (gathered by position: no join)."""
     extra = [c for c in (*TF_COLUMNS, "addr_street", "address_id") if c in std.columns]
+    # the string codes of the columns gathered, when the records carry them
+    extra += [f"{c}_code" for c in (*columns, *extra) if f"{c}_code" in std.columns]
     cols = std.select(*dict.fromkeys((*columns, *extra)))
     index = std["__i"].to_numpy()
     where = np.zeros(int(index.max()) + 1 if len(index) else 0, dtype=np.int64)
@@ -191,6 +289,10 @@ def dobs_slip(left: pl.Series, right: pl.Series) -> np.ndarray:
         return (y * 10_000 + m * 100 + dd).fill_null(-1).to_numpy()
 
     a, b = ymd(left), ymd(right)
+    out = np.zeros(len(a), dtype=bool)
+    # only two different dates can be a slip (most candidate pairs share theirs)
+    at = (a != b) & (a >= 0) & (b >= 0)
+    a, b = a[at], b[at]
     da = [(a // 10**k) % 10 for k in range(8)]
     db = [(b // 10**k) % 10 for k in range(8)]
     differs = [x != y for x, y in zip(da, db, strict=True)]
@@ -199,8 +301,8 @@ def dobs_slip(left: pl.Series, right: pl.Series) -> np.ndarray:
     for k in range(7):
         adjacent |= differs[k] & differs[k + 1] & (da[k] == db[k + 1]) & (da[k + 1] == db[k])
     year_off = (np.abs(a // 10_000 - b // 10_000) == 1) & (a % 10_000 == b % 10_000)
-    slip = (n_diff == 1) | ((n_diff == 2) & adjacent) | year_off
-    return slip & (a >= 0) & (b >= 0)
+    out[at] = (n_diff == 1) | ((n_diff == 2) & adjacent) | year_off
+    return out
 
 
 def location_level(pf: pl.DataFrame) -> pl.Expr:
@@ -264,8 +366,9 @@ def _name_level(
     )
 
 
-def comparison_levels(pf: pl.DataFrame) -> pl.DataFrame:
-    """i, j and one Int8 level column per field of FIELDS."""
+def comparison_levels(pf: pl.DataFrame, vocab: Vocabulary | None = None) -> pl.DataFrame:
+    """i, j and one Int8 level column per field of FIELDS (``vocab``: the records' string codes'
+    vocabulary when the pair frame carries the codes, ``string_codes``; the same levels)."""
     if "addr_street_l" not in pf.columns:
         pf = pf.with_columns(
             street_expr(pl.col("addr_l")).alias("addr_street_l"),
@@ -303,24 +406,25 @@ def comparison_levels(pf: pl.DataFrame) -> pl.DataFrame:
             & (first("addr_street_l") == first("addr_street_r"))
         ).alias("street"),
     )
-    addr_jw = _jw(pf["addr_l"], pf["addr_r"], need["addr"])
+    addr_jw = _jw(pf, "addr_l", "addr_r", need["addr"], vocab)
     fn_jw = np.maximum(
-        _jw(pf["fn_canon_l"], pf["fn_canon_r"], need["fn"]), _jw(pf["fn_l"], pf["fn_r"], need["fn"])
+        _jw(pf, "fn_canon_l", "fn_canon_r", need["fn"], vocab),
+        _jw(pf, "fn_l", "fn_r", need["fn"], vocab),
     )
     pf = pf.with_columns(
         pl.Series("fn_jw", fn_jw),
-        pl.Series("sn_jw", _jw(pf["sn_l"], pf["sn_r"], need["sn"])),
+        pl.Series("sn_jw", _jw(pf, "sn_l", "sn_r", need["sn"], vocab)),
         # the names crossed over: the forename of one record against the surname of the other
-        pl.Series("fx_jw", _jw(pf["fn_l"], pf["sn_r"], need["cross"])),
-        pl.Series("sx_jw", _jw(pf["sn_l"], pf["fn_r"], need["cross"])),
+        pl.Series("fx_jw", _jw(pf, "fn_l", "sn_r", need["cross"], vocab)),
+        pl.Series("sx_jw", _jw(pf, "sn_l", "fn_r", need["cross"], vocab)),
         pl.Series("addr_jw", addr_jw),
         # ... and their streets alike too: the shared number at the front of two addresses
         # lifts the similarity of two streets ("20 ESTOVER STREET" / "20 SUTTON AVENUE")
         pl.Series(
             "addr_street_jw",
-            _jw(pf["addr_street_l"], pf["addr_street_r"], pl.Series(addr_jw >= 0.85)),
+            _jw(pf, "addr_street_l", "addr_street_r", pl.Series(addr_jw >= 0.85), vocab),
         ),
-        pl.Series("street_jw", _jw(pf["addr_street_l"], pf["addr_street_r"], need["street"])),
+        pl.Series("street_jw", _jw(pf, "addr_street_l", "addr_street_r", need["street"], vocab)),
         pl.Series("dob_slip", dobs_slip(pf["dob_l"], pf["dob_r"])),
         forename_partly_agrees(pf, fn_jw),
     )
