@@ -36,6 +36,7 @@ from familymatch.link.model import (
     fit_em,
     level_shares,
     term_frequencies,
+    with_location_key,
 )
 from familymatch.link.pair_rules import DEFAULT_PAIR_RULES, PairRule, rule_stage
 from familymatch.link.patterns import (
@@ -237,6 +238,12 @@ def name_frequencies(std: pl.DataFrame) -> dict[str, dict[str, float]]:
     }
 
 
+def location_frequencies(std: pl.DataFrame) -> dict[str, float]:
+    """The share of distinct people (name + date of birth) at each place (``loc_key``): counted
+    on every build, since places are this build's address entities."""
+    return term_frequencies(std, "loc_key", ["loc_key", "fn_canon", "sn", "dob"])
+
+
 def fit_model(
     std: pl.DataFrame,
     levels: pl.DataFrame,
@@ -354,7 +361,12 @@ def link_records(
 
     clock.start()
     chunk = config.compare_chunk
-    tf = model.tf if model is not None else name_frequencies(usable)
+    usable = with_location_key(usable)
+    # names from the model when one is reused; places are always this build's
+    names: dict[str, dict[str, float]] = (
+        {f: model.tf[f] for f in ("sn", "fn") if f in model.tf} if model else {}
+    )
+    tf = {**(names or name_frequencies(usable)), "loc": location_frequencies(usable)}
     floor = model.tf_floor if model is not None else 1e-5
     usable = attach_term_frequencies(usable, tf, floor)
     # compared in chunks: only each pair's pattern code is kept beside (i, j)
@@ -364,6 +376,8 @@ def link_records(
 
     clock.start()
     fitted = model or fit_model(usable, pattern_counts(pl.Series(codes)), id_edges, config, tf)
+    # the model keeps the places that weaken agreement (the others score as the level does)
+    fitted.tf = {**tf, "loc": {k: v for k, v in tf["loc"].items() if v > fitted.floor_of("loc")}}
     clock.stop("fit")
 
     clock.start()
@@ -408,7 +422,7 @@ def link_records(
                     & (pl.col("match_probability") >= config.keep_pairs_above)
                 )
             )
-            .drop("sn_tf", "fn_tf", "log2_records", *[f"w_{f}" for f in FIELDS])
+            .drop("sn_tf", "fn_tf", "loc_tf", "log2_records", *[f"w_{f}" for f in FIELDS])
         )
         kept.append(part)
     scored = pl.concat(kept)
