@@ -41,7 +41,7 @@ from familymatch.ingest import ingest_project
 from familymatch.link import LinkConfig, link_records, linkable_expr
 from familymatch.link.blocking import DEFAULT_RULES, WIDE_RULES, candidate_pairs
 from familymatch.link.compare import FIELDS, comparison_levels, pair_frame
-from familymatch.link.model import attach_term_frequencies
+from familymatch.link.model import attach_term_frequencies, with_location_key
 from familymatch.link.pair_rules import rule_stage
 from familymatch.project import load_project
 from familymatch.standardise import SEX_CODES, standardise
@@ -132,6 +132,28 @@ def degrade(
     )
 
 
+def thin_class(truth: pl.DataFrame, fn: pl.DataFrame, std: pl.DataFrame) -> str:
+    """The thin-record class: true pairs where at least one record has no date of birth, how
+    many, how many linked (recall on the class), and how many of them lack one on both sides."""
+    no_dob = std.select("record_id", pl.col("dob").is_null().alias("nd"))
+
+    def flagged(pairs: pl.DataFrame) -> pl.DataFrame:
+        return pairs.join(no_dob, left_on="record_id_l", right_on="record_id").join(
+            no_dob, left_on="record_id_r", right_on="record_id", suffix="_r"
+        )
+
+    t, missed = flagged(truth), flagged(fn)
+    thin = t.filter(pl.col("nd") | pl.col("nd_r")).height
+    thin_fn = missed.filter(pl.col("nd") | pl.col("nd_r")).height
+    both = t.filter(pl.col("nd") & pl.col("nd_r")).height
+    both_fn = missed.filter(pl.col("nd") & pl.col("nd_r")).height
+    return (
+        f"thin class (a record without a date of birth): {thin} true pairs, {thin - thin_fn} "
+        f"linked, recall {(thin - thin_fn) / max(thin, 1):.4f}; both without: {both} pairs, "
+        f"recall {(both - both_fn) / max(both, 1):.4f}"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("data_dir", type=Path)
@@ -186,9 +208,13 @@ def main() -> None:
         f"FP {fp.height}; P {p:.4f} R {r:.4f} F1 {2 * p * r / max(p + r, 1e-9):.4f}"
     )
 
+    print(thin_class(truth, fn, std))
+
     # score the missed and the wrong pairs with the fitted model, as link_records does
     full = std.with_row_index("__i").with_columns(linkable_expr().alias("linkable"))
-    usable = attach_term_frequencies(full.filter(pl.col("linkable")), model.tf, model.tf_floor)
+    usable = attach_term_frequencies(
+        with_location_key(full.filter(pl.col("linkable"))), model.tf, model.tf_floor
+    )
     cand, _ = candidate_pairs(usable, config.rules, config.max_pairs_per_rule)
     idx = full.select("__i", "record_id")
     log2_records = math.log2(max(usable.height, 2))

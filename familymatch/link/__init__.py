@@ -238,10 +238,20 @@ def name_frequencies(std: pl.DataFrame) -> dict[str, dict[str, float]]:
     }
 
 
+# more distinct people than a home holds: a block of flats, a hostel, a care home, an office used
+# as a placeholder. A home's people (and a person's variants, counted apart by name + date of
+# birth) never weaken their address
+CROWDED_PLACE = 12
+
+
 def location_frequencies(std: pl.DataFrame) -> dict[str, float]:
-    """The share of distinct people (name + date of birth) at each place (``loc_key``): counted
-    on every build, since places are this build's address entities."""
-    return term_frequencies(std, "loc_key", ["loc_key", "fn_canon", "sn", "dob"])
+    """The share of distinct people (name + date of birth) at each crowded place (``loc_key``,
+    more than ``CROWDED_PLACE`` people): counted on every build, since places are this build's
+    address entities."""
+    distinct = std.select("loc_key", "fn_canon", "sn", "dob").drop_nulls("loc_key").unique()
+    total = max(distinct.height, 1)
+    crowded = distinct.group_by("loc_key").len().filter(pl.col("len") > CROWDED_PLACE)
+    return dict(zip(crowded["loc_key"].to_list(), (crowded["len"] / total).to_list(), strict=True))
 
 
 def fit_model(

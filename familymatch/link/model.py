@@ -7,7 +7,7 @@ distinct people (so "SMITH" agreeing counts for less than a rare name), as Splin
 frequencies. A missing field (-1) contributes nothing.
 
 Location (level 5, one address) is adjusted the same way from the share of distinct people at the
-place (``location_key``: the address stage's entity, else postcode and number), one-sided: u is
+place (``loc_key``: the address stage's entity, else postcode and address), one-sided: u is
 never below the level's own u, so a tower block, hostel or placeholder office where hundreds
 live counts for less, and a house counts as it did (docs/decisions/0018).
 """
@@ -35,16 +35,14 @@ TF_ONE_SIDED = frozenset({"loc"})
 
 def with_location_key(std: pl.DataFrame) -> pl.DataFrame:
     """``loc_key`` per record, its place for location term frequencies: the address stage's
-    entity (``address_id``), else its postcode and house number (or address text), what loc
-    level 5 compares; null without a postcode."""
-    by_text = pl.concat_str(
-        [pl.col("pc"), pl.coalesce(pl.col("addr_num"), pl.col("addr"))], separator="|"
-    )
+    entity (``address_id``), else (no entity) its postcode and address as written (one
+    address, not every house with that number in the postcode: an Australian or rural postcode
+    holds many); null without both."""
+    by_text = pl.concat_str([pl.col("pc"), pl.col("addr")], separator="|")
     if "address_id" not in std.columns:
         return std.with_columns(by_text.alias("loc_key"))
-    return std.with_columns(
-        pl.coalesce(pl.col("address_id").cast(pl.String), by_text).alias("loc_key")
-    )
+    entity = pl.col("address_id").cast(pl.String)
+    return std.with_columns(pl.coalesce(entity, by_text).alias("loc_key"))
 
 
 @dataclass
