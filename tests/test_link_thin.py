@@ -227,3 +227,6 @@ def test_a_common_name_without_dob_at_a_crowded_block_is_weak_and_at_a_house_lin
     assert why["fields"]["loc"]["level"] == 5
     assert why["fields"]["loc"]["term_frequency"] == pytest.approx(block_share, rel=0.01)
     assert why["same_person"] is False
+    house = explain_pair(model, raw, result.persons, result.pairs, house_c, house_d, places=places)
+    assert "term_frequency" not in house["fields"]["loc"]  # scored as the level: no frequency
+    assert house["same_person"] is True

@@ -87,9 +87,16 @@ def explain_pair(
             "match_weight": round(scored[f"w_{f}"], 3),
         }
         tf = scored.get(TF_FIELDS[f][0]) if f in TF_FIELDS else None
-        if tf is not None and level == TF_FIELDS[f][1] and model.tf.get(f):
+        # only where the frequency moved the weight (a place no more crowded than the level's
+        # average scores as the level does)
+        if (
+            tf is not None
+            and level == TF_FIELDS[f][1]
+            and model.tf.get(f)
+            and tf > model.floor_of(f)
+        ):
             # the share of people with the value (at the place) that the weight stands on
-            fields[f]["term_frequency"] = float(f"{max(tf, model.floor_of(f)):.3g}")
+            fields[f]["term_frequency"] = float(f"{tf:.3g}")
     stored = pairs.filter(
         ((pl.col("record_id_l") == record_a) & (pl.col("record_id_r") == record_b))
         | ((pl.col("record_id_l") == record_b) & (pl.col("record_id_r") == record_a))
