@@ -41,7 +41,7 @@ from familymatch.ingest import ingest_project
 from familymatch.link import LinkConfig, link_records, linkable_expr
 from familymatch.link.blocking import DEFAULT_RULES, WIDE_RULES, candidate_pairs
 from familymatch.link.compare import FIELDS, comparison_levels, pair_frame
-from familymatch.link.model import attach_term_frequencies
+from familymatch.link.model import attach_term_frequencies, with_location_key
 from familymatch.link.pair_rules import rule_stage
 from familymatch.project import load_project
 from familymatch.standardise import SEX_CODES, standardise
@@ -132,6 +132,40 @@ def degrade(
     )
 
 
+def thin_class(truth: pl.DataFrame, fn: pl.DataFrame, std: pl.DataFrame) -> str:
+    """The thin-record class: true pairs where at least one record has no date of birth, how
+    many, how many linked (recall on the class), and how many of the misses have a record the
+    engine cannot link by design (a name without a date of birth, address, postcode or
+    identifier: ``link.linkable_expr``)."""
+    flags = std.select(
+        "record_id", pl.col("dob").is_null().alias("nd"), (~linkable_expr()).alias("out")
+    )
+
+    def flagged(pairs: pl.DataFrame) -> pl.DataFrame:
+        return (
+            pairs.join(flags, left_on="record_id_l", right_on="record_id")
+            .join(flags, left_on="record_id_r", right_on="record_id", suffix="_r")
+            .filter(pl.col("nd") | pl.col("nd_r"))
+        )
+
+    t, missed = flagged(truth), flagged(fn)
+    unlinkable = missed.filter(pl.col("out") | pl.col("out_r")).height
+    linkable = t.filter(~pl.col("out") & ~pl.col("out_r")).height
+    return (
+        f"thin class (a record without a date of birth): {t.height} true pairs, "
+        f"{t.height - missed.height} linked, recall {1 - missed.height / max(t.height, 1):.4f}; "
+        f"{unlinkable} of the {missed.height} misses have an unlinkable record (name only); "
+        f"recall among the {linkable} linkable pairs "
+        f"{1 - (missed.height - unlinkable) / max(linkable, 1):.4f}"
+    )
+
+
+def thin_only(pairs: pl.DataFrame, std: pl.DataFrame) -> pl.DataFrame:
+    """The pairs with a record that has no date of birth."""
+    no_dob = std.filter(pl.col("dob").is_null())["record_id"]
+    return pairs.filter(pl.col("record_id_l").is_in(no_dob) | pl.col("record_id_r").is_in(no_dob))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("data_dir", type=Path)
@@ -186,9 +220,13 @@ def main() -> None:
         f"FP {fp.height}; P {p:.4f} R {r:.4f} F1 {2 * p * r / max(p + r, 1e-9):.4f}"
     )
 
+    print(thin_class(truth, fn, std))
+
     # score the missed and the wrong pairs with the fitted model, as link_records does
     full = std.with_row_index("__i").with_columns(linkable_expr().alias("linkable"))
-    usable = attach_term_frequencies(full.filter(pl.col("linkable")), model.tf, model.tf_floor)
+    usable = attach_term_frequencies(
+        with_location_key(full.filter(pl.col("linkable"))), model.tf, model.tf_floor
+    )
     cand, _ = candidate_pairs(usable, config.rules, config.max_pairs_per_rule)
     idx = full.select("__i", "record_id")
     log2_records = math.log2(max(usable.height, 2))
@@ -267,6 +305,7 @@ def main() -> None:
             detail.write_parquet(args.out / f"{label.replace(' ', '_')}.parquet")
 
     show("false negatives", fn)
+    show("false negatives of the thin class (a record without a date of birth)", thin_only(fn, std))
     show("false positives", fp)
 
 

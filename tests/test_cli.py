@@ -386,6 +386,7 @@ def test_link_explain_prints_a_waterfall_for_a_person(built: Path) -> None:
         if "│" in line and (cells := [c.strip() for c in line.split("│")[1:-1]])[0]
     }
     from familymatch.link.explain_text import FIELD_LABELS as labels
+    from familymatch.link.explain_text import with_frequency
 
     assert set(labels) == set(doc["fields"]) and labels["dob"] == "date of birth"
     running = doc["prior_weight"]
@@ -393,7 +394,9 @@ def test_link_explain_prints_a_waterfall_for_a_person(built: Path) -> None:
     for field, label in labels.items():
         level = doc["fields"][field]
         running += level["match_weight"]
-        assert level["meaning"].startswith(rows[label][1])  # the level, wrapped at 80 columns
+        # the level (with the share of people holding the value when a frequency adjusted the
+        # weight), wrapped at 80 columns
+        assert with_frequency(level).startswith(rows[label][1])
         assert rows[label][2:4] == [f"{level['match_weight']:+.2f}", f"{running:+.2f}"]
     assert rows["total"][3] == f"{doc['match_weight']:+.2f}" == f"{running:+.2f}"
     assert "the threshold 0.5 (match weight +0.00)" in text.stdout

@@ -3,14 +3,19 @@ surname, and the address stage's resolved address entity (``address_id``)."""
 
 from __future__ import annotations
 
+import math
 from datetime import date
 
 import polars as pl
+import pytest
 
+from familymatch.canonical import conform
 from familymatch.link import link_records, same_row_expr
 from familymatch.link.blocking import DEFAULT_RULES, candidate_pairs
 from familymatch.link.compare import comparison_levels, pair_frame
+from familymatch.link.explain import explain_pair
 from familymatch.link.pair_rules import DEFAULT_PAIR_RULES, rule_stage
+from familymatch.standardise import standardise
 from tests.test_link import background, ids, people, persons_of
 
 ANNA = {
@@ -144,3 +149,84 @@ def test_record_ids_without_a_row_number_share_no_same_row_key() -> None:
     )
     keys = frame.select(same_row_expr())["same_row"].to_list()
     assert keys == [None, None, "census:7", "census:7", "census:8"]
+
+
+def crowded_block_case() -> tuple[pl.DataFrame, pl.DataFrame, list[str]]:
+    """A population with a common name (300 SMITHs elsewhere), a block of 100 flats resolved to
+    one address entity, and the same evidence twice: two JOHN SMITH records without a date of
+    birth at the block (c, d) and at a house (c, d). Returns the canonical records, record_id ->
+    address_id, and the four record ids (block, block, house, house)."""
+    smiths = [
+        {
+            "forename": "John" if k % 2 else "Paul",
+            "surname": "Smith",
+            "dob": date(1920 + k // 4, 1 + k % 12, 3),
+            "postcode": f"PL9 {k % 10}ZZ",
+            "address": f"{k} Far Road",
+        }
+        for k in range(300)
+    ]
+    first = ["KIM", "LEE", "MAX", "NED", "OLA", "PAM", "ROY", "SAL", "TED", "UMA"]
+    block = [
+        {
+            "forename": first[i % 10],
+            "surname": f"TOWER{i}",
+            "dob": date(1960 + i % 40, 1 + i % 12, 1 + i % 28),
+            "postcode": "PL4 8TT",
+            "address": f"Flat {i + 1}, Tower House",
+        }
+        for i in range(100)
+    ]
+    john = {"forename": "John", "surname": "Smith", "dob": None}
+    case = [
+        {**john, "postcode": "PL4 8TT", "address": "Flat 90, Tower House", "source": "c"},
+        {**john, "postcode": "PL4 8TT", "address": "Flat 91, Tower House", "source": "d"},
+        {**john, "postcode": "PL2 5QQ", "address": "5 Quiet Close", "source": "c"},
+        {**john, "postcode": "PL2 5QQ", "address": "5 Quiet Cl", "source": "d"},
+    ]
+    rows = background() + [{**r, "source": "a"} for r in smiths + block] + case
+    # the address stage's entities: the block one, the house one (written two ways), the rest
+    # one per address text and postcode
+    place = [
+        "TOWER"
+        if "Tower" in str(r["address"])
+        else "QUIET"
+        if "Quiet" in str(r["address"])
+        else f"{str(r['address']).split()[0]} {r['postcode']}"
+        for r in rows
+    ]
+    base = [
+        {"record_id": f"{r['source']}:{i}", "kind": "population", "row": i, **r}
+        for i, r in enumerate(rows, start=1)
+    ]
+    raw = conform(pl.DataFrame(base, infer_schema_length=None))
+    places = raw.select("record_id", pl.Series("address_id", place))
+    return raw, places, raw["record_id"].to_list()[-4:]
+
+
+def test_a_common_name_without_dob_at_a_crowded_block_is_weak_and_at_a_house_links() -> None:
+    raw, places, (block_c, block_d, house_c, house_d) = crowded_block_case()
+    std = standardise(raw).join(places, on="record_id")
+    result = link_records(std)
+    p = dict(result.persons.select("record_id", "person_id").iter_rows())
+    # the same evidence (forename, surname, one address entity, no date of birth): at a block
+    # of 100 the namesakes stay apart, at a house the two records are one person (before
+    # location term frequencies both pairs weighed the same and both linked)
+    assert p[block_c] != p[block_d]
+    assert p[house_c] == p[house_d]
+    pairs = result.pairs.filter(pl.col("record_id_l").is_in([block_c, house_c]))
+    w = dict(pairs.select("record_id_l", "match_weight").iter_rows())
+    model = result.model
+    block_share = model.tf["loc"]["TOWER"]  # the share of distinct people at the block
+    assert 0.1 < block_share < 0.2
+    # the block's weight is the house's less log2(block share / the level's u)
+    expected = math.log2(block_share / model.u["loc"][5])
+    assert w[house_c] - w[block_c] == pytest.approx(expected, abs=0.01)
+    assert "QUIET" not in model.tf["loc"]  # a house: no weaker than the average place, not kept
+    why = explain_pair(model, raw, result.persons, result.pairs, block_c, block_d, places=places)
+    assert why["fields"]["loc"]["level"] == 5
+    assert why["fields"]["loc"]["term_frequency"] == pytest.approx(block_share, rel=0.01)
+    assert why["same_person"] is False
+    house = explain_pair(model, raw, result.persons, result.pairs, house_c, house_d, places=places)
+    assert "term_frequency" not in house["fields"]["loc"]  # scored as the level: no frequency
+    assert house["same_person"] is True

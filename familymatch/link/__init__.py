@@ -39,6 +39,7 @@ from familymatch.link.model import (
     fit_em,
     level_shares,
     term_frequencies,
+    with_location_key,
 )
 from familymatch.link.pair_rules import DEFAULT_PAIR_RULES, PairRule, rule_stage
 from familymatch.link.patterns import (
@@ -254,6 +255,22 @@ def name_frequencies(std: pl.DataFrame) -> dict[str, dict[str, float]]:
     }
 
 
+# more distinct people than a home holds: a block of flats, a hostel, a care home, an office used
+# as a placeholder. A home's people (and a person's variants, counted apart by name + date of
+# birth) never weaken their address
+CROWDED_PLACE = 12
+
+
+def location_frequencies(std: pl.DataFrame) -> dict[str, float]:
+    """The share of distinct people (name + date of birth) at each crowded place (``loc_key``,
+    more than ``CROWDED_PLACE`` people): counted on every build, since places are this build's
+    address entities."""
+    distinct = std.select("loc_key", "fn_canon", "sn", "dob").drop_nulls("loc_key").unique()
+    total = max(distinct.height, 1)
+    crowded = distinct.group_by("loc_key").len().filter(pl.col("len") > CROWDED_PLACE)
+    return dict(zip(crowded["loc_key"].to_list(), (crowded["len"] / total).to_list(), strict=True))
+
+
 def fit_model(
     std: pl.DataFrame,
     levels: pl.DataFrame,
@@ -372,7 +389,12 @@ def link_records(
 
     clock.start()
     chunk = config.compare_chunk
-    tf = model.tf if model is not None else name_frequencies(usable)
+    usable = with_location_key(usable)
+    # names from the model when one is reused; places are always this build's
+    names: dict[str, dict[str, float]] = (
+        {f: model.tf[f] for f in ("sn", "fn") if f in model.tf} if model else {}
+    )
+    tf = {**(names or name_frequencies(usable)), "loc": location_frequencies(usable)}
     floor = model.tf_floor if model is not None else 1e-5
     usable = attach_term_frequencies(usable, tf, floor)
     usable, vocab = string_codes(usable)
@@ -385,6 +407,8 @@ def link_records(
     fitted = model or fit_model(
         usable, pattern_counts(pl.Series(codes)), id_edges, config, tf, vocab
     )
+    # the model keeps the places that weaken agreement (the others score as the level does)
+    fitted.tf = {**tf, "loc": {k: v for k, v in tf["loc"].items() if v > fitted.floor_of("loc")}}
     clock.stop("fit")
 
     clock.start()
@@ -429,7 +453,7 @@ def link_records(
                     & (pl.col("match_probability") >= config.keep_pairs_above)
                 )
             )
-            .drop("sn_tf", "fn_tf", "log2_records", *[f"w_{f}" for f in FIELDS])
+            .drop("sn_tf", "fn_tf", "loc_tf", "log2_records", *[f"w_{f}" for f in FIELDS])
         )
         kept.append(part)
     scored = pl.concat(kept)

@@ -24,7 +24,9 @@ crossed names with crossed initials), which keeps a chunk of 500,000 pairs near 
 Term frequencies: when the standardised frame carries ``sn_tf`` / ``fn_tf`` (the share of distinct
 people with the record's surname / forename, see ``model.attach_term_frequencies``), the levels
 frame carries them for the pairs that agree exactly (``sn_tf``, ``fn_tf``; null otherwise), as
-Float32: the pairs keep numbers, not strings, so millions of pairs stay small.
+Float32: the pairs keep numbers, not strings, so millions of pairs stay small. ``loc_tf`` (the
+share of distinct people at the first record's place, ``model.with_location_key``) is carried
+for every pair; the model reads it at loc level 5 only.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ COMPARE_COLUMNS = (
     "addr",
     "addr_num",
 )
-TF_COLUMNS = ("sn_tf", "fn_tf")
+TF_COLUMNS = ("sn_tf", "fn_tf", "loc_tf")
 # the record columns each field's level reads (through ``comparison_levels``), by group: each
 # group's levels are computed once per distinct pair of its values (``link.distinct``). A level
 # that reads a new column must name it here; the link stage checks the grouped levels against
@@ -521,9 +523,11 @@ def pair_extras(pf: pl.DataFrame) -> list[pl.Expr]:
     column the pair rules need belongs here (and what it reads in ``EXTRA_COLUMNS``)."""
     c = pl.col
 
-    def tf(name: str, col: str) -> pl.Expr:
+    def tf(name: str, col: str | None) -> pl.Expr:
         if f"{name}_l" not in pf.columns:
             return pl.lit(None, dtype=pl.Float32).alias(name)
+        if col is None:  # the first record's: read at its level only (one address: one place)
+            return c(f"{name}_l").cast(pl.Float32).alias(name)
         return (
             pl.when(c(f"{col}_l") == c(f"{col}_r"))
             .then(c(f"{name}_l"))
@@ -536,5 +540,6 @@ def pair_extras(pf: pl.DataFrame) -> list[pl.Expr]:
         # the frequencies behind the exact name levels, for term-frequency adjustment
         tf("sn_tf", "sn"),
         tf("fn_tf", "fn"),
+        tf("loc_tf", None),
         (dl.dt.year().cast(pl.Int16) - dr.dt.year().cast(pl.Int16)).abs().alias("dob_year_gap"),
     ]

@@ -9,7 +9,7 @@ import polars as pl
 
 from familymatch.errors import FamilyMatchError
 from familymatch.link.compare import FIELDS, comparison_levels, pair_frame
-from familymatch.link.model import FSModel, attach_term_frequencies
+from familymatch.link.model import TF_FIELDS, FSModel, attach_term_frequencies, with_location_key
 from familymatch.standardise import standardise
 
 LEVEL_NAMES = {
@@ -40,7 +40,7 @@ LEVEL_NAMES = {
         "same sector or same street",
         "same (or no) number, similar address",
         "same postcode",
-        "same postcode and number",
+        "same address (the address stage's entity, else postcode and number)",
     ],
     "sex": ["different", "same"],
     "mn": ["different", "same initial", "same"],
@@ -55,8 +55,10 @@ def explain_pair(
     record_a: str,
     record_b: str,
     run_label: str = "this run",
+    places: pl.DataFrame | None = None,
 ) -> dict[str, Any]:
-    """A JSON-able explanation (no personal data: levels and weights only)."""
+    """A JSON-able explanation (no personal data: levels, weights and the frequencies that
+    adjusted them). ``places``: record_id -> address_id, the address stage's entities."""
     both = records.filter(pl.col("record_id").is_in([record_a, record_b]))
     for rid in (record_a, record_b):
         if rid not in both["record_id"].to_list():
@@ -64,7 +66,10 @@ def explain_pair(
                 f"record {rid} is not in {run_label} (record ids are source:row, or "
                 "source:row:role for sources with several people a row)."
             )
-    std = attach_term_frequencies(standardise(both).with_row_index("__i"), model.tf, model.tf_floor)
+    std = standardise(both).with_row_index("__i")
+    if places is not None:
+        std = std.join(places.select("record_id", "address_id"), on="record_id", how="left")
+    std = attach_term_frequencies(with_location_key(std), model.tf, model.tf_floor)
     idx = dict(zip(std["record_id"].to_list(), std["__i"].to_list(), strict=True))
     pf = pair_frame(
         std,
@@ -81,6 +86,17 @@ def explain_pair(
             "meaning": "missing on one side" if level < 0 else LEVEL_NAMES[f][level],
             "match_weight": round(scored[f"w_{f}"], 3),
         }
+        tf = scored.get(TF_FIELDS[f][0]) if f in TF_FIELDS else None
+        # only where the frequency moved the weight (a place no more crowded than the level's
+        # average scores as the level does)
+        if (
+            tf is not None
+            and level == TF_FIELDS[f][1]
+            and model.tf.get(f)
+            and tf > model.floor_of(f)
+        ):
+            # the share of people with the value (at the place) that the weight stands on
+            fields[f]["term_frequency"] = float(f"{tf:.3g}")
     stored = pairs.filter(
         ((pl.col("record_id_l") == record_a) & (pl.col("record_id_r") == record_b))
         | ((pl.col("record_id_l") == record_b) & (pl.col("record_id_r") == record_a))
@@ -184,6 +200,7 @@ def explain_pair_in_run(store: Any, run_id: int, record_a: str, record_b: str) -
         record_a,
         record_b,
         f"run {run_id}",
+        read_table(store, s.record_addresses, run_id),
     )
     return {**doc, "threshold": LinkConfig().threshold}
 

@@ -41,12 +41,22 @@ def _bar(weight: float, largest: float) -> str:
     return ("[green]" + "+" * n + "[/]") if weight >= 0 else ("[red]" + "-" * n + "[/]")
 
 
+def with_frequency(field: dict[str, Any]) -> str:
+    """A level's meaning, with the share of people holding the value (or at the place) when
+    the weight was adjusted by it ("same surname, 1 in 120 people")."""
+    tf = field.get("term_frequency")
+    if not tf:
+        return str(field["meaning"])
+    return f"{field['meaning']}, 1 in {max(round(1 / tf), 1):,} people"
+
+
 def pair_view(doc: dict[str, Any], threshold: float) -> list[RenderableType]:
     """The waterfall: prior, then each comparison's level and weight, the running total."""
     a, b = doc["records"]
     steps = [("prior", "how often two compared records are one person", doc["prior_weight"])]
     steps += [
-        (FIELD_LABELS.get(f, f), v["meaning"], v["match_weight"]) for f, v in doc["fields"].items()
+        (FIELD_LABELS.get(f, f), with_frequency(v), v["match_weight"])
+        for f, v in doc["fields"].items()
     ]
     largest = max(abs(w) for _, _, w in steps)
     t = Table(title=f"{a} and {b}", title_justify="left")

@@ -3,8 +3,13 @@ frequencies for exact name agreement. Saved as JSON with a run and reusable on t
 
 Match weight of a pair = log2(lambda / (1 - lambda)) + sum over fields of log2(m[level] / u[level]),
 where for an exact surname or forename agreement u is replaced by the value's frequency among
-distinct people (so "SMITH" agreeing counts for less than a rare name). A missing field (-1)
-contributes nothing.
+distinct people (so "SMITH" agreeing counts for less than a rare name), as Splink adjusts term
+frequencies. A missing field (-1) contributes nothing.
+
+Location (level 5, one address) is adjusted the same way from the share of distinct people at the
+place (``loc_key``: the address stage's entity, else postcode and address), one-sided: u is
+never below the level's own u, so a tower block, hostel or placeholder office where hundreds
+live counts for less, and a house counts as it did (docs/decisions/0018).
 """
 
 from __future__ import annotations
@@ -20,9 +25,24 @@ from familymatch.link.compare import FIELDS
 
 EPS = 1e-6
 # field -> (the levels frame's frequency column, the exact-agreement level it adjusts)
-TF_FIELDS = {"sn": ("sn_tf", 4), "fn": ("fn_tf", 4)}
+TF_FIELDS = {"sn": ("sn_tf", 4), "fn": ("fn_tf", 4), "loc": ("loc_tf", 5)}
 # field -> the standardised column whose value frequencies adjust it
-TF_SOURCE_COLUMNS = {"sn": "sn", "fn": "fn"}
+TF_SOURCE_COLUMNS = {"sn": "sn", "fn": "fn", "loc": "loc_key"}
+# fields whose frequency only weakens agreement: u is at least the level's u (a crowded place
+# is weak evidence; a quiet one is no stronger than the average place)
+TF_ONE_SIDED = frozenset({"loc"})
+
+
+def with_location_key(std: pl.DataFrame) -> pl.DataFrame:
+    """``loc_key`` per record, its place for location term frequencies: the address stage's
+    entity (``address_id``), else (no entity) its postcode and address as written (one
+    address, not every house with that number in the postcode: an Australian or rural postcode
+    holds many); null without both."""
+    by_text = pl.concat_str([pl.col("pc"), pl.col("addr")], separator="|")
+    if "address_id" not in std.columns:
+        return std.with_columns(by_text.alias("loc_key"))
+    entity = pl.col("address_id").cast(pl.String)
+    return std.with_columns(pl.coalesce(entity, by_text).alias("loc_key"))
 
 
 @dataclass
@@ -71,6 +91,13 @@ class FSModel:
         return cls.from_json(path.read_text(encoding="utf-8"))
 
     # ------------------------------------------------------------------ scoring
+    def floor_of(self, f: str) -> float:
+        """The least u a term frequency of field ``f`` stands for: ``tf_floor``, or for a
+        one-sided field (``TF_ONE_SIDED``) its exact level's own u."""
+        if f in TF_ONE_SIDED:
+            return max(self.u[f][TF_FIELDS[f][1]], self.tf_floor)
+        return self.tf_floor
+
     def field_weights(self, levels: pl.DataFrame) -> pl.DataFrame:
         """One log2 Bayes factor column per field (``w_<field>``), 0 where missing."""
         cols = []
@@ -85,7 +112,7 @@ class FSModel:
             )
             if f in TF_FIELDS and self.tf.get(f) and TF_FIELDS[f][0] in levels.columns:
                 tf_col, level = TF_FIELDS[f]
-                tf_u = pl.col(tf_col).cast(pl.Float64).clip(lower_bound=self.tf_floor)
+                tf_u = pl.col(tf_col).cast(pl.Float64).clip(lower_bound=self.floor_of(f))
                 m_exact = max(self.m[f][level], EPS)
                 expr = (
                     pl.when((pl.col(f) == level) & pl.col(tf_col).is_not_null())
@@ -124,13 +151,14 @@ def estimate_u(random_levels: pl.DataFrame) -> dict[str, list[float]]:
 def attach_term_frequencies(
     std: pl.DataFrame, tf: dict[str, dict[str, float]], floor: float = 1e-5
 ) -> pl.DataFrame:
-    """``sn_tf`` / ``fn_tf`` per record: the frequency (``FSModel.tf``) of the record's surname /
-    forename; a value the table has not seen counts as rare (``floor``); null without a value."""
+    """``sn_tf`` / ``fn_tf`` / ``loc_tf`` per record: the frequency (``FSModel.tf``) of the
+    record's surname / forename / place (``loc_key``); a value the table has not seen counts as
+    rare (``floor``); null without a value (or without the source column)."""
     cols = []
     for f, (tf_col, _) in TF_FIELDS.items():
         table = tf.get(f)
         src = pl.col(TF_SOURCE_COLUMNS[f])
-        if not table:
+        if not table or TF_SOURCE_COLUMNS[f] not in std.columns:
             cols.append(pl.lit(None, dtype=pl.Float32).alias(tf_col))
             continue
         cols.append(

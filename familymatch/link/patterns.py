@@ -95,7 +95,7 @@ class PatternScorer:
         self, codes: np.ndarray, first: np.ndarray, record_tf: dict[str, np.ndarray]
     ) -> np.ndarray:
         """Each pair's match weight from its pattern and, where a name agrees exactly (the
-        term-frequency level), the first record's frequency of it (``record_tf``: field -> the
+        term-frequency level; for loc, one address), the first record's frequency of it (``record_tf``: field -> the
         records' frequency, indexed like ``first``; NaN without a value), as
         ``compare.comparison_levels`` carries it. Agrees with ``FSModel.score`` on the pair's
         levels up to float rounding: used to drop the clear non-matches before the rest are
@@ -109,5 +109,5 @@ class PatternScorer:
             at = (self.levels[f].to_numpy()[codes] == tf_level) & ~np.isnan(tf)
             m_exact = max(model.m[f][tf_level], EPS)
             plain = self.table[f"w_{f}"].to_numpy().astype(np.float64)[codes[at]]
-            weight[at] += np.log2(m_exact / np.maximum(tf[at], model.tf_floor)) - plain
+            weight[at] += np.log2(m_exact / np.maximum(tf[at], model.floor_of(f))) - plain
         return weight
