@@ -150,6 +150,12 @@ def p(
             None,
             p("FLAT", None, "24", "LOCKYER STREET", town="PLYMPTON"),
         ),
+        # a postcode whose inward code reads as an ordinal
+        (
+            "15 Staddiscombe St Stonehouse, PL1 1ST",
+            None,
+            p(None, None, "15", "STADDISCOMBE STREET", town="STONEHOUSE", pc="PL1 1ST"),
+        ),
         # ... but not when a building's name is run into the street, or a building is named
         (
             "Flat 3 Drake House Beaumont Place",

@@ -150,3 +150,12 @@ def test_a_lone_child_at_the_house_misspelt_or_lettered_joins_the_family_of_its_
     # another number's letter is another house
     got = run([*house, ("Flat A, 23 Honicknowle Crescent", "PL2 1GG", "kid2")])[1]
     assert got[2][0] != got[0][0]
+
+
+def test_a_lone_child_joins_a_parent_alone_at_the_house_but_not_the_other_way() -> None:
+    rows = [
+        ("9 Victoria Terrace", "PL5 6GJ", "mum"),
+        ("The Flat 9 Vict Oria Terrace", "PL5 6GJ", "kid"),
+    ]
+    got = run(rows)[1]
+    assert got[1] == (got[0][0], "person") and got[0][1] == "exact"

@@ -258,12 +258,14 @@ def parse_addresses(frame: pl.DataFrame, places: list[str] | None = None) -> pl.
     step = (
         frame.select("address")
         .unique()
-        .with_columns(_expand_words(_clean_text(pl.col("address"))).alias("__t"))
+        .with_columns(_clean_text(pl.col("address")).alias("__c"))
+        .with_columns(_expand_words(pl.col("__c")).alias("__t"))
     )
     if places is None:
         places = learn_places(step)
-    pc_text, rest = split_postcode(pl.col("__t"))
-    step = step.with_columns(pc_text.alias("__pc"), rest.alias("__t"))
+    # the postcode comes out before abbreviations are expanded: "PL1 1ST" is no FIRST
+    pc_text, rest = split_postcode(pl.col("__c"))
+    step = step.with_columns(pc_text.alias("__pc"), _expand_words(rest).alias("__t")).drop("__c")
     flat, rest = _flat(pl.col("__t"))
     step = step.with_columns(
         flat.alias("flat"), rest.alias("__t"), _position(pl.col("__t")).alias("__pos")

@@ -233,18 +233,24 @@ def _place_lone(recs: pl.DataFrame) -> pl.DataFrame:
     people = at.group_by("address_id").agg(pl.col("person_id").n_unique().alias("people"))
     shared = at.join(people.filter(pl.col("people") >= 2), on="address_id")
     lone = recs.join(shared.select("person_id").unique(), on="person_id", how="anti")
-    forms = lone.drop_nulls("addr_pc").select("record_id", "person_id", "sn", *_PARTS)
+    forms = lone.drop_nulls("addr_pc").select(
+        "record_id", "person_id", "sn", pl.col("address_id").alias("from"), *_PARTS
+    )
     # the entities' own forms (not those the person step placed there), and whether a form
-    # of the entity names a flat (a house has none)
-    own = shared.filter(pl.col("resolved_by") != "person")
+    # of the entity names a flat (a house has none); another lone person's entity too (a
+    # parent alone on a benefit claim): each way of being one part away goes one way only
+    # (a flat added, a number left out), so two lone people never swap
+    own = at.filter(pl.col("resolved_by") != "person")
     homes = (
         own.select("address_id", *_PARTS)
         .unique()
         .with_columns(pl.col("addr_flat").is_not_null().any().over("address_id").alias("flats_c"))
     )
-    names = shared.select("address_id", "sn").drop_nulls().unique()
-    cand = forms.join(homes, on="addr_pc", suffix="_c").join(
-        names, left_on=["address_id", "sn"], right_on=["address_id", "sn"]
+    names = at.select("address_id", "sn").drop_nulls().unique()
+    cand = (
+        forms.join(homes, on="addr_pc", suffix="_c")
+        .join(names, on=["address_id", "sn"])
+        .filter(pl.col("address_id").ne_missing(pl.col("from")))
     )
     cand = cand.with_columns(_street_similarity(cand))
     street = pl.col("addr_street").eq_missing(pl.col("addr_street_c")) | (
@@ -271,7 +277,9 @@ def _place_lone(recs: pl.DataFrame) -> pl.DataFrame:
         & pl.col("addr_flat").eq_missing(pl.col("addr_flat_c"))
         & (building | (pl.col("addr_street") == run_together).fill_null(False))
     )
-    near = cand.filter((street & flat_off) | no_number)
+    near = cand.filter((street & flat_off) | no_number).select(
+        "record_id", "person_id", "address_id"
+    )
     one = (
         near.group_by("person_id")
         .agg(pl.col("address_id").unique())
