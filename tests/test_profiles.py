@@ -229,12 +229,13 @@ def test_clayfield_addresses_come_from_the_address_errors_model(councils: dict[s
 #              person F1  household F1  cohort: most households off in any combination
 SLOW_BARS = {
     # person F1 bars measured at scale 0.2 on branch persons (bf72a4b), household bars on branch
-    # places; both branches merged, measured again: see docs/status.md
+    # places; both branches merged, measured again: see docs/status.md; clayfield raised on
+    # branch clayfield (0.2: household F1 0.9933, every combination exact)
     "default": (0.998, 0.9965, 2),
     "harbourside": (0.999, 0.995, 1),
     "moorland": (0.999, 0.998, 1),
     "estuary": (0.998, 0.998, 1),
-    "clayfield": (0.9985, 0.988, 3),
+    "clayfield": (0.9985, 0.992, 1),
     "fenwick": (0.997, 0.990, 6),
 }
 
