@@ -150,6 +150,12 @@ def p(
             None,
             p("FLAT", None, "24", "LOCKYER STREET", town="PLYMPTON"),
         ),
+        # a building named with a street word, its number left out, a street after it
+        (
+            "6, Plym Court, Leigham Road, Whitleigh",
+            None,
+            p("6", "PLYM COURT", None, "LEIGHAM ROAD", None, "WHITLEIGH"),
+        ),
         # a postcode whose inward code reads as an ordinal
         (
             "15 Staddiscombe St Stonehouse, PL1 1ST",

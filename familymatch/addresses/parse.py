@@ -164,7 +164,8 @@ def _flat(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     # building's name is its flat, when the name is no street and a street follows
     unnumbered = r"^([0-9]+[A-Z]?), ([A-Z][A-Z ]*[A-Z]), [A-Z][A-Z ]* (?:" + _TYPES_RE + r")(?:,|$)"
     building = text.str.extract(unnumbered, 2)
-    of_building = building.is_not_null() & ~building.str.contains(r"\b(?:" + _TYPES_RE + r")$")
+    # a name ending in a street word ("PLYM COURT") is the building's when a street follows it
+    of_building = building.is_not_null()
     flat = pl.coalesce(
         text.str.extract(worded, 1),
         text.str.extract(floor, 1).replace(FLOORS),
