@@ -138,6 +138,37 @@ def p(
         ("3, High Street, Plymouth", None, p(number="3", street="HIGH STREET", town="PLYMOUTH")),
         ("Grd Floor Flat, 9 Albert Ave", None, p("GF", None, "9", "ALBERT AVENUE")),
         ("1st Flr Flat, 9 Albert Ave", None, p("1F", None, "9", "ALBERT AVENUE")),
+        # a flat named by its position and the only number: the number is the house's
+        (
+            "1st Floor Flat 25 Compton St Plymouth",
+            None,
+            p("1F", None, "25", "COMPTON STREET", town="PLYMOUTH"),
+        ),
+        ("The Flat 6 Barbican Lane", None, p("FLAT", None, "6", "BARBICAN LANE")),
+        (
+            "Flat 24 Lockyer Street, Plympton",
+            None,
+            p("FLAT", None, "24", "LOCKYER STREET", town="PLYMPTON"),
+        ),
+        # a building named with a street word, its number left out, a street after it
+        (
+            "6, Plym Court, Leigham Road, Whitleigh",
+            None,
+            p("6", "PLYM COURT", None, "LEIGHAM ROAD", None, "WHITLEIGH"),
+        ),
+        # a postcode whose inward code reads as an ordinal
+        (
+            "15 Staddiscombe St Stonehouse, PL1 1ST",
+            None,
+            p(None, None, "15", "STADDISCOMBE STREET", town="STONEHOUSE", pc="PL1 1ST"),
+        ),
+        # ... but not when a building's name is run into the street, or a building is named
+        (
+            "Flat 3 Drake House Beaumont Place",
+            None,
+            p("3", None, None, "DRAKE HOUSE BEAUMONT PLACE"),
+        ),
+        ("Flat 3, Rose Court, Drake Road", None, p("3", "ROSE COURT", None, "DRAKE ROAD")),
     ],
 )
 def test_parses_real_world_forms(

@@ -121,3 +121,41 @@ def test_one_persons_flat_written_short_and_misspelt_is_one_entity() -> None:
     ]
     _, got = run(rows)
     assert got[2] == (got[0][0], "person") and got[3][0] != got[0][0]
+
+
+def test_a_flat_only_its_person_writes_at_their_house_is_the_house() -> None:
+    house = [("35 Leigham Road", "PL2 3SN", p) for p in ("mum", "mum", "dad")]
+    got = run(
+        [
+            *house,
+            ("Flat 24 Leigham Road", "PL2 3SN", "x"),
+            ("First Floor Flat, 35 Leigham Road", "PL2 3SN", "mum"),
+        ]
+    )[1]
+    assert got[4] == (got[0][0], "person")
+    # someone else writes that flat too: a real flat, not a slip
+    rows = [*house, ("First Floor Flat, 35 Leigham Road", "PL2 3SN", "mum")]
+    got = run(
+        [*rows, ("First Floor Flat, 35 Leigham Road", "PL2 3SN", "lodger")], {"lodger": "JONES"}
+    )[1]
+    assert got[3][0] != got[0][0] and got[3][0] == got[4][0]
+
+
+def test_a_lone_child_at_the_house_misspelt_or_lettered_joins_the_family_of_its_surname() -> None:
+    house = [("22 Honicknowle Crescent", "PL2 1GG", p) for p in ("mum", "kid1")]
+    got = run([*house, ("Ground Floor Flat, 22 Honic Knowle Crescent", "PL2 1GG", "kid2")])[1]
+    assert got[2] == (got[0][0], "person")
+    got = run([*house, ("Flat A, 22 Honicknowle Crescent", "PL2 1GG", "kid2")])[1]
+    assert got[2] == (got[0][0], "person")
+    # another number's letter is another house
+    got = run([*house, ("Flat A, 23 Honicknowle Crescent", "PL2 1GG", "kid2")])[1]
+    assert got[2][0] != got[0][0]
+
+
+def test_a_lone_child_joins_a_parent_alone_at_the_house_but_not_the_other_way() -> None:
+    rows = [
+        ("9 Victoria Terrace", "PL5 6GJ", "mum"),
+        ("The Flat 9 Vict Oria Terrace", "PL5 6GJ", "kid"),
+    ]
+    got = run(rows)[1]
+    assert got[1] == (got[0][0], "person") and got[0][1] == "exact"

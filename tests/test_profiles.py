@@ -230,12 +230,13 @@ def test_clayfield_addresses_come_from_the_address_errors_model(councils: dict[s
 SLOW_BARS = {
     # person F1 bars measured at scale 0.2 on branch persons (bf72a4b), household bars on branch
     # places; both branches merged, measured again: see docs/status.md; estuary's and fenwick's
-    # household and cohort bars raised on branch fenwick (measured 1.0000 / 0 off, 0.9968 / 2 off)
+    # household and cohort bars raised on branch fenwick (measured 1.0000 / 0 off, 0.9968 / 2 off),
+    # clayfield's on branch clayfield (0.2: household F1 0.9933, every combination exact)
     "default": (0.998, 0.9965, 2),
     "harbourside": (0.999, 0.995, 1),
     "moorland": (0.999, 0.998, 1),
     "estuary": (0.998, 0.999, 1),
-    "clayfield": (0.9985, 0.988, 3),
+    "clayfield": (0.9985, 0.992, 1),
     "fenwick": (0.997, 0.995, 3),
 }
 

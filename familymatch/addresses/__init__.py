@@ -47,7 +47,8 @@ def canonical_text(prefix: str = "") -> pl.Expr:
     c = lambda n: pl.col(prefix + n)  # noqa: E731
     return pl.concat_str(
         [
-            pl.format("FLAT {}", c("flat")),
+            # a flat named by its position alone ("FLAT 24 X STREET": the flat at 24) is FLAT
+            pl.when(c("flat") == "FLAT").then(c("flat")).otherwise(pl.format("FLAT {}", c("flat"))),
             c("building"),
             pl.concat_str([c("number"), c("street")], separator=" ", ignore_nulls=True),
             c("locality"),

@@ -105,6 +105,8 @@ FLOORS = {
     "TOP": "TOP",
     "UPPER": "UF",
 }
+# words that end a street's or a building's name
+_NAME_ENDS = r"\b(?:" + _TYPES_RE + r"|HOUSE|BUILDINGS|COTTAGES?|TOWER|MANSIONS|LODGE|HALL)\b"
 NUMBER_RE = r"[0-9]+[A-Z]?(?:-[0-9]+[A-Z]?)?"
 PARTS = ["flat", "building", "number", "street", "locality", "town", "pc"]
 
@@ -165,7 +167,8 @@ def _flat(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     # building's name is its flat, when the name is no street and a street follows
     unnumbered = r"^([0-9]+[A-Z]?), ([A-Z][A-Z ]*[A-Z]), [A-Z][A-Z ]* (?:" + _TYPES_RE + r")(?:,|$)"
     building = text.str.extract(unnumbered, 2)
-    of_building = building.is_not_null() & ~building.str.contains(r"\b(?:" + _TYPES_RE + r")$")
+    # a name ending in a street word ("PLYM COURT") is the building's when a street follows it
+    of_building = building.is_not_null()
     flat = pl.coalesce(
         text.str.extract(worded, 1),
         text.str.extract(floor, 1).replace(FLOORS),
@@ -188,6 +191,42 @@ def _flat(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
         .str.replace(r"^[ ,/]+", "")
     )
     return flat, rest
+
+
+def _position(text: pl.Expr) -> pl.Expr:
+    """A flat named by its position and a number straight after it ("FIRST FLOOR FLAT 25 X
+    ROAD", "THE FLAT 6 X LANE", "FLAT 24 X STREET"): the position (the floor's code, else
+    FLAT); null for any other text."""
+    floor = r"\b(" + "|".join(FLOORS) + r") FLOOR FLAT [0-9]+,? [A-Z]"
+    plain = r"^(?:THE )?" + FLAT_WORDS + r" [0-9]+,? [A-Z]"
+    return pl.coalesce(
+        text.str.extract(floor, 1).replace(FLOORS),
+        pl.when(text.str.contains(plain)).then(pl.lit("FLAT")),
+    )
+
+
+def _flat_at_number(step: pl.DataFrame) -> pl.DataFrame:
+    """A flat word and a number followed by the street, with no other number and no building
+    (``__pos`` set, the number taken as the flat's, nothing left for the house): the number is
+    the house's and the flat is named by its position alone. Otherwise the flat would name no
+    building and place nobody; with a building ("FLAT 3, ROSE COURT, X ROAD") or a second
+    number ("FLAT 3 17 X ROAD") the number stays the flat's."""
+    # "FLAT 3 DRAKE HOUSE BEAUMONT PLACE": a building's name run into the street (two names
+    # ending in a street or building word) keeps the number as the flat's
+    words = pl.col("__t").str.extract(r"^([^,]*)", 1).str.count_matches(_NAME_ENDS)
+    at_number = (
+        (words <= 1).fill_null(True)
+        & pl.col("__pos").is_not_null()
+        & pl.col("number").is_null()
+        & pl.col("building").is_null()
+        & pl.col("flat").str.contains(r"^[0-9]+$").fill_null(False)
+    )
+    rest = pl.col("__t").str.replace(r"^THE\b ?", "")
+    return step.with_columns(
+        pl.when(at_number).then(pl.col("flat")).otherwise("number").alias("number"),
+        pl.when(at_number).then(pl.col("__pos")).otherwise("flat").alias("flat"),
+        pl.when(at_number).then(rest).otherwise("__t").alias("__t"),
+    ).drop("__pos")
 
 
 def _pao(text: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
@@ -223,16 +262,21 @@ def parse_addresses(frame: pl.DataFrame, places: list[str] | None = None) -> pl.
     step = (
         frame.select("address")
         .unique()
-        .with_columns(_expand_words(_clean_text(pl.col("address"))).alias("__t"))
+        .with_columns(_clean_text(pl.col("address")).alias("__c"))
+        .with_columns(_expand_words(pl.col("__c")).alias("__t"))
     )
     if places is None:
         places = learn_places(step)
-    pc_text, rest = split_postcode(pl.col("__t"))
-    step = step.with_columns(pc_text.alias("__pc"), rest.alias("__t"))
+    # the postcode comes out before abbreviations are expanded: "PL1 1ST" is no FIRST
+    pc_text, rest = split_postcode(pl.col("__c"))
+    step = step.with_columns(pc_text.alias("__pc"), _expand_words(rest).alias("__t")).drop("__c")
     flat, rest = _flat(pl.col("__t"))
-    step = step.with_columns(flat.alias("flat"), rest.alias("__t"))
+    step = step.with_columns(
+        flat.alias("flat"), rest.alias("__t"), _position(pl.col("__t")).alias("__pos")
+    )
     building, number, rest = _pao(pl.col("__t"))
     step = step.with_columns(building.alias("building"), number.alias("number"), rest.alias("__t"))
+    step = _flat_at_number(step)
     # a lettered flat of a numbered building is the number's suffix: FLAT C, 17 = 17C
     lettered = pl.col("flat").str.contains(r"^[A-Z]$") & pl.col("number").str.contains(r"^[0-9]+$")
     step = step.with_columns(

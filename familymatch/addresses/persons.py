@@ -120,8 +120,9 @@ def _join_entities(recs: pl.DataFrame, result: AddressResult) -> pl.DataFrame:
         | (same_pc & (same_street | left_out("addr_street")) & building_alike)
     )
     uprns = result.addresses.select("address_id", pl.col("uprn").is_not_null().alias("u"))
+    pairs = pairs.filter(one_part.fill_null(False)).select("address_id", "address_id_r")
     edges = (
-        pairs.filter(one_part.fill_null(False))
+        pl.concat([pairs, _flat_added(recs)])
         .join(uprns, on="address_id")
         .join(uprns.rename({"address_id": "address_id_r", "u": "u_r"}), on="address_id_r")
         .filter(~(pl.col("u") & pl.col("u_r")))
@@ -129,6 +130,32 @@ def _join_entities(recs: pl.DataFrame, result: AddressResult) -> pl.DataFrame:
         .unique()
     )
     return _representatives(edges, result.addresses)
+
+
+def _flat_added(recs: pl.DataFrame) -> pl.DataFrame:
+    """address_id, address_id_r: a flat written by one person only, at the same postcode,
+    number, street (or none written) and building (or none) as a house where the same person's
+    other records are (no form of the house names a flat): the flat added to the house's
+    address is a slip, the person's own records say where they live."""
+    at = recs.drop_nulls(["address_id", "addr_number", "addr_pc"])
+    per_entity = at.group_by("address_id").agg(
+        pl.col("person_id").n_unique().alias("people"),
+        pl.col("addr_flat").is_not_null().any().alias("flats"),
+    )
+    forms = (
+        at.join(per_entity, on="address_id")
+        .select("person_id", "address_id", *_PARTS, "people", "flats")
+        .unique()
+    )
+    flat = forms.filter(pl.col("addr_flat").is_not_null() & (pl.col("people") == 1))
+    house = forms.filter(~pl.col("flats"))
+    pairs = flat.join(house, on=["person_id", "addr_number", "addr_pc"], suffix="_r")
+    agree = lambda c: pl.col(c).eq_missing(pl.col(c + "_r")) | pl.col(c + "_r").is_null()  # noqa: E731
+    return (
+        pairs.filter(agree("addr_street") & agree("addr_building"))
+        .select("address_id", "address_id_r")
+        .unique()
+    )
 
 
 def _representatives(edges: pl.DataFrame, addresses: pl.DataFrame) -> pl.DataFrame:
@@ -206,24 +233,41 @@ def _place_lone(recs: pl.DataFrame) -> pl.DataFrame:
     people = at.group_by("address_id").agg(pl.col("person_id").n_unique().alias("people"))
     shared = at.join(people.filter(pl.col("people") >= 2), on="address_id")
     lone = recs.join(shared.select("person_id").unique(), on="person_id", how="anti")
-    forms = lone.drop_nulls("addr_pc").select("record_id", "person_id", "sn", *_PARTS)
+    forms = lone.drop_nulls("addr_pc").select(
+        "record_id", "person_id", "sn", pl.col("address_id").alias("from"), *_PARTS
+    )
     # the entities' own forms (not those the person step placed there), and whether a form
-    # of the entity names a flat (a house has none)
-    own = shared.filter(pl.col("resolved_by") != "person")
+    # of the entity names a flat (a house has none); another lone person's entity too (a
+    # parent alone on a benefit claim): each way of being one part away goes one way only
+    # (a flat added, a number left out), so two lone people never swap
+    own = at.filter(pl.col("resolved_by") != "person")
     homes = (
         own.select("address_id", *_PARTS)
         .unique()
         .with_columns(pl.col("addr_flat").is_not_null().any().over("address_id").alias("flats_c"))
     )
-    names = shared.select("address_id", "sn").drop_nulls().unique()
-    cand = forms.join(homes, on="addr_pc", suffix="_c").join(
-        names, left_on=["address_id", "sn"], right_on=["address_id", "sn"]
+    names = at.select("address_id", "sn").drop_nulls().unique()
+    cand = (
+        forms.join(homes, on="addr_pc", suffix="_c")
+        .join(names, on=["address_id", "sn"])
+        .filter(pl.col("address_id").ne_missing(pl.col("from")))
     )
+    cand = cand.with_columns(_street_similarity(cand))
     street = pl.col("addr_street").eq_missing(pl.col("addr_street_c")) | (
         pl.col("addr_street").is_null() | pl.col("addr_street_c").is_null()
     )
-    added = pl.col("addr_flat").is_not_null() & ~pl.col("flats_c")
-    flat_off = (pl.col("addr_number") == pl.col("addr_number_c")).fill_null(False) & added
+    # the same street misspelt or with a space lost or added ("HONIC KNOWLE CRESCENT")
+    street = street | (pl.col("street_jw") >= STREET_SIMILAR)
+    # a flat added as a flat, or as the number's letter ("FLAT A, 3" is 3A: parse.py)
+    lettered = pl.col("addr_number").str.contains(r"^[0-9]+[A-Z]$") & (
+        pl.col("addr_number").str.head(-1) == pl.col("addr_number_c")
+    )
+    same_number = (pl.col("addr_number") == pl.col("addr_number_c")).fill_null(False)
+    added = pl.col("addr_flat").is_not_null() & same_number
+    added = (added | (lettered.fill_null(False) & pl.col("addr_flat").is_null())) & ~pl.col(
+        "flats_c"
+    )
+    flat_off = added
     # "FLAT 3 DRAKE HOUSE BEAUMONT PLACE": the building's name run into its street
     run_together = pl.concat_str("addr_building_c", "addr_street_c", separator=" ")
     building = (pl.col("addr_building") == pl.col("addr_building_c")).fill_null(False) & street
@@ -233,7 +277,9 @@ def _place_lone(recs: pl.DataFrame) -> pl.DataFrame:
         & pl.col("addr_flat").eq_missing(pl.col("addr_flat_c"))
         & (building | (pl.col("addr_street") == run_together).fill_null(False))
     )
-    near = cand.filter((street & flat_off) | no_number)
+    near = cand.filter((street & flat_off) | no_number).select(
+        "record_id", "person_id", "address_id"
+    )
     one = (
         near.group_by("person_id")
         .agg(pl.col("address_id").unique())
@@ -244,6 +290,18 @@ def _place_lone(recs: pl.DataFrame) -> pl.DataFrame:
         .select("record_id", "address_id")
         .unique("record_id")
     )
+
+
+def _street_similarity(cand: pl.DataFrame) -> pl.Series:
+    """street_jw: Jaro-Winkler of the two streets with their spaces taken out (0 when either
+    names none)."""
+    a, b = (
+        cand[c].fill_null("").str.replace_all(" ", "").to_list()
+        for c in ("addr_street", "addr_street_c")
+    )
+    jw = process.cpdist(a, b, scorer=JaroWinkler.normalized_similarity)
+    none = cand["addr_street"].is_null() | cand["addr_street_c"].is_null()
+    return pl.Series("street_jw", jw).zip_with(~none, pl.Series([0.0] * cand.height))
 
 
 def _apply(frame: pl.DataFrame, changed: pl.DataFrame) -> pl.DataFrame:
