@@ -167,8 +167,10 @@ def _flat(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     # building's name is its flat, when the name is no street and a street follows
     unnumbered = r"^([0-9]+[A-Z]?), ([A-Z][A-Z ]*[A-Z]), [A-Z][A-Z ]* (?:" + _TYPES_RE + r")(?:,|$)"
     building = text.str.extract(unnumbered, 2)
-    # a name ending in a street word ("PLYM COURT") is the building's when a street follows it
-    of_building = building.is_not_null()
+    # a name ending in a street word ("PLYM COURT", "HOE VIEW") may be a street of its own (a
+    # dependent thoroughfare): the text alone does not say; ``buildings.reread_buildings`` reads
+    # it as the building's where another record of the extract names that building
+    of_building = building.is_not_null() & ~building.str.contains(r"\b(?:" + _TYPES_RE + r")$")
     flat = pl.coalesce(
         text.str.extract(worded, 1),
         text.str.extract(floor, 1).replace(FLOORS),
