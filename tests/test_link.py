@@ -223,6 +223,17 @@ def test_blocking_rule_that_would_explode_is_refused_by_name() -> None:
         link_records(std, LinkConfig(rules=rules, max_pairs_per_rule=1000))
 
 
+def test_a_rule_s_ceiling_grows_with_the_records() -> None:
+    # 150 records: 1,000 pairs at least, 40 per record = 6,000; the district rule's 11,175 pairs
+    # are refused at 40 per record and allowed at 80 (12,000)
+    std = people(background(100))
+    rules = (BlockingRule("everyone_in_district", ("pc_area",)),)
+    with pytest.raises(ConfigError, match=r"over the limit of 6,000 \(40 per record"):
+        link_records(std, LinkConfig(rules=rules, max_pairs_per_rule=1000))
+    config = LinkConfig(rules=rules, max_pairs_per_rule=1000, max_pairs_per_record=80)
+    assert link_records(std, config).stats["candidate_pairs"] == 11_175
+
+
 def test_model_json_round_trip_gives_identical_links() -> None:
     std = people(background())
     first = link_records(std)

@@ -60,7 +60,8 @@ class LinkConfig:
 
     rules: tuple[BlockingRule, ...] = DEFAULT_RULES
     pair_rules: tuple[PairRule, ...] = DEFAULT_PAIR_RULES
-    max_pairs_per_rule: int = 50_000_000
+    max_pairs_per_rule: int = 50_000_000  # a blocking rule's ceiling of candidate pairs ...
+    max_pairs_per_record: int = 40  # ... raised to this many per record for large populations
     threshold: float = 0.5  # match probability at or above which a pair is linked
     u_sample_pairs: int = 1_000_000
     seed: int = 42
@@ -384,7 +385,9 @@ def link_records(
 
     clock.start()
     id_edges = identifier_edges(usable, config.identifier_columns)
-    cand, block_stats = candidate_pairs(usable, config.rules, config.max_pairs_per_rule)
+    cand, block_stats = candidate_pairs(
+        usable, config.rules, config.max_pairs_per_rule, config.max_pairs_per_record
+    )
     clock.stop("block")
 
     clock.start()

@@ -2,7 +2,11 @@
 
 Each rule names the standardised columns whose values must all be equal. Before joining, the
 number of pairs each rule would create is estimated (sum over key groups of n(n-1)/2) and a rule
-over the configured limit stops the run, naming the rule, before any memory is spent.
+over the limit stops the run, naming the rule, before any memory is spent. The limit grows with
+the records (``max_pairs_per_record`` on average, at least ``max_pairs_per_rule``): a rule on
+keys of fixed cardinality (date of birth + surname initial) makes pairs in proportion to the
+square of the population, so a county of four million records needs a higher ceiling than a
+city, while a rule that pairs each record with hundreds of others is too loose at any size.
 """
 
 from __future__ import annotations
@@ -159,9 +163,11 @@ def candidate_pairs(
     std: pl.DataFrame,
     rules: tuple[BlockingRule, ...] = DEFAULT_RULES,
     max_pairs_per_rule: int = 50_000_000,
+    max_pairs_per_record: int = 40,
 ) -> tuple[pl.DataFrame, dict[str, dict[str, int]]]:
     """Distinct pairs (i < j, indices into ``std``'s ``__i``) with the first rule that found them
     (``rule`` = the rule's position in ``rules``)."""
+    limit = max(max_pairs_per_rule, max_pairs_per_record * std.height)
     present = usable_rules(std, rules)
     keys = key_frame(std, present)
     stats: dict[str, dict[str, int]] = {}
@@ -170,10 +176,12 @@ def candidate_pairs(
     for rule in present:
         est = groups[rule].estimated
         stats[rule.name] = {"estimated": est}
-        if est > max_pairs_per_rule:
+        if est > limit:
             raise ConfigError(
                 f"blocking rule '{rule.name}' would create {est:,} candidate pairs, over the "
-                f"limit of {max_pairs_per_rule:,}; add a key to the rule or raise the limit."
+                f"limit of {limit:,} ({max_pairs_per_record} per record, at least "
+                f"{max_pairs_per_rule:,}): the rule is too loose for these records; add a key "
+                "to it."
             )
     # a pair is new to rule k when no earlier rule's block holds both records, so no rule's
     # pairs are kept twice
