@@ -146,9 +146,11 @@ def link_onto_build(
     say: Callable[[str], None] | None = None,
     gazetteer: pl.DataFrame | None = None,
 ) -> LinkedOntoBuild:
-    """Link ``later`` (canonical records) together with build ``build_run``'s records using
-    the build's own fitted model (same comparisons, m, u and term frequencies): the one way a
-    record from outside a build is matched to its people (outcomes, attachment by person
+    """Link ``later`` (canonical records) onto build ``build_run``'s records using the build's
+    own fitted model (same comparisons, m, u and term frequencies) with the build's persons held
+    fixed (``link_records(fixed=...)``: only pairs with a later record are scored; a later
+    record joins one build person or forms a new person with other later records): the one way
+    a record from outside a build is matched to its people (outcomes, attachment by person
     details). Addresses of both resolve together (against ``gazetteer`` when given)."""
     seconds = {} if seconds is None else seconds
     say = say or (lambda _: None)
@@ -156,6 +158,9 @@ def link_onto_build(
     say("read the build")
     build_records = read_table(store, s.records, build_run).select(list(CANONICAL_SCHEMA))
     membership = read_table(store, s.membership, build_run)
+    build_persons = read_table(store, s.persons, build_run).select(
+        (pl.lit(BUILD_PREFIX) + pl.col("record_id")).alias("record_id"), "person_id"
+    )
     model = FSModel.from_json(read_table(store, s.link_models, build_run)["model_json"][0])
     seconds["read build"] = time.perf_counter() - t
 
@@ -175,7 +180,8 @@ def link_onto_build(
 
     t = time.perf_counter()
     say("link")
-    linked = link_records(std, model=model)
+    # link only: the build's persons held, never a pair of two build records re-scored
+    linked = link_records(std, model=model, fixed=build_persons)
     seconds["link"] = time.perf_counter() - t
     return LinkedOntoBuild(std, linked, membership)
 

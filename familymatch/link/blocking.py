@@ -118,27 +118,39 @@ def key_frame(std: pl.DataFrame, rules: tuple[BlockingRule, ...]) -> pl.DataFram
     return std.select(exprs)
 
 
-def estimate_pairs(gid: np.ndarray, valid: np.ndarray) -> int:
+def estimate_pairs(gid: np.ndarray, valid: np.ndarray, new: np.ndarray | None = None) -> int:
     """Pairs a rule creates: sum over its key groups (``group_ids``) of n(n-1)/2, counted before
-    any pair is made (nulls never block)."""
-    sizes = pl.Series(gid[valid]).value_counts(name="n")["n"].cast(pl.Int64)
-    return int((sizes * (sizes - 1) // 2).sum())
+    any pair is made (nulls never block); with ``new``, less the pairs of two records not new
+    (n(n-1)/2 - o(o-1)/2, o the group's other records)."""
+    if new is None:
+        counts = pl.Series(gid[valid]).value_counts(name="n")["n"].cast(pl.Int64)
+        return int((counts * (counts - 1) // 2).sum())
+    sizes = (
+        pl.DataFrame({"g": gid[valid], "old": ~new[valid]})
+        .group_by("g")
+        .agg(pl.len().cast(pl.Int64).alias("n"), pl.col("old").sum().cast(pl.Int64).alias("o"))
+    )
+    n, o = sizes["n"], sizes["o"]
+    return int((n * (n - 1) // 2 - o * (o - 1) // 2).sum())
 
 
 def candidate_pairs(
     std: pl.DataFrame,
     rules: tuple[BlockingRule, ...] = DEFAULT_RULES,
     max_pairs_per_rule: int = 50_000_000,
+    new: np.ndarray | None = None,
 ) -> tuple[pl.DataFrame, dict[str, dict[str, int]]]:
     """Distinct pairs (i < j, indices into ``std``'s ``__i``) with the first rule that found them
-    (``rule`` = the rule's position in ``rules``)."""
+    (``rule`` = the rule's position in ``rules``). With ``new`` (one flag per row of ``std``),
+    only the pairs with at least one new record: linking new records onto records already
+    linked among themselves (``link_records(fixed=...)``)."""
     present = usable_rules(std, rules)
     keys = key_frame(std, present)
     stats: dict[str, dict[str, int]] = {}
     # one group id per rule and record (valid with every key)
     groups = {rule: group_ids(keys, rule) for rule in present}
     for rule in present:
-        est = estimate_pairs(*groups[rule])
+        est = estimate_pairs(*groups[rule], new)
         stats[rule.name] = {"estimated": est}
         if est > max_pairs_per_rule:
             raise ConfigError(
@@ -155,7 +167,7 @@ def candidate_pairs(
         if rule not in present:
             continue
         gid, valid = groups[rule]
-        pairs = rule_pairs(gid, valid)
+        pairs = rule_pairs(gid, valid, new)
         stats[rule.name]["pairs"] = len(pairs)
         for g_prev, v_prev in earlier:  # the pairs an earlier rule found go at once
             i, j = pairs[:, 0], pairs[:, 1]
@@ -190,11 +202,22 @@ def group_ids(keys: pl.DataFrame, rule: BlockingRule) -> tuple[np.ndarray, np.nd
     return frame["g"].to_numpy(), frame["valid"].to_numpy()
 
 
-def rule_pairs(gid: np.ndarray, valid: np.ndarray) -> np.ndarray:
+def rule_pairs(gid: np.ndarray, valid: np.ndarray, new: np.ndarray | None = None) -> np.ndarray:
     """(i, j) row positions (i < j, UInt32, one row per pair) of every two valid rows that share
-    a group id: the rule's pairs, grouped by block."""
-    k = pl.DataFrame({"__i": np.arange(len(gid), dtype=np.uint32)[valid], "g": gid[valid]}).filter(
-        pl.len().over("g") > 1
+    a group id: the rule's pairs, grouped by block. With ``new``, only the pairs holding a new
+    row (the new rows joined to their blocks, not every block to itself)."""
+    k = pl.DataFrame({"__i": np.arange(len(gid), dtype=np.uint32)[valid], "g": gid[valid]})
+    if new is None:
+        k = k.filter(pl.len().over("g") > 1)
+        pairs = k.join(k, on="g", suffix="_r").filter(pl.col("__i") < pl.col("__i_r"))
+        return pairs.select("__i", "__i_r").to_numpy()
+    k = k.with_columns(pl.Series("new", new[valid]))
+    # a new row meets every other row of its block; two new rows meet once (lower one first)
+    pairs = (
+        k.filter(pl.col("new"))
+        .join(k, on="g", suffix="_r")
+        .filter((pl.col("__i") < pl.col("__i_r")) | ~pl.col("new_r"))
     )
-    pairs = k.join(k, on="g", suffix="_r").filter(pl.col("__i") < pl.col("__i_r"))
-    return pairs.select("__i", "__i_r").to_numpy()
+    return pairs.select(
+        pl.min_horizontal("__i", "__i_r").alias("i"), pl.max_horizontal("__i", "__i_r").alias("j")
+    ).to_numpy()
