@@ -1,9 +1,10 @@
 """Outcome evidence: a later period's extracts linked onto the persons and households of the
 build the families were attached from.
 
-The later extracts are ingested and standardised like any build's; then they are linked together
-with that build's records (read back from the store) using the build's own fitted model (same
-comparisons, same m and u, same term frequencies), so a later record joins the person it
+The later extracts are ingested and standardised like any build's; then they are linked onto
+that build's records (read back from the store) using the build's own fitted model (same
+comparisons, same m and u, same term frequencies) with the build's persons held fixed (link
+only: no pair of two build records is scored again), so a later record joins the person it
 belongs to whatever its source. A later record whose person cluster holds a record of the build
 takes that record's person and household; a later record that joined nobody of the build
 (a baby, a new partner) joins the build household of the people it lives with at the later
@@ -131,10 +132,10 @@ def join_newcomers(
 
 @dataclass
 class LinkedOntoBuild:
-    """Later records linked together with a build's records by the build's fitted model."""
+    """Later records linked onto a build's records (its persons held) by its fitted model."""
 
     std: pl.DataFrame  # both, standardised; the build's record ids prefixed BUILD_PREFIX
-    linked: LinkResult  # persons and scored pairs over both
+    linked: LinkResult  # persons over both; the scored pairs with a later record
     membership: pl.DataFrame  # the build's: record_id, person_id, household_id
 
 
