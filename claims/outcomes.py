@@ -1,9 +1,10 @@
 """Outcome evidence: a later period's extracts linked onto the persons and households of the
 build the families were attached from.
 
-The later extracts are ingested and standardised like any build's; then they are linked together
-with that build's records (read back from the store) using the build's own fitted model (same
-comparisons, same m and u, same term frequencies), so a later record joins the person it
+The later extracts are ingested and standardised like any build's; then they are linked onto
+that build's records (read back from the store) using the build's own fitted model (same
+comparisons, same m and u, same term frequencies) with the build's persons held fixed (link
+only: no pair of two build records is scored again), so a later record joins the person it
 belongs to whatever its source. A later record whose person cluster holds a record of the build
 takes that record's person and household; a later record that joined nobody of the build
 (a baby, a new partner) joins the build household of the people it lives with at the later
@@ -132,10 +133,10 @@ def join_newcomers(
 
 @dataclass
 class LinkedOntoBuild:
-    """Later records linked together with a build's records by the build's fitted model."""
+    """Later records linked onto a build's records (its persons held) by its fitted model."""
 
     std: pl.DataFrame  # both, standardised; the build's record ids prefixed BUILD_PREFIX
-    linked: LinkResult  # persons and scored pairs over both
+    linked: LinkResult  # persons over both; the scored pairs with a later record
     membership: pl.DataFrame  # the build's: record_id, person_id, household_id
 
 
@@ -147,9 +148,11 @@ def link_onto_build(
     say: Callable[[str], None] | None = None,
     gazetteer: pl.DataFrame | None = None,
 ) -> LinkedOntoBuild:
-    """Link ``later`` (canonical records) together with build ``build_run``'s records using
-    the build's own fitted model (same comparisons, m, u and term frequencies): the one way a
-    record from outside a build is matched to its people (outcomes, attachment by person
+    """Link ``later`` (canonical records) onto build ``build_run``'s records using the build's
+    own fitted model (same comparisons, m, u and term frequencies) with the build's persons held
+    fixed (``link_records(fixed=...)``: only pairs with a later record are scored; a later
+    record joins one build person or forms a new person with other later records): the one way
+    a record from outside a build is matched to its people (outcomes, attachment by person
     details). Addresses of both resolve together (against ``gazetteer`` when given)."""
     seconds = {} if seconds is None else seconds
     say = say or (lambda _: None)
@@ -157,6 +160,9 @@ def link_onto_build(
     say("read the build")
     build_records = read_table(store, s.records, build_run).select(list(CANONICAL_SCHEMA))
     membership = read_table(store, s.membership, build_run)
+    build_persons = read_table(store, s.persons, build_run).select(
+        (pl.lit(BUILD_PREFIX) + pl.col("record_id")).alias("record_id"), "person_id"
+    )
     model = FSModel.from_json(read_table(store, s.link_models, build_run)["model_json"][0])
     seconds["read build"] = time.perf_counter() - t
 
@@ -176,7 +182,8 @@ def link_onto_build(
 
     t = time.perf_counter()
     say("link")
-    linked = link_records(with_claim_addresses(std), model=model)
+    # link only: the build's persons held, never a pair of two build records re-scored
+    linked = link_records(with_claim_addresses(std), model=model, fixed=build_persons)
     seconds["link"] = time.perf_counter() - t
     return LinkedOntoBuild(std, linked, membership)
 

@@ -321,40 +321,80 @@ def fit_sessions(
     return final
 
 
+def held_index(std: pl.DataFrame, fixed: pl.DataFrame) -> np.ndarray:
+    """Per record of ``std`` (by ``__i``): the index of the first record of its person held
+    fixed (``fixed``: record_id, person_id), -1 for a record not among them."""
+    given = std.select("__i", "record_id").join(
+        fixed.select("record_id", "person_id"), on="record_id"
+    )
+    first = given.group_by("person_id").agg(pl.col("__i").min().alias("first"))
+    given = given.join(first, on="person_id")
+    out = np.full(std.height, -1, dtype=np.int64)
+    out[given["__i"].to_numpy()] = given["first"].to_numpy()
+    return out
+
+
+def held_edges(held: np.ndarray | None) -> pl.DataFrame:
+    """i, j: each record of a person held fixed to the person's first record."""
+    if held is None:
+        return pl.DataFrame(schema={"i": pl.UInt32, "j": pl.UInt32})
+    i = np.flatnonzero((held >= 0) & (held != np.arange(len(held))))
+    return pl.DataFrame({"i": i.astype(np.uint32), "j": held[i].astype(np.uint32)})
+
+
 def cluster_records(
-    std: pl.DataFrame, id_edges: pl.DataFrame, links: pl.DataFrame, household_guards: bool
+    std: pl.DataFrame,
+    id_edges: pl.DataFrame,
+    links: pl.DataFrame,
+    household_guards: bool,
+    held: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int, dict[int, int]]:
     """Every record's root (its person), the merges refused and the refusals per root: the
-    identifier edges, then the links strongest first, through the guarded union-find.
+    persons held fixed (``held``, from :func:`held_index`) merged first, then the identifier
+    edges, then the links strongest first, through the guarded union-find.
 
-    A component whose records are one identity (names and date of birth) with at most one NINO
-    and one UPN merges whatever the order (no guard can refuse); only the others go through the
+    A component whose records are one identity (names and date of birth) with at most one NINO,
+    one UPN and one person held fixed merges whatever the order (no guard can refuse), as does
+    one holding no record outside the persons held fixed; only the others go through the
     union-find, their edges in the same order (components never interact)."""
     n = std.height
-    edges = pl.concat([id_edges.select("i", "j"), links.select("i", "j")])
+    fixed = held_edges(held)
+    edges = pl.concat([fixed, id_edges.select("i", "j"), links.select("i", "j")])
     label = components(n, edges["i"].to_numpy(), edges["j"].to_numpy())
     involved = std.select("__i", *GUARD_READS).join(
         edges.unpivot().select(pl.col("value").cast(pl.UInt32).alias("__i")).unique(),
         on="__i",
     )
-    involved = involved.with_columns(pl.Series("label", label[involved["__i"].to_numpy()]))
+    at = involved["__i"].to_numpy()
+    involved = involved.with_columns(
+        pl.Series("label", label[at]),
+        pl.Series("held", np.full(len(at), -1) if held is None else held[at]),
+    )
     guarded = (
         involved.group_by("label")
         .agg(
             (
-                (pl.struct("fn", "fn_canon", "sn", "dob").n_unique() > 1)
-                | (pl.col("nino_std").drop_nulls().n_unique() > 1)
-                | (pl.col("upn_std").drop_nulls().n_unique() > 1)
+                (
+                    (pl.struct("fn", "fn_canon", "sn", "dob").n_unique() > 1)
+                    | (pl.col("nino_std").drop_nulls().n_unique() > 1)
+                    | (pl.col("upn_std").drop_nulls().n_unique() > 1)
+                    | (pl.col("held").filter(pl.col("held") >= 0).n_unique() > 1)
+                )
+                & (pl.col("held") < 0).any()
             ).alias("guarded")
         )
         .filter(pl.col("guarded"))["label"]
         .to_numpy()
     )
-    people = guard_people(
-        involved.filter(pl.Series(np.isin(involved["label"].to_numpy(), guarded)))
-    )
-    clusters = PersonClusters(n, people)
     in_guarded = lambda e: pl.Series(np.isin(label[e["i"].to_numpy()], guarded))  # noqa: E731
+    guarded_records = involved.filter(in_guarded(involved.rename({"__i": "i"})))
+    clusters = PersonClusters(
+        n,
+        guard_people(guarded_records),
+        dict(guarded_records.filter(pl.col("held") >= 0).select("__i", "held").iter_rows()),
+    )
+    for i, j in fixed.filter(in_guarded(fixed)).iter_rows():
+        clusters.union(i, j, force=True)
     for i, j in id_edges.filter(in_guarded(id_edges)).select("i", "j").iter_rows():
         clusters.union(i, j, check_people=False)
     refused = 0
@@ -367,13 +407,42 @@ def cluster_records(
     return roots, refused, clusters.refused_by_root()
 
 
+def block(
+    usable: pl.DataFrame, config: LinkConfig, held: np.ndarray | None
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, dict[str, int]]]:
+    """The identifier edges and the candidate pairs (with the blocking figures); with persons
+    held fixed, only those with a record outside them."""
+    id_edges = identifier_edges(usable, config.identifier_columns)
+    limits = config.max_pairs_per_rule, config.max_pairs_per_record
+    if held is None:
+        return id_edges, *candidate_pairs(usable, config.rules, *limits)
+    free = held < 0
+    id_edges = id_edges.filter(
+        pl.Series(free[id_edges["i"].to_numpy()] | free[id_edges["j"].to_numpy()])
+    )
+    new = free[usable["__i"].to_numpy()]
+    return id_edges, *candidate_pairs(usable, config.rules, *limits, new)
+
+
 def link_records(
-    std: pl.DataFrame, config: LinkConfig | None = None, model: FSModel | None = None
+    std: pl.DataFrame,
+    config: LinkConfig | None = None,
+    model: FSModel | None = None,
+    fixed: pl.DataFrame | None = None,
 ) -> LinkResult:
-    """Link standardised records into persons."""
+    """Link standardised records into persons.
+
+    ``fixed`` (record_id, person_id; with the ``model`` that linked them): records already
+    linked, their persons held. Only the pairs with a record outside them are blocked, compared
+    and scored (link only: never two records of ``fixed``); each person of ``fixed`` is merged
+    in advance, and the other records join one of them or form persons among themselves through
+    the same guard and pair rules. ``pairs`` then holds those pairs only."""
     config = config or LinkConfig()
+    if fixed is not None and model is None:
+        raise ValueError("persons held fixed are linked onto with the model that linked them")
     clock = StageClock()
     std = std.with_row_index("__i").with_columns(linkable_expr().alias("linkable"))
+    held = None if fixed is None else held_index(std, fixed)
     # the street (address without numbers) once per record, for the comparisons
     usable = (
         std.filter(pl.col("linkable"))
@@ -384,10 +453,7 @@ def link_records(
     )
 
     clock.start()
-    id_edges = identifier_edges(usable, config.identifier_columns)
-    cand, block_stats = candidate_pairs(
-        usable, config.rules, config.max_pairs_per_rule, config.max_pairs_per_record
-    )
+    id_edges, cand, block_stats = block(usable, config, held)
     clock.stop("block")
 
     clock.start()
@@ -466,7 +532,9 @@ def link_records(
     clock.start()
     n = std.height
     links = scored.filter(pl.col("linked")).sort("match_weight", descending=True)
-    roots, refused, refused_map = cluster_records(std, id_edges, links, config.household_guards)
+    roots, refused, refused_map = cluster_records(
+        std, id_edges, links, config.household_guards, held
+    )
     clock.stop("cluster")
 
     record_ids = std["record_id"]

@@ -122,10 +122,11 @@ def key_frame(std: pl.DataFrame, rules: tuple[BlockingRule, ...]) -> pl.DataFram
     return std.select(exprs)
 
 
-def estimate_pairs(gid: np.ndarray, valid: np.ndarray) -> int:
+def estimate_pairs(gid: np.ndarray, valid: np.ndarray, new: np.ndarray | None = None) -> int:
     """Pairs a rule creates: sum over its key groups (``group_ids``) of n(n-1)/2, counted before
-    any pair is made (nulls never block)."""
-    return rule_blocks(gid, valid).estimated
+    any pair is made (nulls never block); with ``new``, only the pairs holding a new record."""
+    blocks = rule_blocks(gid, valid)
+    return blocks.estimated if new is None else touching(blocks, new)[1]
 
 
 @dataclass(frozen=True)
@@ -159,22 +160,44 @@ def rule_blocks(gid: np.ndarray, valid: np.ndarray) -> RuleBlocks:
     return RuleBlocks(rows, sizes, block)
 
 
+def touching(blocks: RuleBlocks, new: np.ndarray) -> tuple[RuleBlocks, int]:
+    """The blocks that hold a new row (``new``: one flag per row), and how many of their pairs
+    hold one: n(n-1)/2 - o(o-1)/2 per block, o its rows not new. Every row keeps its block
+    number, so an earlier rule's blocks still tell which pairs it found."""
+    if len(blocks.sizes) == 0:
+        return blocks, 0
+    sizes = blocks.sizes.astype(np.int64)
+    starts = np.r_[0, np.cumsum(sizes)[:-1]]
+    fresh = np.add.reduceat(new[blocks.rows].astype(np.int64), starts)
+    keep = fresh > 0
+    old = sizes - fresh
+    pairs = int((sizes * (sizes - 1) // 2 - old * (old - 1) // 2)[keep].sum())
+    rows = blocks.rows[np.repeat(keep, sizes)]
+    return RuleBlocks(rows, blocks.sizes[keep], blocks.block), pairs
+
+
 def candidate_pairs(
     std: pl.DataFrame,
     rules: tuple[BlockingRule, ...] = DEFAULT_RULES,
     max_pairs_per_rule: int = 50_000_000,
     max_pairs_per_record: int = 40,
+    new: np.ndarray | None = None,
 ) -> tuple[pl.DataFrame, dict[str, dict[str, int]]]:
     """Distinct pairs (i < j, indices into ``std``'s ``__i``) with the first rule that found them
-    (``rule`` = the rule's position in ``rules``)."""
+    (``rule`` = the rule's position in ``rules``). With ``new`` (one flag per row of ``std``),
+    only the pairs with at least one new record: linking new records onto records already
+    linked among themselves (``link_records(fixed=...)``)."""
     limit = max(max_pairs_per_rule, max_pairs_per_record * std.height)
     present = usable_rules(std, rules)
     keys = key_frame(std, present)
     stats: dict[str, dict[str, int]] = {}
     # each rule's blocks (valid with every key)
     groups = {rule: rule_blocks(*group_ids(keys, rule)) for rule in present}
+    made: dict[BlockingRule, RuleBlocks] = {}  # the blocks this linkage makes pairs from
     for rule in present:
-        est = groups[rule].estimated
+        made[rule], est = (
+            (groups[rule], groups[rule].estimated) if new is None else touching(groups[rule], new)
+        )
         stats[rule.name] = {"estimated": est}
         if est > limit:
             raise ConfigError(
@@ -192,7 +215,9 @@ def candidate_pairs(
     for order, rule in enumerate(rules):
         if rule not in present:
             continue
-        pairs = rule_pairs(groups[rule])
+        pairs = rule_pairs(made[rule])
+        if new is not None:  # two rows of one block, neither new: not this linkage's pair
+            pairs = pairs[new[pairs[:, 0]] | new[pairs[:, 1]]]
         stats[rule.name]["pairs"] = len(pairs)
         for block in earlier:  # the pairs an earlier rule found go at once
             pairs = pairs[block[pairs[:, 0]] != block[pairs[:, 1]]]
@@ -208,7 +233,7 @@ def candidate_pairs(
             )
         )
         del pairs
-    del groups, earlier
+    del groups, made, earlier
     if not parts:
         return pl.DataFrame(schema={"i": pl.UInt32, "j": pl.UInt32, "rule": pl.Int16}), stats
     return pl.concat(parts, rechunk=False), stats  # one chunk a rule: no copy of every pair

@@ -12,6 +12,10 @@ union-find. A merge is refused when the two groups would then hold
   comparison's "partly agrees"): keeps twins (same date of birth, surname and address) apart.
 
 Refused merges are counted per cluster and reported as suspicious, with oversized clusters.
+
+Persons held fixed (records linked onto a build: ``link_records(fixed=...)``) enter as groups
+merged in advance, each marked with its person; a merge of two groups with different marks is
+refused like any other, so records join at most one fixed person and fixed persons never merge.
 """
 
 from __future__ import annotations
@@ -120,6 +124,7 @@ class Guard:
     upns: set[str]
     people: list[Person]  # the distinct identities, in the order they joined
     known: set[Person] = field(default_factory=set)  # the same, for membership tests
+    fixed: int | None = None  # the person held fixed this group holds (its first record)
 
 
 class PersonClusters:
@@ -134,9 +139,11 @@ class PersonClusters:
         self,
         n: int,
         people: dict[int, GuardRow],
+        fixed: dict[int, int] | None = None,
     ) -> None:
         self.n = n
         self.people = people
+        self.fixed = fixed or {}  # record index -> the person held fixed it belongs to
         self.parent: dict[int, int] = {}
         self.guard: dict[int, Guard] = {}
         self.refused: dict[int, int] = {}
@@ -155,10 +162,14 @@ class PersonClusters:
         if g is None:
             fn, canon, sn, dob, mid, nino, upn = self.people[root]
             person = (fn, canon, sn, dob, mid)
-            g = self.guard[root] = Guard(_one(nino), _one(upn), [person], {person})
+            g = self.guard[root] = Guard(
+                _one(nino), _one(upn), [person], {person}, self.fixed.get(root)
+            )
         return g
 
     def compatible(self, a: Guard, b: Guard, check_people: bool) -> bool:
+        if a.fixed is not None and b.fixed is not None and a.fixed != b.fixed:
+            return False
         if a.ninos and b.ninos and a.ninos != b.ninos:
             return False
         if a.upns and b.upns and a.upns != b.upns:
@@ -171,12 +182,14 @@ class PersonClusters:
                     return False
         return True
 
-    def union(self, i: int, j: int, check_people: bool = True) -> bool:
+    def union(self, i: int, j: int, check_people: bool = True, force: bool = False) -> bool:
+        """Merge the groups of ``i`` and ``j`` unless the guard refuses (``force``: the records
+        of one person held fixed, merged whatever they hold)."""
         ri, rj = self.find(i), self.find(j)
         if ri == rj:
             return True
         gi, gj = self._guard(ri), self._guard(rj)
-        if not self.compatible(gi, gj, check_people):
+        if not force and not self.compatible(gi, gj, check_people):
             self.refused[ri] = self.refused.get(ri, 0) + 1
             self.refused[rj] = self.refused.get(rj, 0) + 1
             return False
@@ -184,6 +197,7 @@ class PersonClusters:
             ri, rj, gi, gj = rj, ri, gj, gi
         self.parent[rj] = ri
         gi.ninos |= gj.ninos
+        gi.fixed = gj.fixed if gi.fixed is None else gi.fixed
         gi.upns |= gj.upns
         # keep distinct identities only: the guard checks stay small
         for p in gj.people:
