@@ -23,7 +23,7 @@ lint: $(BIN)/familymatch
 	$(BIN)/mypy
 
 test: lint
-	$(BIN)/pytest -n 2 --dist loadscope
+	$(BIN)/pytest -n 2 --dist load
 
 test-slow: $(BIN)/familymatch
 	$(BIN)/pytest -m slow || [ $$? -eq 5 ]
