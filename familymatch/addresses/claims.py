@@ -69,17 +69,16 @@ def with_claim_addresses(std: pl.DataFrame) -> pl.DataFrame:
     taken = claim_addresses(std)
     if taken.height == 0:
         return std
-    rid = pl.col("record_id")
-    ids = taken["record_id"]
-    return std.with_columns(
-        *[
-            rid.replace_strict(ids, taken[c], default=pl.col(c), return_dtype=std.schema[c]).alias(
-                c
-            )
-            for c in ADDRESS_COLUMNS
-        ],
-        pl.when(rid.is_in(ids.implode()))
-        .then(pl.lit("claim"))
-        .otherwise("resolved_by")
-        .alias("resolved_by"),
+    suffix = "__claim"
+    joined = std.join(
+        taken.with_columns(pl.lit(True).alias("__taken")),
+        on="record_id",
+        how="left",
+        suffix=suffix,
+        maintain_order="left",
     )
+    taking = pl.col("__taken").fill_null(False)
+    return joined.with_columns(
+        *[pl.when(taking).then(pl.col(c + suffix)).otherwise(c).alias(c) for c in ADDRESS_COLUMNS],
+        pl.when(taking).then(pl.lit("claim")).otherwise("resolved_by").alias("resolved_by"),
+    ).select(std.columns)
