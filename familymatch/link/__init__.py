@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import resource
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import polars as pl
@@ -476,8 +476,10 @@ def link_records(
     fitted = model or fit_model(
         usable, pattern_counts(pl.Series(codes)), id_edges, config, tf, vocab
     )
-    # the model keeps the places that weaken agreement (the others score as the level does)
-    fitted.tf = {**tf, "loc": {k: v for k, v in tf["loc"].items() if v > fitted.floor_of("loc")}}
+    # the model keeps the places that weaken agreement (the others score as the level does); a
+    # model passed in is copied, not changed: its caller's places are another build's
+    places = {k: v for k, v in tf["loc"].items() if v > fitted.floor_of("loc")}
+    fitted = replace(fitted, tf={**tf, "loc": places})
     clock.stop("fit")
 
     clock.start()
