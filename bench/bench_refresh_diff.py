@@ -7,9 +7,10 @@ of the programme timeline, against the truth (issue 16 item 1's timeline; decisi
 Generates the timeline council (seed 5, as tests/test_timeline.py) unless the folder holds it,
 builds the first ``--refreshes`` refreshes into its store (once: the run ids are kept in
 ``builds.json``), then for each consecutive pair prints one JSON line: families citywide and
-cohort families reported with members joined / left, compared as people (the build's person ids)
-and key by key (each key a member, as builds recorded before person ids are compared), and how
-many of them really changed: a family really changed when the true people of its household's
+cohort families reported with members joined / left, compared as people (the build's person ids
+with its records' identities: ``familymatch.store.members.build_people``) and key by key (each
+key a member, as builds recorded before person ids are compared), and how many of them really
+changed: a family really changed when the true people of its household's
 records differ between the two builds (the truth's person ids), i.e. what a perfect comparison of
 the same households would report. ``--existing F``: a timeline folder already built with
 attachments (e.g. the slow timeline test's, kept with ``--basetemp``): for every consecutive
@@ -34,7 +35,12 @@ from familymatch.project import load_project
 from familymatch.store import Store, open_store, read_table
 from familymatch.store import schema as s
 from familymatch.store.families import previous_members
-from familymatch.store.members import member_changes, members_as_people
+from familymatch.store.members import (
+    build_people,
+    compare_builds,
+    member_changes,
+    members_as_people,
+)
 from fixtures.generate import generate
 from fixtures.timeline import project_name, records_name
 
@@ -85,9 +91,11 @@ def scored(reported: pl.DataFrame, real: pl.DataFrame) -> dict[str, int]:
 def pair(store: Store, folder: Path, k: int, a: int, b: int) -> dict[str, object]:
     truth_a, truth_b = (pl.read_parquet(folder / "truth" / records_name(i)) for i in (k, k + 1))
     real = really_changed(store, a, b, truth_a, truth_b)
-    keys_a, keys_b = previous_members(store, a), previous_members(store, b)
-    people = member_changes(*(members_as_people(x)[0] for x in (keys_a, keys_b)))
-    by_key = member_changes(*(members_as_people(x.drop("person_id"))[0] for x in (keys_a, keys_b)))
+    people = compare_builds(build_people(store, a), build_people(store, b))
+    key_a, key_b = (
+        members_as_people(previous_members(store, run).drop("person_id"))[0] for run in (a, b)
+    )
+    by_key = member_changes(key_a, key_b)
     interest = pl.DataFrame({"family_ref": _of_interest(store, a, b)})
     listed = refresh_report(store, a, b).members_changed  # no attachments: cohort families
     return {

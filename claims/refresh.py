@@ -9,9 +9,12 @@ payment rules follow the family from attachment, whatever a later build finds.
 :func:`refresh_report` compares two builds for the coordinator: every attached family with its
 state in the later build (still meets the criteria, no longer meets them, or not found as one
 household, with the families its members are in now), the new cohort families not yet attached,
-and the families whose members changed. Members are compared as people: the person of one build
-is the person of the other when they share any key (NINO, UPN, name + date of birth; decision
-0008), so a typo in one record is no change. The keys are never shown: only counts leave this
+and the families whose members changed. Members are compared as people
+(``familymatch/store/members.py``, decision 0008): the person of one build is the person of the
+other when they share any key (NINO, UPN, name + date of birth), when what is left of a family
+on both sides differs by keying slips only, or when our build split one person in two; so a typo
+in one record, a date of birth missing from one extract or a person split by the build is no
+change. The keys are never shown: only counts leave this
 module.
 """
 
@@ -27,8 +30,8 @@ from claims.records import read_attachments
 from familymatch.errors import FamilyMatchError
 from familymatch.store import Store, read_table, run_info
 from familymatch.store import schema as s
-from familymatch.store.families import CohortDiff, cohort_diff, previous_members
-from familymatch.store.members import member_changes, members_as_people
+from familymatch.store.families import CohortDiff, cohort_diff
+from familymatch.store.members import build_people, compare_builds
 from familymatch.workbooks import (
     one_sheet_workbook,
     print_one_page_wide,
@@ -174,16 +177,17 @@ def refresh_report(store: Store, run_a: int, run_b: int) -> Refresh:
         if info["kind"] != "build":
             raise FamilyMatchError(f"run {run} is a {info['kind']} run, not a build.")
     a, b = _families(store, run_a), _families(store, run_b)
-    (people_a, ids_a), (people_b, ids_b) = (
-        members_as_people(previous_members(store, run)) for run in (run_a, run_b)
+    people_a, people_b = build_people(store, run_a), build_people(store, run_b)
+    changes = compare_builds(people_a, people_b)
+    keys_a, keys_b = (
+        p.people.filter(~pl.col("person_key").str.ends_with("|")).select("family_ref", "person_key")
+        for p in (people_a, people_b)
     )
-    changes = member_changes(people_a, people_b)
-    keys_a, keys_b = (p.select("family_ref", "person_key") for p in (people_a, people_b))
     warnings = [
         f"build {run} was recorded before person ids were kept: its members are compared key "
         "by key, so a typo in a record can read as one member who left and another who joined "
         "(rebuild it to compare people)."
-        for run, kept in ((run_a, ids_a), (run_b, ids_b))
+        for run, kept in ((run_a, people_a.by_person), (run_b, people_b.by_person))
         if not kept
     ]
     attachments = read_attachments(store)
