@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import polars as pl
 from rapidfuzz.distance import OSA
@@ -196,7 +196,9 @@ def _names(people: pl.DataFrame) -> pl.DataFrame:
     return people.filter(key.str.starts_with(NAME) | key.str.starts_with(WHO))
 
 
-def _scored(left: pl.DataFrame, joined: pl.DataFrame, rule: Callable[[str, str], Any]) -> Any:
+def _scored(
+    left: pl.DataFrame, joined: pl.DataFrame, rule: Callable[[str, str], int | None]
+) -> pl.DataFrame:
     """family_ref, person, person_b, score: every pair of a family's people on the two sides,
     scored by ``rule`` on their name keys (null: not the same person)."""
     candidates = _names(left).join(_names(joined), on="family_ref", suffix="_b")
