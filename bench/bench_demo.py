@@ -7,8 +7,9 @@ Runs the demo into work/bench/demo_S (a fresh folder) with its output discarded,
 call of the functions the demo is made of (the first extracts by part, each build by stage,
 each outcome import by build, attachments, claims, cohort diff, forecast, the score against the
 truth) by wrapping them where the demo modules imported them; the later parts of the council are
-written by a second process (fixtures/background.py), seen here as the time the demo waits for
-them and in the total CPU. Prints one line per call as it ends, then the totals per step, the
+written by a second process (fixtures/background.py), and each refresh's cohort diff and
+allocation by a worker (fixtures/demo_reads.py): seen here as the time the demo waits for them,
+and in the total CPU. Prints one line per call as it ends, then the totals per step, the
 whole run's wall and CPU seconds (this process and the second), the load average before and
 after, and this process's peak resident memory.
 """
@@ -68,7 +69,9 @@ def _detail(result: Any) -> str:
             for r in result
         )
     if isinstance(seconds, dict):
-        return "  " + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items())
+        tables = sorted(getattr(result, "record_seconds", {}).items(), key=lambda kv: -kv[1])
+        record = "; record " + ", ".join(f"{k} {v:.1f}" for k, v in tables[:4]) if tables else ""
+        return "  " + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items()) + record
     return ""
 
 
@@ -93,10 +96,9 @@ def instrument() -> None:
         (timeline, "write_first", "generate: first (all)"),
         (background.LaterParts, "wait", "wait for the second process"),
         (timeline, "build_cohort", "build"),
-        (timeline, "refresh_report", "cohort diff"),
+        (timeline, "collect", "wait for the worker"),
         (timeline, "import_outcomes", "outcomes import"),
         (timeline, "claim_and_submit", "claim, sign off, submit"),
-        (timeline, "planted_rows", "allocation from the truth"),
         (timeline, "select_and_list", "selection and lists"),
         (timeline, "attach_rows", "attach"),
         (timeline, "build_lines", "score first build"),
