@@ -4,7 +4,6 @@ process writes, byte for byte and owner-only; a failure there is a clear error h
 from __future__ import annotations
 
 import stat
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -40,7 +39,7 @@ def test_a_second_process_writes_the_same_files(tmp_path: Path) -> None:
 def test_a_failure_in_the_second_process_is_raised_in_the_first(tmp_path: Path) -> None:
     council, _ = write_first(tmp_path / "c", 0.01, 5)
     (tmp_path / "c" / "extracts_period2").write_text("in the way")  # a file where a folder goes
-    later = LaterParts(replace(council), YEARLY)
+    later = LaterParts(council, YEARLY)
     with pytest.raises(FamilyMatchError, match="generating the later extracts failed: File"):
         later.wait(YEARLY[1])
     later.stop()
