@@ -1,5 +1,5 @@
-"""Bulk writes and reads of polars frames: ``executemany`` in chunks on SQLite, ``COPY`` on
-PostgreSQL; never row-by-row ORM inserts.
+"""Bulk writes and reads of polars frames: multi-row ``INSERT``s (``executemany``) in chunks on
+SQLite, ``COPY`` on PostgreSQL; never row-by-row ORM inserts.
 
 Writes happen on a connection the caller holds inside its transaction, so a run's frames commit
 or roll back together.
