@@ -10,7 +10,14 @@ from sqlalchemy import text
 
 from familymatch.store import open_store, read_table, recording_run
 from familymatch.store import schema as s
-from familymatch.store.bulk import SQLITE_CHUNK, chunk_rows, index_key, index_ordered_chunks
+from familymatch.store.bulk import (
+    SQLITE_CHUNK,
+    SQLITE_VARIABLES,
+    chunk_values,
+    index_key,
+    index_ordered_chunks,
+    row_groups,
+)
 
 
 def test_index_key_is_the_run_index_after_run_id() -> None:
@@ -52,12 +59,40 @@ def test_rows_are_stored_in_index_order_and_all_arrive(tmp_path: Path) -> None:
     assert run.rows == {"membership": 5}
 
 
-def test_chunk_rows_leave_out_columns_null_in_the_chunk() -> None:
+def test_chunk_values_leave_out_columns_null_in_the_chunk() -> None:
     chunk = pl.DataFrame(
         {"a": ["x", "y"], "b": [None, None], "c": [1, None]}, schema_overrides={"b": pl.String}
     )
-    assert chunk_rows(chunk) == (["a", "c"], [("x", 1), ("y", None)])
-    assert chunk_rows(chunk.select("b")) == (["b"], [(None,), (None,)])
+    assert chunk_values(chunk) == (["a", "c"], ["x", 1, "y", None])  # row after row
+    assert chunk_values(chunk.select("b")) == (["b"], [None, None])
+
+
+def test_row_groups_fill_statements_up_to_the_variable_limit() -> None:
+    width = 3
+    per = SQLITE_VARIABLES // width  # 333 rows of 3 values in one statement
+    n = 2 * per + 5
+    flat = list(range(n * width))
+    groups = list(row_groups(flat, width, n))
+    assert [(rows, len(params)) for rows, params in groups] == [(per, 2), (5, 1)]
+    assert [len(p) for _, params in groups for p in params] == [per * 3, per * 3, 15]
+    assert [v for _, params in groups for p in params for v in p] == flat  # each value once
+    assert list(row_groups([], width, 0)) == []
+
+
+def test_a_remainder_of_rows_reads_back_in_order(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'g.db'}")
+    n = SQLITE_VARIABLES // 3 * 2 + 7  # two full statements of membership rows and seven more
+    frame = pl.DataFrame(
+        {
+            "record_id": [f"r{i:05d}" for i in range(n)],
+            "person_id": [f"P{i % 17}" for i in range(n)],
+            "household_id": [f"H{i // 4:05d}" for i in range(n)],
+        }
+    )
+    with recording_run(store, "build") as run:
+        run.add(s.membership, frame)
+    assert read_table(store, s.membership, run.run_id).equals(frame)
+    assert run.rows == {"membership": n}
 
 
 def test_rows_with_columns_null_in_some_chunks_read_back_identical(tmp_path: Path) -> None:
