@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from claims.records import require_attachments
@@ -33,7 +34,7 @@ from familymatch.errors import FamilyMatchError
 from familymatch.households import build_households
 from familymatch.ingest import ingest_project
 from familymatch.link import LinkConfig, LinkResult, link_records, same_row_expr
-from familymatch.link.blocking import BlockingRule, near
+from familymatch.link.blocking import BlockingRule, near, rule_groups
 from familymatch.link.compare import street_expr
 from familymatch.link.model import FSModel
 from familymatch.project import Project, load_project
@@ -226,15 +227,13 @@ IDENTIFIER_RULES = (
 )
 
 
-def within_reach(frame: pl.DataFrame, held: pl.Expr) -> pl.Series:
-    """Per row of ``frame`` (standardised): whether it is ``held`` or within ``HOPS`` candidate
-    pairs of a held row by any blocking rule of the linkage or a shared identifier."""
-    keys = frame.with_row_index("__i").with_columns(
+def reach_groups(std: pl.DataFrame) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Every row's block under each blocking rule of the linkage and each identifier (computed
+    once for the later records and every build's held ones)."""
+    keys = std.with_row_index("__i").with_columns(
         street_expr(pl.col("addr")).alias("addr_street"), same_row_expr().alias("same_row")
     )
-    seeds = keys.select(held).to_series().to_numpy()
-    rules = LinkConfig().rules + IDENTIFIER_RULES
-    return pl.Series(near(keys, seeds, rules, HOPS))
+    return rule_groups(keys, LinkConfig().rules + IDENTIFIER_RULES)
 
 
 def import_outcomes(
@@ -250,7 +249,7 @@ def import_outcomes(
 
     The later records and every attaching build's attached records are standardised and their
     addresses resolved once, together; each build's linkage then holds its attached families'
-    persons and takes the later records within reach of them (:func:`within_reach`)."""
+    persons and takes the later records within reach of them (:func:`onto_held`)."""
     say = progress or (lambda _: None)
     project = load_project(project_path)
     attachments = require_attachments(store)
@@ -278,6 +277,7 @@ def import_outcomes(
     t = time.perf_counter()
     say("standardise")
     std = standardise_together(later, held, gazetteer)
+    groups = reach_groups(std)
     seconds["standardise"] = time.perf_counter() - t
     return [
         _import_onto(
@@ -286,7 +286,7 @@ def import_outcomes(
             b,
             attachments.filter(pl.col("build_run_id") == b),
             ingested,
-            onto_held(std, b),
+            onto_held(std, groups, b),
             held[b],
             dict(seconds),
             say,
@@ -312,19 +312,28 @@ def standardise_together(
     return with_addresses(std, resolve_addresses(std, gazetteer))
 
 
-def onto_held(std: pl.DataFrame, build_run: int) -> pl.DataFrame:
-    """From :func:`standardise_together`: the later records within reach of ``build_run``'s held
-    records, and those, their ids prefixed ``BUILD_PREFIX`` (as :func:`map_to_build` reads)."""
-    mine = std.filter(pl.col("__held").is_null() | (pl.col("__held") == build_run))
-    held = pl.col("__held").is_not_null()
-    mine = mine.filter(within_reach(mine, held))
+def onto_held(
+    std: pl.DataFrame, groups: list[tuple[np.ndarray, np.ndarray]], build_run: int
+) -> pl.DataFrame:
+    """From :func:`standardise_together`: the later records within ``HOPS`` candidate pairs of
+    ``build_run``'s held records (by any blocking rule or identifier: ``groups``, from
+    :func:`reach_groups`; other builds' records neither reached nor passing the reach on), and
+    those held records, their ids prefixed ``BUILD_PREFIX`` (as :func:`map_to_build` reads)."""
+    held = std["__held"]
+    mine = (held == build_run).fill_null(False).to_numpy()
+    among = mine | held.is_null().to_numpy()
+    reached = near(groups, mine, HOPS, among)
     prefix = len(f"build{build_run}|")
-    return mine.with_columns(
-        pl.when(held)
-        .then(pl.lit(BUILD_PREFIX) + pl.col("record_id").str.slice(prefix))
-        .otherwise(pl.col("record_id"))
-        .alias("record_id")
-    ).drop("__held")
+    return (
+        std.filter(pl.Series(reached))
+        .with_columns(
+            pl.when(pl.col("__held").is_not_null())
+            .then(pl.lit(BUILD_PREFIX) + pl.col("record_id").str.slice(prefix))
+            .otherwise(pl.col("record_id"))
+            .alias("record_id")
+        )
+        .drop("__held")
+    )
 
 
 def _import_onto(

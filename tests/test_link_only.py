@@ -13,7 +13,7 @@ import pytest
 from familymatch.addresses import resolve_addresses, with_addresses
 from familymatch.ingest import ingest_project
 from familymatch.link import link_records
-from familymatch.link.blocking import BlockingRule, near
+from familymatch.link.blocking import BlockingRule, near, rule_groups
 from familymatch.link.evaluate import pairwise_scores
 from familymatch.project import load_project
 from familymatch.standardise import standardise
@@ -109,8 +109,12 @@ def test_near_reaches_rows_through_shared_blocks_one_hop_at_a_time() -> None:
     std = people(rows).with_row_index("__i")
     seeds = np.array([True, False, False, False])
     rules = (BlockingRule("surname_sound+dob", ("sn_phon", "dob")), BlockingRule("pc", ("pc",)))
-    assert near(std, seeds, rules, 0).tolist() == [True, False, False, False]
-    assert near(std, seeds, rules, 1).tolist() == [True, True, False, False]
+    groups = rule_groups(std, rules)
+    assert near(groups, seeds, 0).tolist() == [True, False, False, False]
+    assert near(groups, seeds, 1).tolist() == [True, True, False, False]
     # the baby at the mother's new postcode is two hops away; the stranger never
-    assert near(std, seeds, rules, 2).tolist() == [True, True, True, False]
-    assert near(std, seeds, rules, 5).tolist() == [True, True, True, False]
+    assert near(groups, seeds, 2).tolist() == [True, True, True, False]
+    assert near(groups, seeds, 5).tolist() == [True, True, True, False]
+    # a row left out neither is reached nor passes the reach on
+    among = np.array([True, False, True, True])
+    assert near(groups, seeds, 2, among).tolist() == [True, False, False, False]

@@ -282,21 +282,32 @@ def rule_pairs(blocks: RuleBlocks, new: np.ndarray | None = None) -> np.ndarray:
     return pairs
 
 
-def near(
-    std: pl.DataFrame, seeds: np.ndarray, rules: tuple[BlockingRule, ...], hops: int
-) -> np.ndarray:
-    """Per row of ``std`` (with ``__i``): whether it shares a block of any of ``rules`` with a
-    ``seeds`` row, or with such a row, up to ``hops`` steps (the seeds included): the rows a
-    linkage of the seeds can reach through at most ``hops`` candidate pairs."""
+def rule_groups(
+    std: pl.DataFrame, rules: tuple[BlockingRule, ...]
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per rule the frame has keys for: every row's group id and whether it has every key
+    (``group_ids``), for :func:`near`."""
     present = usable_rules(std, rules)
     keys = key_frame(std, present)
-    groups = [group_ids(keys, rule) for rule in present]
-    del keys
+    return [group_ids(keys, rule) for rule in present]
+
+
+def near(
+    groups: list[tuple[np.ndarray, np.ndarray]],
+    seeds: np.ndarray,
+    hops: int,
+    among: np.ndarray | None = None,
+) -> np.ndarray:
+    """Per row: whether it shares a block (``groups``, from :func:`rule_groups`) with a
+    ``seeds`` row, or with such a row, up to ``hops`` steps (the seeds included): the rows a
+    linkage of the seeds can reach through at most ``hops`` candidate pairs. Only the rows
+    ``among`` (all when None) are reached or carry the reach on."""
     reached = seeds.copy()
     for _ in range(hops):
         grown = reached.copy()
         for gid, valid in groups:
-            grown |= valid & np.isin(gid, gid[reached & valid])
+            inside = valid if among is None else valid & among
+            grown |= inside & np.isin(gid, gid[reached & inside])
         if grown.sum() == reached.sum():
             break
         reached = grown
