@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from claims.records import require_attachments
@@ -32,11 +33,13 @@ from familymatch.canonical import CANONICAL_SCHEMA
 from familymatch.errors import FamilyMatchError
 from familymatch.households import build_households
 from familymatch.ingest import ingest_project
-from familymatch.link import LinkResult, link_records
+from familymatch.link import LinkConfig, LinkResult, link_records, same_row_expr
+from familymatch.link.blocking import BlockingRule, near, rule_groups
+from familymatch.link.compare import street_expr
 from familymatch.link.model import FSModel
 from familymatch.project import Project, load_project
 from familymatch.standardise import standardise
-from familymatch.store import Store, audit, read_table, recording_run, run_info
+from familymatch.store import Store, audit, read_rows_in, read_table, recording_run, run_info
 from familymatch.store import schema as s
 
 BUILD_PREFIX = "build|"  # keeps the build's record ids apart from the later extract's
@@ -188,15 +191,65 @@ def link_onto_build(
     return LinkedOntoBuild(std, linked, membership)
 
 
+@dataclass
+class Held:
+    """An attaching build's attached families: their members' records (canonical), each
+    record's person and household, and the build's fitted model."""
+
+    records: pl.DataFrame
+    membership: pl.DataFrame  # record_id, person_id, household_id
+    model: FSModel
+
+
+def held_families(store: Store, build_run: int, attachments: pl.DataFrame) -> Held:
+    """The records of the families attached from ``build_run`` (``attachments``: its rows), read
+    by household and record id (a few thousand of a build's records, not all of them)."""
+    households = read_table(store, s.households, build_run).select("household_id", "family_ref")
+    ids = households.join(attachments.select("family_ref").unique(), on="family_ref")
+    membership = read_rows_in(
+        store, s.membership, build_run, "household_id", ids["household_id"].to_list()
+    ).select("record_id", "person_id", "household_id")
+    records = read_rows_in(
+        store, s.records, build_run, "record_id", membership["record_id"].to_list()
+    ).select(list(CANONICAL_SCHEMA))
+    model = FSModel.from_json(read_table(store, s.link_models, build_run)["model_json"][0])
+    return Held(records, membership, model)
+
+
+# a later record is linked when it shares a block with an attached family's record, or with a
+# later record that does (a school row that meets the benefit row that meets the held person;
+# a baby's row that meets its mother's later row at a new address)
+HOPS = 2
+IDENTIFIER_RULES = (
+    BlockingRule("nino", ("nino_std",)),
+    BlockingRule("upn", ("upn_std",)),
+    BlockingRule("same_row", ("same_row",)),
+)
+
+
+def reach_groups(std: pl.DataFrame) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Every row's block under each blocking rule of the linkage and each identifier (computed
+    once for the later records and every build's held ones)."""
+    keys = std.with_row_index("__i").with_columns(
+        street_expr(pl.col("addr")).alias("addr_street"), same_row_expr().alias("same_row")
+    )
+    return rule_groups(keys, LinkConfig().rules + IDENTIFIER_RULES)
+
+
 def import_outcomes(
     project_path: Path,
     store: Store,
     build_run: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> list[OutcomesImport]:
-    """Ingest ``project_path`` (the later period's project file) once, link it onto every build
-    attached families came from (only ``build_run`` when given: families attached after a
-    refresh come from a later build), and record the evidence: one ``outcomes`` run per build."""
+    """Ingest ``project_path`` (the later period's project file) once, link it onto the
+    attached families of every build they came from (only ``build_run`` when given: families
+    attached after a refresh come from a later build), and record the evidence: one
+    ``outcomes`` run per build.
+
+    The later records and every attaching build's attached records are standardised and their
+    addresses resolved once, together; each build's linkage then holds its attached families'
+    persons and takes the later records within reach of them (:func:`onto_held`)."""
     say = progress or (lambda _: None)
     project = load_project(project_path)
     attachments = require_attachments(store)
@@ -213,7 +266,19 @@ def import_outcomes(
     say("ingest")
     ingested = ingest_project(project)
     gazetteer = read_gazetteer(project.gazetteer)
+    later = ingested.records.select(list(CANONICAL_SCHEMA))
     seconds = {"ingest": time.perf_counter() - t}
+    t = time.perf_counter()
+    say("read the attached families")
+    held = {
+        b: held_families(store, b, attachments.filter(pl.col("build_run_id") == b)) for b in builds
+    }
+    seconds["read build"] = time.perf_counter() - t
+    t = time.perf_counter()
+    say("standardise")
+    std = standardise_together(later, held, gazetteer)
+    groups = reach_groups(std)
+    seconds["standardise"] = time.perf_counter() - t
     return [
         _import_onto(
             project,
@@ -221,12 +286,54 @@ def import_outcomes(
             b,
             attachments.filter(pl.col("build_run_id") == b),
             ingested,
-            gazetteer,
+            onto_held(std, groups, b),
+            held[b],
             dict(seconds),
             say,
         )
         for b in builds
     ]
+
+
+def standardise_together(
+    later: pl.DataFrame, held: dict[int, Held], gazetteer: pl.DataFrame | None
+) -> pl.DataFrame:
+    """The later records and every build's held records standardised, their addresses resolved
+    together; a held record's id prefixed ``build<run>|`` (two builds' extracts share record
+    ids) and its build in ``__held`` (null for a later record)."""
+    frames = [later.with_columns(pl.lit(None, pl.Int64).alias("__held"))] + [
+        h.records.with_columns(
+            (pl.lit(f"build{b}|") + pl.col("record_id")).alias("record_id"),
+            pl.lit(b, pl.Int64).alias("__held"),
+        )
+        for b, h in held.items()
+    ]
+    std = standardise(pl.concat(frames))
+    return with_addresses(std, resolve_addresses(std, gazetteer))
+
+
+def onto_held(
+    std: pl.DataFrame, groups: list[tuple[np.ndarray, np.ndarray]], build_run: int
+) -> pl.DataFrame:
+    """From :func:`standardise_together`: the later records within ``HOPS`` candidate pairs of
+    ``build_run``'s held records (by any blocking rule or identifier: ``groups``, from
+    :func:`reach_groups`; other builds' records neither reached nor passing the reach on), and
+    those held records, their ids prefixed ``BUILD_PREFIX`` (as :func:`map_to_build` reads)."""
+    held = std["__held"]
+    mine = (held == build_run).fill_null(False).to_numpy()
+    among = mine | held.is_null().to_numpy()
+    reached = near(groups, mine, HOPS, among)
+    prefix = len(f"build{build_run}|")
+    return (
+        std.filter(pl.Series(reached))
+        .with_columns(
+            pl.when(pl.col("__held").is_not_null())
+            .then(pl.lit(BUILD_PREFIX) + pl.col("record_id").str.slice(prefix))
+            .otherwise(pl.col("record_id"))
+            .alias("record_id")
+        )
+        .drop("__held")
+    )
 
 
 def _import_onto(
@@ -235,21 +342,25 @@ def _import_onto(
     build_run: int,
     attachments: pl.DataFrame,
     ingested: Any,
-    gazetteer: pl.DataFrame | None,
+    std: pl.DataFrame,
+    held: Held,
     seconds: dict[str, float],
     say: Callable[[str], None],
 ) -> OutcomesImport:
-    """Link the later records onto one build and record them as an ``outcomes`` run."""
+    """Link the later records within reach (``std``, from :func:`onto_held`) onto one build's
+    attached families (``held``) and record them as an ``outcomes`` run."""
     later = ingested.records.select(list(CANONICAL_SCHEMA))
-
-    onto = link_onto_build(store, build_run, later, seconds, say, gazetteer)
     t = time.perf_counter()
-    mapped = map_to_build(onto.linked.persons, onto.membership)
-    later_households = build_households(
-        onto.std, onto.linked.persons, project.reference_date
-    ).membership
-    mapped = join_newcomers(mapped, onto.linked.persons, later_households)
-    seconds["link"] += time.perf_counter() - t
+    say("link")
+    fixed = held.membership.select(
+        (pl.lit(BUILD_PREFIX) + pl.col("record_id")).alias("record_id"), "person_id"
+    )
+    # link only: the attached persons held, never a pair of two of their records re-scored
+    linked = link_records(with_claim_addresses(std), model=held.model, fixed=fixed)
+    mapped = map_to_build(linked.persons, held.membership)
+    later_households = build_households(std, linked.persons, project.reference_date).membership
+    mapped = join_newcomers(mapped, linked.persons, later_households)
+    seconds["link"] = time.perf_counter() - t
 
     households = read_table(store, s.households, build_run).select("household_id", "family_ref")
     attached = attachments.select("family_ref").unique()
@@ -302,7 +413,9 @@ def _import_onto(
     ) as run:
         run.add(s.source_files, ingested.stats_frame())
         run.add(s.rejects, ingested.rejects)
-        run.add(s.records, later)
+        # the later records within reach of the attached families (the rest cannot be
+        # evidence: docs/contracts.md section 6)
+        run.add(s.records, later.join(mapped.select("record_id"), on="record_id", how="semi"))
         run.add(
             s.persons,
             mapped.select(

@@ -84,7 +84,7 @@ def outcomes_view(results: list[Any]) -> list[RenderableType]:
 
 def _outcomes_one(result: Any) -> list[RenderableType]:
     t = Table(title=f"outcomes run {result.run_id} (onto build {result.build_run})")
-    for c in ("source", "records", "a known person", "a newcomer", "in an attached family"):
+    for c in ("source", "records", "an attached member", "a newcomer", "in an attached family"):
         t.add_column(c, justify="left" if c == "source" else "right")
     for r in result.by_source.iter_rows(named=True):
         t.add_row(

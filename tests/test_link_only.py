@@ -6,12 +6,14 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
 from familymatch.addresses import resolve_addresses, with_addresses
 from familymatch.ingest import ingest_project
 from familymatch.link import link_records
+from familymatch.link.blocking import BlockingRule, near, rule_groups
 from familymatch.link.evaluate import pairwise_scores
 from familymatch.project import load_project
 from familymatch.standardise import standardise
@@ -94,3 +96,25 @@ def test_held_persons_need_the_model_that_linked_them() -> None:
     std = people(background(40))
     with pytest.raises(ValueError, match="model that linked them"):
         link_records(std, fixed=std.select("record_id", pl.lit("P1").alias("person_id")))
+
+
+def test_near_reaches_rows_through_shared_blocks_one_hop_at_a_time() -> None:
+    # the held mother; her later record at a new postcode; her baby there; a stranger
+    rows = [
+        {"forename": "ROSA", "surname": "QUILL", "dob": date(1990, 5, 6), "postcode": "PL4 8AA"},
+        {"forename": "ROSA", "surname": "QUILL", "dob": date(1990, 5, 6), "postcode": "PL7 1CC"},
+        {"forename": "TOBY", "surname": "QUILL", "dob": date(2014, 1, 2), "postcode": "PL7 1CC"},
+        {"forename": "UNA", "surname": "MOSS", "dob": date(1961, 3, 4), "postcode": "PL9 9ZZ"},
+    ]
+    std = people(rows).with_row_index("__i")
+    seeds = np.array([True, False, False, False])
+    rules = (BlockingRule("surname_sound+dob", ("sn_phon", "dob")), BlockingRule("pc", ("pc",)))
+    groups = rule_groups(std, rules)
+    assert near(groups, seeds, 0).tolist() == [True, False, False, False]
+    assert near(groups, seeds, 1).tolist() == [True, True, False, False]
+    # the baby at the mother's new postcode is two hops away; the stranger never
+    assert near(groups, seeds, 2).tolist() == [True, True, True, False]
+    assert near(groups, seeds, 5).tolist() == [True, True, True, False]
+    # a row left out neither is reached nor passes the reach on
+    among = np.array([True, False, True, True])
+    assert near(groups, seeds, 2, among).tolist() == [True, False, False, False]
