@@ -78,9 +78,10 @@ class LinkConfig:
     training: str = "sessions"
     compare_chunk: int = 500_000  # candidate pairs compared at a time (bounds peak memory)
     # pairs compared directly, every compared column gathered for each pair (the u sample, the
-    # identifier pairs): ~600 bytes a pair while compared, so fewer at a time (scale 1: the
-    # u sample's 500,000-pair chunks were the build's peak, +310 MB)
-    direct_chunk: int = 100_000
+    # identifier pairs): ~600-800 bytes a pair while compared, so fewer at a time (scale 1: the
+    # u sample's 500,000-pair chunks were the build's peak, +310 MB; 100,000 cost 1.4 CPU s
+    # more in the fit, each chunk having a fixed cost)
+    direct_chunk: int = 250_000
     keep_pairs_above: float = 0.001  # scored pairs kept in the result below a link
 
 
@@ -239,9 +240,9 @@ def likely_pairs(
     min_probability: float,
     chunk: int,
 ) -> tuple[pl.DataFrame, np.ndarray]:
-    """The candidate pairs (in their order) and their pattern codes whose weight by pattern and
+    """The candidate pairs (sorted by i, j) and their pattern codes whose weight by pattern and
     name frequency reaches ``min_probability`` (with a margin for float rounding: the exact
-    scoring decides)."""
+    scoring decides). Sorted, each chunk's records are gathered in order when it is scored."""
     floor = math.log2(min_probability / (1 - min_probability)) - 0.01
     record_tf = record_frequencies(usable)
     scorer = PatternScorer(model)
@@ -250,7 +251,9 @@ def likely_pairs(
     for o in range(0, cand.height, step):
         first = cand["i"].slice(o, step).to_numpy()
         keep[o : o + step] = scorer.weights(codes[o : o + step], first, record_tf) >= floor
-    return cand.filter(pl.Series(keep)), codes[keep]
+    likely = cand.filter(pl.Series(keep)).with_columns(pl.Series("pattern", codes[keep]))
+    likely = likely.sort("i", "j")
+    return likely.drop("pattern"), likely["pattern"].to_numpy()
 
 
 def score_pairs(
@@ -262,8 +265,9 @@ def score_pairs(
 ) -> pl.DataFrame:
     """The likely pairs scored exactly, ``config.compare_chunk`` at a time, keeping the links,
     the pairs a rule kept apart although the model would have linked them, and probabilistic
-    near-misses (probability >= keep_pairs_above); sorted by (i, j). Only one chunk's levels
-    exist at a time: a chunk's levels come back from its pattern codes and its records."""
+    near-misses (probability >= keep_pairs_above), in the likely pairs' order. Only one
+    chunk's levels exist at a time: a chunk's levels come back from its pattern codes and its
+    records."""
     chunk = config.compare_chunk
     stage = rule_stage(config.pair_rules, config.household_guards)
     # the evidence chance alone produces for some pair in a population of this size
@@ -293,8 +297,7 @@ def score_pairs(
             .drop("sn_tf", "fn_tf", "loc_tf", "log2_records", *[f"w_{f}" for f in FIELDS])
         )
         kept.append(part)
-    # (i, j) is unique: the order of the kept pairs does not depend on the chunks'
-    return pl.concat(kept).sort("i", "j")
+    return pl.concat(kept)
 
 
 def name_frequencies(std: pl.DataFrame) -> dict[str, dict[str, float]]:
@@ -494,15 +497,16 @@ def link_records(
     std = std.with_row_index("__i").with_columns(linkable_expr().alias("linkable"))
     held = None if fixed is None else held_index(std, fixed)
     # the street (address without numbers) once per record, for the comparisons
-    # (lazily: only the columns linkage reads are copied, never the whole filtered frame)
+    # the filter copies only the columns linkage reads (and those the two above derive from),
+    # never the whole frame
+    wanted = {*linkage_columns(std, config), "linkable", "addr", "record_id", "role"}
     usable = (
-        std.lazy()
+        std.select(c for c in std.columns if c in wanted)
         .filter(pl.col("linkable"))
         .with_columns(
             street_expr(pl.col("addr")).alias("addr_street"), same_row_expr().alias("same_row")
         )
         .select(linkage_columns(std, config))
-        .collect()
     )
 
     clock.start()
