@@ -105,7 +105,8 @@ def _measured(name: str, f: Callable[..., Any]) -> Callable[..., Any]:
 
 def wrap(module: str, name: str) -> None:
     mod = importlib.import_module(module)
-    setattr(mod, name, _measured(name, getattr(mod, name)))
+    if hasattr(mod, name):  # another tree's pipeline may not have it
+        setattr(mod, name, _measured(name, getattr(mod, name)))
 
 
 def main() -> None:
