@@ -70,14 +70,15 @@ def link_project(
 
     with timed_stage("standardise", say, seconds) as done:
         std = standardise(ingested.records)
+        # standardise rechunks, so the ingest's frame is a second copy of the canonical columns;
+        # they are kept once, as columns of std (the same values; no later stage changes them),
+        # from here on rather than after the address stage, whose peak it would add to
+        ingested.records = std.select(list(CANONICAL_SCHEMA))
         done(std.height, "records")
 
     with timed_stage("addresses", say, seconds) as done:
         addresses = resolve_addresses(std, read_gazetteer(project.gazetteer))
         std = with_addresses(std, addresses)
-        # standardise rechunks, so the ingest's frame is a second copy of the canonical columns;
-        # they are kept once, as columns of std (the same values)
-        ingested.records = std.select(list(CANONICAL_SCHEMA))
         done(addresses.addresses.height, "addresses")
     if addresses.gazetteer_share is not None:
         log.info("addresses: %.1f%% resolved to the gazetteer", 100 * addresses.gazetteer_share)

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from familymatch.memory import release_free_memory
+
 BUILD_STAGES = ("ingest", "standardise", "addresses", "link", "households", "rules", "record")
 
 
@@ -44,5 +46,6 @@ def timed_stage(name: str, say: Progress, seconds: dict[str, float]) -> Iterator
     say(StageEvent(name))
     t = time.perf_counter()
     yield lambda count, unit: produced.append((count, unit))
+    release_free_memory()  # what the stage freed is not held through the next
     seconds[name] = time.perf_counter() - t
     say(StageEvent(name, done=True, count=produced[-1][0], unit=produced[-1][1]))

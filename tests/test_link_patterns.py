@@ -13,7 +13,15 @@ import pytest
 
 from familymatch.canonical import conform
 from familymatch.link import distinct, link_records, linkable_expr, name_frequencies, same_row_expr
-from familymatch.link.blocking import DEFAULT_RULES, candidate_pairs, group_ids, key_frame
+from familymatch.link.blocking import (
+    DEFAULT_RULES,
+    candidate_pairs,
+    group_ids,
+    key_frame,
+    rule_blocks,
+    rule_pair_chunks,
+    rule_pairs,
+)
 from familymatch.link.cluster import components
 from familymatch.link.compare import (
     FIELD_GROUPS,
@@ -109,6 +117,22 @@ def test_blocking_keeps_each_pair_once_with_the_first_rule_that_finds_it() -> No
     assert got == expected
     assert sum(s["new"] for s in stats.values()) == cand.height
     assert stats["surname_sound+dob"]["pairs"] == stats["surname_sound+dob"]["new"]
+
+
+def test_pairs_made_in_chunks_of_whole_blocks_are_the_rule_pairs_in_order() -> None:
+    rng = np.random.default_rng(3)
+    gid = rng.integers(0, 40, 600)  # blocks of ~15 rows: ~105 pairs each
+    gid[:50] = 99  # one block of 50 rows (1,225 pairs), larger than a chunk
+    valid = rng.random(600) > 0.1
+    valid[:50] = True
+    blocks = rule_blocks(gid, valid)
+    whole = rule_pairs(blocks)
+    parts = list(rule_pair_chunks(blocks, max_pairs=1_000))
+    assert len(parts) > 3
+    assert max(len(p) for p in parts) == 1_225  # the large block alone; the others bounded
+    assert all(len(p) <= 1_000 for p in parts if len(p) != 1_225)
+    assert np.array_equal(np.concatenate(parts), whole)
+    assert len(whole) == blocks.estimated > 4_000
 
 
 def test_pattern_codes_round_trip_every_level_combination() -> None:

@@ -93,7 +93,12 @@ def resolve_addresses(std: pl.DataFrame, gazetteer: pl.DataFrame | None = None) 
         pl.col("uprn").str.strip_chars().str.replace(r"\.0$", ""),
         pl.lit(False).alias("gaz"),
     )
-    distinct = raw.group_by("address", "postcode", "uprn", "gaz").len("n")
+    # in a fixed order: a variant's parts are its first distinct text's (group_by's order is not)
+    distinct = (
+        raw.group_by("address", "postcode", "uprn", "gaz")
+        .len("n")
+        .sort("address", "postcode", "uprn", nulls_last=True)
+    )
     if gazetteer is not None:
         listed = gazetteer.select("address", "postcode", "uprn", gaz=pl.lit(True), n=pl.lit(0))
         distinct = pl.concat([distinct, listed.cast(distinct.schema)])
@@ -213,21 +218,29 @@ def _share(records: pl.DataFrame) -> float:
     )
 
 
+def aligned(std: pl.DataFrame, by_record: pl.DataFrame) -> pl.DataFrame:
+    """``by_record``'s columns other than record_id, one row per row of ``std`` in its order
+    (null where it has no row for the record): to add to ``std`` without a join copying every
+    one of its columns (at county scale ``std`` is the widest frame of the build)."""
+    return (
+        std.select("record_id")
+        .join(by_record, on="record_id", how="left", maintain_order="left")
+        .drop("record_id")
+    )
+
+
 def with_addresses(std: pl.DataFrame, result: AddressResult) -> pl.DataFrame:
     """std plus address_id, resolved_by, addr_* parts; ``pc`` (and its sector, district, area,
     validity) filled from the address text where the source had no postcode."""
-    out = std.join(
-        result.records.select(
-            "record_id",
-            "address_id",
-            "resolved_by",
-            pl.col("uprn").alias("addr_uprn"),
-            *PART_COLUMNS.values(),
-            "addr_postcode",
-        ),
-        on="record_id",
-        how="left",
+    added = result.records.select(
+        "record_id",
+        "address_id",
+        "resolved_by",
+        pl.col("uprn").alias("addr_uprn"),
+        *PART_COLUMNS.values(),
+        "addr_postcode",
     )
+    out = std.hstack(aligned(std, added).get_columns())
     fill = pl.col("pc").is_null() & pl.col("addr_postcode").str.contains(PC_PATTERN).fill_null(
         False
     )

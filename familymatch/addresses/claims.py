@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from familymatch.addresses import aligned
+
 # the standardised and address-stage columns that say where a record is
 ADDRESS_COLUMNS = (
     "pc",
@@ -69,16 +71,20 @@ def with_claim_addresses(std: pl.DataFrame) -> pl.DataFrame:
     taken = claim_addresses(std)
     if taken.height == 0:
         return std
-    suffix = "__claim"
-    joined = std.join(
-        taken.with_columns(pl.lit(True).alias("__taken")),
-        on="record_id",
-        how="left",
-        suffix=suffix,
-        maintain_order="left",
+    # only the address columns are new: the others stay std's own (no copy of the frame)
+    claim = aligned(
+        std,
+        taken.select(
+            "record_id",
+            pl.lit(True).alias("taking"),
+            *[pl.col(c).name.suffix("__claim") for c in ADDRESS_COLUMNS],
+        ),
     )
-    taking = pl.col("__taken").fill_null(False)
-    return joined.with_columns(
-        *[pl.when(taking).then(pl.col(c + suffix)).otherwise(c).alias(c) for c in ADDRESS_COLUMNS],
-        pl.when(taking).then(pl.lit("claim")).otherwise("resolved_by").alias("resolved_by"),
-    ).select(std.columns)
+    taking = claim["taking"].fill_null(False)
+    return std.with_columns(
+        *[
+            pl.when(taking).then(claim[c + "__claim"]).otherwise(pl.col(c)).alias(c)
+            for c in ADDRESS_COLUMNS
+        ],
+        pl.when(taking).then(pl.lit("claim")).otherwise(pl.col("resolved_by")).alias("resolved_by"),
+    )

@@ -50,6 +50,7 @@ from familymatch.link.patterns import (
     record_frequencies,
 )
 from familymatch.logs import get_logger
+from familymatch.memory import release_free_memory
 
 log = get_logger(__name__)
 
@@ -76,6 +77,11 @@ class LinkConfig:
     # "single" (one EM over all candidate pairs)
     training: str = "sessions"
     compare_chunk: int = 500_000  # candidate pairs compared at a time (bounds peak memory)
+    # pairs compared directly, every compared column gathered for each pair (the u sample, the
+    # identifier pairs): ~600-800 bytes a pair while compared, so fewer at a time (scale 1: the
+    # u sample's 500,000-pair chunks were the build's peak, +310 MB; 100,000 cost 1.4 CPU s
+    # more in the fit, each chunk having a fixed cost)
+    direct_chunk: int = 250_000
     keep_pairs_above: float = 0.001  # scored pairs kept in the result below a link
 
 
@@ -106,6 +112,7 @@ class StageClock:
         self._wall, self._cpu = time.perf_counter(), time.process_time()
 
     def stop(self, stage: str) -> None:
+        release_free_memory()  # the sub-stage's freed arrays are not held through the next
         self.seconds[stage] = time.perf_counter() - self._wall
         self.cpu[stage] = round(time.process_time() - self._cpu, 3)
         self.peak_mb[stage] = _peak_rss_mb()
@@ -233,8 +240,9 @@ def likely_pairs(
     min_probability: float,
     chunk: int,
 ) -> tuple[pl.DataFrame, np.ndarray]:
-    """The candidate pairs (sorted by i, j) and their pattern codes whose weight by pattern and name frequency reaches
-    ``min_probability`` (with a margin for float rounding: the exact scoring decides)."""
+    """The candidate pairs (sorted by i, j) and their pattern codes whose weight by pattern and
+    name frequency reaches ``min_probability`` (with a margin for float rounding: the exact
+    scoring decides). Sorted, each chunk's records are gathered in order when it is scored."""
     floor = math.log2(min_probability / (1 - min_probability)) - 0.01
     record_tf = record_frequencies(usable)
     scorer = PatternScorer(model)
@@ -243,8 +251,53 @@ def likely_pairs(
     for o in range(0, cand.height, step):
         first = cand["i"].slice(o, step).to_numpy()
         keep[o : o + step] = scorer.weights(codes[o : o + step], first, record_tf) >= floor
-    likely = cand.with_columns(pl.Series("pattern", codes)).filter(pl.Series(keep)).sort("i", "j")
+    likely = cand.filter(pl.Series(keep)).with_columns(pl.Series("pattern", codes[keep]))
+    likely = likely.sort("i", "j")
     return likely.drop("pattern"), likely["pattern"].to_numpy()
+
+
+def score_pairs(
+    model: FSModel,
+    usable: pl.DataFrame,
+    likely: pl.DataFrame,
+    codes: np.ndarray,
+    config: LinkConfig,
+) -> pl.DataFrame:
+    """The likely pairs scored exactly, ``config.compare_chunk`` at a time, keeping the links,
+    the pairs a rule kept apart although the model would have linked them, and probabilistic
+    near-misses (probability >= keep_pairs_above), in the likely pairs' order. Only one
+    chunk's levels exist at a time: a chunk's levels come back from its pattern codes and its
+    records."""
+    chunk = config.compare_chunk
+    stage = rule_stage(config.pair_rules, config.household_guards)
+    # the evidence chance alone produces for some pair in a population of this size
+    log2_records = math.log2(max(usable.height, 2))
+    kept = []
+    for o in range(0, max(likely.height, 1), chunk):
+        levels = levels_of_patterns(
+            pair_frame(usable, likely.slice(o, chunk), EXTRA_COLUMNS), codes[o : o + chunk]
+        )
+        part = (
+            model.score(levels)
+            .with_columns(pl.lit(log2_records).alias("log2_records"))
+            .with_columns(stage.alias("stage"))
+            .with_columns(
+                (
+                    (pl.col("match_probability") >= config.threshold) & (pl.col("stage") == "fs")
+                ).alias("linked")
+            )
+            .filter(
+                pl.col("linked")
+                | (pl.col("match_probability") >= config.threshold)
+                | (
+                    (pl.col("stage") == "fs")
+                    & (pl.col("match_probability") >= config.keep_pairs_above)
+                )
+            )
+            .drop("sn_tf", "fn_tf", "loc_tf", "log2_records", *[f"w_{f}" for f in FIELDS])
+        )
+        kept.append(part)
+    return pl.concat(kept)
 
 
 def name_frequencies(std: pl.DataFrame) -> dict[str, dict[str, float]]:
@@ -281,13 +334,13 @@ def fit_model(
     vocab: Vocabulary | None = None,
 ) -> FSModel:
     n_random = min(config.u_sample_pairs, max(50_000, std.height * 20))
-    u = estimate_u(random_pair_levels(std, n_random, config.seed, config.compare_chunk, vocab))
+    u = estimate_u(random_pair_levels(std, n_random, config.seed, config.direct_chunk, vocab))
     m_start = None
     # the periods of one row are copies of one person's fields: they would teach m nothing
     id_edges = id_edges.filter(pl.col("stage") != "same_row")
     if id_edges.height >= 100:
         id_pairs = id_edges.select("i", "j", pl.lit(-2).alias("rule"))
-        m_start = level_shares(field_levels(std, id_pairs, config.compare_chunk, vocab))
+        m_start = level_shares(field_levels(std, id_pairs, config.direct_chunk, vocab))
     if config.training == "sessions":
         model = fit_sessions(levels, u, m_start)
     else:
@@ -444,8 +497,12 @@ def link_records(
     std = std.with_row_index("__i").with_columns(linkable_expr().alias("linkable"))
     held = None if fixed is None else held_index(std, fixed)
     # the street (address without numbers) once per record, for the comparisons
+    # the filter copies only the columns linkage reads (and those the two above derive from),
+    # never the whole frame
+    wanted = {*linkage_columns(std, config), "linkable", "addr", "record_id", "role"}
     usable = (
-        std.filter(pl.col("linkable"))
+        std.select(c for c in std.columns if c in wanted)
+        .filter(pl.col("linkable"))
         .with_columns(
             street_expr(pl.col("addr")).alias("addr_street"), same_row_expr().alias("same_row")
         )
@@ -489,46 +546,8 @@ def link_records(
         fitted, usable, cand, codes, min(config.threshold, config.keep_pairs_above), chunk
     )
     del cand, codes
-    levels = pl.concat(
-        [
-            levels_of_patterns(
-                pair_frame(usable, likely.slice(o, chunk), EXTRA_COLUMNS),
-                likely_codes[o : o + chunk],
-            )
-            for o in range(0, max(likely.height, 1), chunk)
-        ]
-    )
+    scored = score_pairs(fitted, usable, likely, likely_codes, config)
     del likely, likely_codes
-    stage = rule_stage(config.pair_rules, config.household_guards)
-    # the evidence chance alone produces for some pair in a population of this size
-    log2_records = math.log2(max(usable.height, 2))
-    kept = []
-    # scored in chunks; the clear non-matches (most candidate pairs at city scale) are dropped
-    # at once. Kept: the links, the pairs a rule kept apart although the model would have
-    # linked them, and probabilistic near-misses (probability >= keep_pairs_above)
-    for o in range(0, max(levels.height, 1), chunk):
-        part = (
-            fitted.score(levels.slice(o, chunk))
-            .with_columns(pl.lit(log2_records).alias("log2_records"))
-            .with_columns(stage.alias("stage"))
-            .with_columns(
-                (
-                    (pl.col("match_probability") >= config.threshold) & (pl.col("stage") == "fs")
-                ).alias("linked")
-            )
-            .filter(
-                pl.col("linked")
-                | (pl.col("match_probability") >= config.threshold)
-                | (
-                    (pl.col("stage") == "fs")
-                    & (pl.col("match_probability") >= config.keep_pairs_above)
-                )
-            )
-            .drop("sn_tf", "fn_tf", "loc_tf", "log2_records", *[f"w_{f}" for f in FIELDS])
-        )
-        kept.append(part)
-    scored = pl.concat(kept)
-    del levels, kept
     clock.stop("predict")
 
     clock.start()

@@ -11,6 +11,7 @@ city, while a rule that pairs each record with hundreds of others is too loose a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -189,10 +190,9 @@ def candidate_pairs(
     linked among themselves (``link_records(fixed=...)``)."""
     limit = max(max_pairs_per_rule, max_pairs_per_record * std.height)
     present = usable_rules(std, rules)
-    keys = key_frame(std, present)
     stats: dict[str, dict[str, int]] = {}
-    # each rule's blocks (valid with every key)
-    groups = {rule: rule_blocks(*group_ids(keys, rule)) for rule in present}
+    # each rule's blocks (valid with every key); its key strings exist only while it is grouped
+    groups = {rule: rule_blocks(*group_ids(key_frame(std, (rule,)), rule)) for rule in present}
     made: dict[BlockingRule, RuleBlocks] = {}  # the blocks this linkage makes pairs from
     for rule in present:
         made[rule], est = (
@@ -209,32 +209,34 @@ def candidate_pairs(
     # a pair is new to rule k when no earlier rule's block holds both records, so no rule's
     # pairs are kept twice
     earlier: list[np.ndarray] = []
-    index = keys["__i"].to_numpy()  # row position -> record index (``__i``, increasing)
-    del keys  # the key strings: the blocks are all the pairs need
+    index = std["__i"].to_numpy()  # row position -> record index (``__i``, increasing)
     parts = []
     for order, rule in enumerate(rules):
         if rule not in present:
             continue
-        pairs = rule_pairs(made[rule], new)
-        stats[rule.name]["pairs"] = len(pairs)
-        for block in earlier:  # the pairs an earlier rule found go at once
-            pairs = pairs[block[pairs[:, 0]] != block[pairs[:, 1]]]
-        stats[rule.name]["new"] = len(pairs)
-        earlier.append(groups[rule].block)
-        parts.append(
-            pl.DataFrame(
-                {
-                    "i": index[pairs[:, 0]].astype(np.uint32),
-                    "j": index[pairs[:, 1]].astype(np.uint32),
-                    "rule": np.full(len(pairs), order, dtype=np.int16),
-                }
+        stats[rule.name].update(pairs=0, new=0)
+        # made a bounded number at a time: a rule's whole pair set never exists before its
+        # pairs found by earlier rules are dropped
+        for pairs in rule_pair_chunks(made.pop(rule), new):
+            stats[rule.name]["pairs"] += len(pairs)
+            for block in earlier:  # the pairs an earlier rule found go at once
+                pairs = pairs[block[pairs[:, 0]] != block[pairs[:, 1]]]
+            stats[rule.name]["new"] += len(pairs)
+            parts.append(
+                pl.DataFrame(
+                    {
+                        "i": index[pairs[:, 0]].astype(np.uint32),
+                        "j": index[pairs[:, 1]].astype(np.uint32),
+                        "rule": np.full(len(pairs), order, dtype=np.int16),
+                    }
+                )
             )
-        )
-        del pairs
+            del pairs
+        earlier.append(groups.pop(rule).block)  # only the block numbers are needed from here
     del groups, made, earlier
     if not parts:
         return pl.DataFrame(schema={"i": pl.UInt32, "j": pl.UInt32, "rule": pl.Int16}), stats
-    return pl.concat(parts, rechunk=False), stats  # one chunk a rule: no copy of every pair
+    return pl.concat(parts, rechunk=False), stats  # chunks as made: no copy of every pair
 
 
 def group_ids(keys: pl.DataFrame, rule: BlockingRule) -> tuple[np.ndarray, np.ndarray]:
@@ -247,6 +249,32 @@ def group_ids(keys: pl.DataFrame, rule: BlockingRule) -> tuple[np.ndarray, np.nd
         pl.all_horizontal(pl.col(c).is_not_null() for c in cols).alias("valid"),
     )
     return frame["g"].to_numpy(), frame["valid"].to_numpy()
+
+
+# pairs made at a time (whole blocks: a larger block is made alone)
+PAIR_CHUNK = 4_000_000
+
+
+def rule_pair_chunks(
+    blocks: RuleBlocks, new: np.ndarray | None = None, max_pairs: int = PAIR_CHUNK
+) -> Iterator[np.ndarray]:
+    """A rule's pairs (``rule_pairs``, in the same order; with ``new``, only those holding a
+    new row), whole blocks at a time, about ``max_pairs`` a time: the memory of making them is
+    bounded, not the square of a block set's size."""
+    sizes = blocks.sizes.astype(np.int64)
+    per_block = sizes * (sizes - 1) // 2
+    row_ends = np.cumsum(sizes)
+    ends = np.cumsum(per_block)
+    start_block, start_row = 0, 0
+    while start_block < len(sizes):
+        done = int(ends[start_block - 1]) if start_block else 0
+        stop = max(int(np.searchsorted(ends, done + max_pairs, side="right")), start_block + 1)
+        end_row = int(row_ends[stop - 1])
+        part = RuleBlocks(
+            blocks.rows[start_row:end_row], blocks.sizes[start_block:stop], blocks.block
+        )
+        yield rule_pairs(part, new)
+        start_block, start_row = stop, end_row
 
 
 def rule_pairs(blocks: RuleBlocks, new: np.ndarray | None = None) -> np.ndarray:
