@@ -105,7 +105,7 @@ def _postcode_warning(source: str, column: pl.Series, filled: int) -> list[str]:
     """A warning when more than ``POSTCODE_WARN`` of a postcode column's filled cells are no UK
     postcode once normalised ("PL100 1AB", a town, a phone number): the address stage resolves
     such rows only through other records of the same address, so a whole district of them
-    places nobody (a scale-20 council with "PL100"-"PL161" split 432 families this way)."""
+    places nobody (a scale-20 council with "PL100"-"PL166" split 432 families this way)."""
     pc = (
         column.cast(pl.String)
         .to_frame("pc")
