@@ -273,3 +273,29 @@ def test_column_warnings_are_logged_for_ingest_and_cohort_build(tmp_path: Path) 
     finally:
         logger.removeHandler(handler)
     assert seen == ["src: column 'DOB' parsed on 0% of 2 rows: is its format dd/mm/yy?"]
+
+
+@pytest.mark.parametrize(
+    ("bad", "warnings"),
+    [
+        (1, []),  # one in ten is a typo's share: no warning
+        (
+            3,
+            [
+                "src: column 'Postcode' is no UK postcode on 30% of 10 filled rows; their "
+                "addresses are resolved only through other records."
+            ],
+        ),
+    ],
+)
+def test_a_postcode_column_mostly_no_uk_postcode_is_warned_of(
+    tmp_path: Path, bad: int, warnings: list[str]
+) -> None:
+    # "PL161 8AB": a district of three digits (the scale-20 generator's); written without a space
+    # or in lower case a postcode is still one
+    cells = ["PL161 8AB"] * bad + ["pl16 1ab", "PL161AB", "PL1 1AB"] + ["TQ1 2AB"] * (7 - bad)
+    csv = "First,Postcode\n" + "".join(f"P{i},{pc}\n" for i, pc in enumerate(cells))
+    source = '[sources.columns]\nforename = "First"\npostcode = "Postcode"\n'
+    records, _, result = ingest(tmp_path, csv, source)
+    assert records.height == 10
+    assert result.warnings == warnings  # type: ignore[attr-defined]

@@ -1,6 +1,8 @@
 """How well each mapped column of a source read: filled share, parsed share, and warnings for a
-column that is mostly empty or mostly rejected. Messages name the source, the column (a header,
-never a cell) and counts; a date column's warning suggests the format that would read it."""
+column that is mostly empty or mostly rejected, or a postcode column of which more than a tenth is
+no UK postcode (a row without one is placed at an address only through other records of it).
+Messages name the source, the column (a header, never a cell) and counts; a date column's warning
+suggests the format that would read it."""
 
 from __future__ import annotations
 
@@ -12,9 +14,11 @@ from familymatch.ingest.fields import DATE_FIELDS
 from familymatch.ingest.inspect import guess_date_format
 from familymatch.ingest.readers import RawTable
 from familymatch.project import FieldSpec, SourceSpec
+from familymatch.standardise import POSTCODE_PATTERN, normalise_postcode
 
 EMPTY_WARN = 0.95  # a column empty on at least this share of rows is "mostly empty"
 REJECT_WARN = 0.5  # a column rejected on more than this share of its filled rows
+POSTCODE_WARN = 0.1  # a postcode column that is no UK postcode on more than this share filled
 # empty by nature on most rows: open spells, no middle name, no partner on the claim
 OFTEN_EMPTY = frozenset({"end_date", "middle_names"})
 
@@ -92,7 +96,28 @@ def column_warnings(
                 f"{spec.name}: column '{col}' parsed on {1 - bad / filled:.0%} of "
                 f"{filled:,} rows{hint}"
             )
+        elif name == "postcode" and field.columns() == (col,) and filled:
+            out.extend(_postcode_warning(spec.name, table.frame[col], filled))
     return out
+
+
+def _postcode_warning(source: str, column: pl.Series, filled: int) -> list[str]:
+    """A warning when more than ``POSTCODE_WARN`` of a postcode column's filled cells are no UK
+    postcode once normalised ("PL100 1AB", a town, a phone number): the address stage resolves
+    such rows only through other records of the same address, so a whole district of them
+    places nobody (a scale-20 council with "PL100"-"PL166" split 432 families this way)."""
+    pc = (
+        column.cast(pl.String)
+        .to_frame("pc")
+        .select(normalise_postcode(pl.col("pc")).alias("pc"))["pc"]
+    )
+    bad = int((pc.is_not_null() & ~pc.str.contains(POSTCODE_PATTERN)).sum())
+    if bad <= filled * POSTCODE_WARN:
+        return []
+    return [
+        f"{source}: column '{column.name}' is no UK postcode on {bad / filled:.0%} of "
+        f"{filled:,} filled rows; their addresses are resolved only through other records."
+    ]
 
 
 __all__ = ["COLUMN_REPORT_SCHEMA", "column_report", "column_warnings"]
