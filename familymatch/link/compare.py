@@ -368,14 +368,116 @@ def _name_level(
     )
 
 
-def comparison_levels(pf: pl.DataFrame, vocab: Vocabulary | None = None) -> pl.DataFrame:
+def comparison_levels(
+    pf: pl.DataFrame, vocab: Vocabulary | None = None, fields: tuple[str, ...] | None = None
+) -> pl.DataFrame:
     """i, j and one Int8 level column per field of FIELDS (``vocab``: the records' string codes'
-    vocabulary when the pair frame carries the codes, ``string_codes``; the same levels)."""
-    if "addr_street_l" not in pf.columns:
+    vocabulary when the pair frame carries the codes, ``string_codes``; the same levels).
+    ``fields``: only these fields' levels (each the same as among all; without the extra
+    columns), and only the similarities they read are computed: a field group compared on its
+    own (``link.distinct``) skips the others' work."""
+    wanted = tuple(FIELDS) if fields is None else fields
+    if "addr_street_l" not in pf.columns and "loc" in wanted:
         pf = pf.with_columns(
             street_expr(pl.col("addr_l")).alias("addr_street_l"),
             street_expr(pl.col("addr_r")).alias("addr_street_r"),
         )
+    c = pl.col
+    both = lambda n: c(f"{n}_l").is_not_null() & c(f"{n}_r").is_not_null()  # noqa: E731
+    levels: dict[str, pl.Expr] = {}
+    if "fn" in wanted or "sn" in wanted:
+        pf, levels["fn"], levels["sn"] = _name_levels(pf, vocab)
+    if "dob" in wanted:
+        pf = pf.with_columns(pl.Series("dob_slip", dobs_slip(pf["dob_l"], pf["dob_r"])))
+        levels["dob"] = _dob_level()
+    if "loc" in wanted:
+        pf = pf.with_columns(_address_similarities(pf, vocab))
+        levels["loc"] = location_level(pf)
+    levels["sex"] = (
+        pl.when(~both("sex")).then(-1).when(c("sex_l") == c("sex_r")).then(1).otherwise(0)
+    )
+    m1l = first_middle("mn_l")
+    m1r = first_middle("mn_r")
+    levels["mn"] = (
+        pl.when(~both("mn"))
+        .then(-1)
+        .when(m1l == m1r)
+        .then(2)
+        .when(m1l.str.slice(0, 1) == m1r.str.slice(0, 1))
+        .then(1)
+        .otherwise(0)
+    )
+    out = [levels[f].cast(pl.Int8).alias(f) for f in FIELDS if f in wanted]
+    if fields is not None:
+        return pf.select(out)
+    return pf.select("i", "j", c("rule").cast(pl.Int16), *out, *pair_extras(pf))
+
+
+def _address_similarities(pf: pl.DataFrame, vocab: Vocabulary | None) -> list[pl.Series]:
+    """The address similarities the loc level reads (``location_level``)."""
+    first = lambda col: pl.col(col).str.slice(0, 1)  # noqa: E731
+    need = pf.select(
+        # the address similarity counts only with the same (or no) house number
+        (
+            (pl.col("addr_num_l") == pl.col("addr_num_r"))
+            | (pl.col("addr_num_l").is_null() & pl.col("addr_num_r").is_null())
+        ).alias("addr"),
+        # another postcode on a street with the same initial
+        (
+            (pl.col("pc_l") != pl.col("pc_r")).fill_null(True)
+            & (first("addr_street_l") == first("addr_street_r"))
+        ).alias("street"),
+    )
+    addr_jw = _jw(pf, "addr_l", "addr_r", need["addr"], vocab)
+    return [
+        pl.Series("addr_jw", addr_jw),
+        # ... and their streets alike too: the shared number at the front of two addresses
+        # lifts the similarity of two streets ("20 ESTOVER STREET" / "20 SUTTON AVENUE")
+        pl.Series(
+            "addr_street_jw",
+            _jw(pf, "addr_street_l", "addr_street_r", pl.Series(addr_jw >= 0.85), vocab),
+        ),
+        pl.Series("street_jw", _jw(pf, "addr_street_l", "addr_street_r", need["street"], vocab)),
+    ]
+
+
+def _dob_level() -> pl.Expr:
+    """The dob level of each pair (table above; reads ``dob_slip``)."""
+    c = pl.col
+    dl, dr = c("dob_l"), c("dob_r")
+    transposed = (
+        (dl.dt.year() == dr.dt.year())
+        & (dl.dt.day() == dr.dt.month())
+        & (dl.dt.month() == dr.dt.day())
+    )
+    return (
+        pl.when(dl.is_null() | dr.is_null())
+        .then(-1)
+        .when(dl == dr)
+        .then(4)
+        .when(transposed)
+        .then(3)
+        .when(
+            (dl.dt.year() == dr.dt.year())
+            & (
+                (dl.dt.month() == dr.dt.month())
+                | (dl.dt.day() == dr.dt.day())
+                | ((dl.dt.month() == 1) & (dl.dt.day() == 1))
+                | ((dr.dt.month() == 1) & (dr.dt.day() == 1))
+            )
+        )
+        .then(2)
+        .when(c("dob_slip"))
+        .then(1)
+        .otherwise(0)
+    )
+
+
+def _name_levels(
+    pf: pl.DataFrame, vocab: Vocabulary | None
+) -> tuple[pl.DataFrame, pl.Expr, pl.Expr]:
+    """The pair frame with the name similarities, and the fn and sn level expressions (the
+    swap rule couples them)."""
     first = lambda col: pl.col(col).str.slice(0, 1)  # noqa: E731
     c = pl.col
     contains = (
@@ -391,26 +493,20 @@ def comparison_levels(pf: pl.DataFrame, vocab: Vocabulary | None = None) -> pl.D
         # the name similarities count only where the names do not already agree exactly
         ~agree(c("fn_l") == c("fn_r"), c("fn_canon_l") == c("fn_canon_r")).alias("fn"),
         ~agree(c("sn_l") == c("sn_r"), contains).alias("sn"),
+        (c("fn_canon_l").ne_missing(c("fn_l")) | c("fn_canon_r").ne_missing(c("fn_r"))).alias(
+            "canon"
+        ),
         # names crossed over only where they keep their initials and the names differ
         (
             (first("fn_l") == first("sn_r"))
             & (first("sn_l") == first("fn_r"))
             & ((pl.col("fn_l") != pl.col("fn_r")) | (pl.col("sn_l") != pl.col("sn_r")))
         ).alias("cross"),
-        # the address similarity counts only with the same (or no) house number
-        (
-            (pl.col("addr_num_l") == pl.col("addr_num_r"))
-            | (pl.col("addr_num_l").is_null() & pl.col("addr_num_r").is_null())
-        ).alias("addr"),
-        # another postcode on a street with the same initial
-        (
-            (pl.col("pc_l") != pl.col("pc_r")).fill_null(True)
-            & (first("addr_street_l") == first("addr_street_r"))
-        ).alias("street"),
     )
-    addr_jw = _jw(pf, "addr_l", "addr_r", need["addr"], vocab)
+    # the nickname-resolved forenames count only where one differs from the forename as written
+    # (elsewhere both similarities are one)
     fn_jw = np.maximum(
-        _jw(pf, "fn_canon_l", "fn_canon_r", need["fn"], vocab),
+        _jw(pf, "fn_canon_l", "fn_canon_r", need["fn"] & need["canon"], vocab),
         _jw(pf, "fn_l", "fn_r", need["fn"], vocab),
     )
     pf = pf.with_columns(
@@ -419,18 +515,8 @@ def comparison_levels(pf: pl.DataFrame, vocab: Vocabulary | None = None) -> pl.D
         # the names crossed over: the forename of one record against the surname of the other
         pl.Series("fx_jw", _jw(pf, "fn_l", "sn_r", need["cross"], vocab)),
         pl.Series("sx_jw", _jw(pf, "sn_l", "fn_r", need["cross"], vocab)),
-        pl.Series("addr_jw", addr_jw),
-        # ... and their streets alike too: the shared number at the front of two addresses
-        # lifts the similarity of two streets ("20 ESTOVER STREET" / "20 SUTTON AVENUE")
-        pl.Series(
-            "addr_street_jw",
-            _jw(pf, "addr_street_l", "addr_street_r", pl.Series(addr_jw >= 0.85), vocab),
-        ),
-        pl.Series("street_jw", _jw(pf, "addr_street_l", "addr_street_r", need["street"], vocab)),
-        pl.Series("dob_slip", dobs_slip(pf["dob_l"], pf["dob_r"])),
         forename_partly_agrees(pf, fn_jw),
     )
-    both = lambda n: c(f"{n}_l").is_not_null() & c(f"{n}_r").is_not_null()  # noqa: E731
     pf = pf.with_columns(
         pl.when(c("fn_l") == c("fn_r"))
         .then(4)
@@ -455,61 +541,10 @@ def comparison_levels(pf: pl.DataFrame, vocab: Vocabulary | None = None) -> pl.D
         & (pl.min_horizontal("fn_cross", "sn_cross") >= 1)
         & (c("fn_cross") + c("sn_cross") > c("fn_direct") + c("sn_direct"))
     )
+    both = lambda n: c(f"{n}_l").is_not_null() & c(f"{n}_r").is_not_null()  # noqa: E731
     fn = pl.when(~both("fn")).then(-1).when(swapped).then(c("fn_cross")).otherwise(c("fn_direct"))
     sn = pl.when(~both("sn")).then(-1).when(swapped).then(c("sn_cross")).otherwise(c("sn_direct"))
-    dl, dr = c("dob_l"), c("dob_r")
-    transposed = (
-        (dl.dt.year() == dr.dt.year())
-        & (dl.dt.day() == dr.dt.month())
-        & (dl.dt.month() == dr.dt.day())
-    )
-    dob = (
-        pl.when(~both("dob"))
-        .then(-1)
-        .when(dl == dr)
-        .then(4)
-        .when(transposed)
-        .then(3)
-        .when(
-            (dl.dt.year() == dr.dt.year())
-            & (
-                (dl.dt.month() == dr.dt.month())
-                | (dl.dt.day() == dr.dt.day())
-                | ((dl.dt.month() == 1) & (dl.dt.day() == 1))
-                | ((dr.dt.month() == 1) & (dr.dt.day() == 1))
-            )
-        )
-        .then(2)
-        .when(c("dob_slip"))
-        .then(1)
-        .otherwise(0)
-    )
-    loc = location_level(pf)
-    sex = pl.when(~both("sex")).then(-1).when(c("sex_l") == c("sex_r")).then(1).otherwise(0)
-    m1l = first_middle("mn_l")
-    m1r = first_middle("mn_r")
-    mn = (
-        pl.when(~both("mn"))
-        .then(-1)
-        .when(m1l == m1r)
-        .then(2)
-        .when(m1l.str.slice(0, 1) == m1r.str.slice(0, 1))
-        .then(1)
-        .otherwise(0)
-    )
-
-    return pf.select(
-        "i",
-        "j",
-        c("rule").cast(pl.Int16),
-        fn.cast(pl.Int8).alias("fn"),
-        sn.cast(pl.Int8).alias("sn"),
-        dob.cast(pl.Int8).alias("dob"),
-        loc.cast(pl.Int8).alias("loc"),
-        sex.cast(pl.Int8).alias("sex"),
-        mn.cast(pl.Int8).alias("mn"),
-        *pair_extras(pf),
-    )
+    return pf, fn, sn
 
 
 # the columns ``pair_extras`` reads (with the frequencies when the frame has them)

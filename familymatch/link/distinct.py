@@ -79,7 +79,8 @@ class DistinctComparer:
         """The pattern codes, each group's levels computed on its distinct pairs of values."""
         code = np.zeros(pairs.height, dtype=np.int64)
         for (fields, cols, _), (first, inverse) in zip(self.groups, numbered, strict=True):
-            levels = comparison_levels(self._pair_frame(pairs.gather(first), cols), self.vocab)
+            pf = self._pair_frame(pairs.gather(first), cols)
+            levels = comparison_levels(pf, self.vocab, fields)
             for f in fields:
                 code += ((levels[f].to_numpy().astype(np.int64) + 1) * RADIX[f])[inverse]
         return code.astype(PATTERN_DTYPE)
