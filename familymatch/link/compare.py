@@ -31,6 +31,7 @@ for every pair; the model reads it at loc level 5 only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,6 +66,7 @@ FIELD_GROUPS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
 )
 JW_COLUMNS = ("fn", "fn_canon", "sn", "addr", "addr_street")
 NO_CODE = np.uint32(2**32 - 1)  # a missing value's code
+Scorer = Callable[..., float]  # a rapidfuzz scorer (Jaro-Winkler, or OSA's distance)
 
 
 @dataclass(frozen=True)
@@ -103,15 +105,17 @@ def _jw(
     right: str,
     where: pl.Series | None = None,
     vocab: Vocabulary | None = None,
+    scorer: Scorer = JaroWinkler.normalized_similarity,
 ) -> np.ndarray:
-    """Jaro-Winkler similarity of each pair's ``left`` and ``right`` columns; 0 where a side is
-    missing, and where ``where`` (a boolean mask) is false: only the pairs that need it are
-    compared, and each distinct (left, right) pair of values once (the pairs of a block share
-    their names). With ``vocab`` and the columns' codes in the frame, the values are taken by
-    code from the vocabulary."""
+    """Jaro-Winkler similarity (or ``scorer``'s) of each pair's ``left`` and ``right`` columns;
+    0 where a side is missing, and where ``where`` (a boolean mask) is false: only the pairs
+    that need it are compared, and each distinct (left, right) pair of values once (the pairs of
+    a block share their names). With ``vocab`` and the columns' codes in the frame, the values
+    are taken by code from the vocabulary (never converted from the pairs' strings)."""
     lc, rc = _code_column(left), _code_column(right)
     if vocab is not None and lc in pf.columns and rc in pf.columns:
-        return _jw_coded(pf[lc].to_numpy(), pf[rc].to_numpy(), where, vocab, left, right)
+        codes = pf[lc].to_numpy(), pf[rc].to_numpy()
+        return _jw_coded(*codes, where, vocab, left, right, scorer)
     a_all, b_all = pf[left], pf[right]
     keep = a_all.is_not_null() & b_all.is_not_null()
     if where is not None:
@@ -121,10 +125,11 @@ def _jw(
         return out
     a, b = a_all.filter(keep), b_all.filter(keep)
     if _mostly_distinct(a, b):  # random pairs: numbering the values would cost more than it saves
-        out[keep.to_numpy()] = _cpdist(a.to_numpy(), b.to_numpy())
+        out[keep.to_numpy()] = _cpdist(a.to_numpy(), b.to_numpy(), scorer)
         return out
     first, inverse = _distinct_pairs(a, b)
-    out[keep.to_numpy()] = _cpdist(a.gather(first).to_numpy(), b.gather(first).to_numpy())[inverse]
+    scores = _cpdist(a.gather(first).to_numpy(), b.gather(first).to_numpy(), scorer)
+    out[keep.to_numpy()] = scores[inverse]
     return out
 
 
@@ -140,6 +145,7 @@ def _jw_coded(
     vocab: Vocabulary,
     left_col: str,
     right_col: str,
+    scorer: Scorer,
 ) -> np.ndarray:
     """``_jw`` on value codes: each distinct (left, right) code pair compared once."""
     keep = (left != NO_CODE) & (right != NO_CODE)
@@ -151,12 +157,12 @@ def _jw_coded(
     lv, rv = vocab.values[left_col[:-2]], vocab.values[right_col[:-2]]
     key = (left[keep].astype(np.uint64) << np.uint64(32)) | right[keep]
     if _mostly_distinct_keys(key):  # numbering the pairs (a sort) would cost more than it saves
-        out[keep] = _cpdist(lv[left[keep]], rv[right[keep]])
+        out[keep] = _cpdist(lv[left[keep]], rv[right[keep]], scorer)
         return out
     distinct, inverse = np.unique(key, return_inverse=True)
     a = lv[(distinct >> np.uint64(32)).astype(np.int64)]
     b = rv[(distinct & np.uint64(NO_CODE)).astype(np.int64)]
-    out[keep] = _cpdist(a, b)[inverse]
+    out[keep] = _cpdist(a, b, scorer)[inverse]
     return out
 
 
@@ -168,20 +174,6 @@ def _mostly_distinct_keys(key: np.ndarray, sample: int = 4096) -> bool:
     starts = np.linspace(0, len(key) - 64, sample // 64).astype(np.int64)
     rows = (starts[:, None] + np.arange(64)).ravel()
     return len(np.unique(key[rows])) > 0.5 * len(rows)
-
-
-def _one_edit(left: pl.Series, right: pl.Series, where: pl.Series) -> np.ndarray:
-    """True where the two strings are one edit (or two adjacent letters transposed) apart;
-    compared only where ``where``."""
-    keep = (left.is_not_null() & right.is_not_null() & where).fill_null(False)
-    out = np.zeros(len(left), dtype=bool)
-    if not keep.any():
-        return out
-    dist = process.cpdist(
-        left.filter(keep).to_numpy(), right.filter(keep).to_numpy(), scorer=OSA.distance, workers=-1
-    )
-    out[keep.to_numpy()] = dist == 1
-    return out
 
 
 def first_middle(name: str) -> pl.Expr:
@@ -196,7 +188,9 @@ def initial_of(a: pl.Expr, b: pl.Expr) -> pl.Expr:
     )
 
 
-def forename_partly_agrees(pf: pl.DataFrame, fn_jw: np.ndarray) -> pl.Series:
+def forename_partly_agrees(
+    pf: pl.DataFrame, fn_jw: np.ndarray, vocab: Vocabulary | None = None
+) -> pl.Series:
     """Forenames that are neither equal nor alike by Jaro-Winkler but still point to one person:
     an initial (of the forename as written or through nicknames: "W" / "BILL"), a person known
     by their middle name ("BENJAMIN HAROLD" / "HAROLD"), or one slip apart ("TIA" / "ITA")."""
@@ -222,12 +216,14 @@ def forename_partly_agrees(pf: pl.DataFrame, fn_jw: np.ndarray) -> pl.Series:
         ).alias("slip_possible"),
     )
     unlike = pl.Series(np.asarray(fn_jw) < 0.80)
-    slip = _one_edit(pf["fn_l"], pf["fn_r"], flags["slip_possible"] & ~flags["partial"] & unlike)
+    # one edit (or two adjacent letters transposed) apart
+    where = flags["slip_possible"] & ~flags["partial"] & unlike
+    slip = _jw(pf, "fn_l", "fn_r", where, vocab, OSA.distance) == 1
     return pl.Series("fn_partial", flags["partial"].to_numpy() | slip)
 
 
-def _cpdist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return process.cpdist(a, b, scorer=JaroWinkler.normalized_similarity, workers=-1)
+def _cpdist(a: np.ndarray, b: np.ndarray, scorer: Scorer) -> np.ndarray:
+    return process.cpdist(a, b, scorer=scorer, workers=-1)
 
 
 def _mostly_distinct(a: pl.Series, b: pl.Series, sample: int = 4096) -> bool:
@@ -515,7 +511,7 @@ def _name_levels(
         # the names crossed over: the forename of one record against the surname of the other
         pl.Series("fx_jw", _jw(pf, "fn_l", "sn_r", need["cross"], vocab)),
         pl.Series("sx_jw", _jw(pf, "sn_l", "fn_r", need["cross"], vocab)),
-        forename_partly_agrees(pf, fn_jw),
+        forename_partly_agrees(pf, fn_jw, vocab),
     )
     pf = pf.with_columns(
         pl.when(c("fn_l") == c("fn_r"))
