@@ -277,16 +277,23 @@ def street_expr(addr: pl.Expr) -> pl.Expr:
     return pl.when(s.str.len_chars() > 0).then(s)
 
 
+def ymd_expr(d: pl.Expr) -> pl.Expr:
+    """A date as the integer YYYYMMDD (Int32; null stays null)."""
+    y, m, dd = (x.cast(pl.Int32) for x in (d.dt.year(), d.dt.month(), d.dt.day()))
+    return y * 10_000 + m * 100 + dd
+
+
 def dobs_slip(left: pl.Series, right: pl.Series) -> np.ndarray:
     """A keying slip between two dates of birth, as in the clustering guard
     (``cluster.dobs_close``): one digit of YYYYMMDD differs, two adjacent digits are
     transposed (1984 / 1948), or the year alone is off by one. False where a side is missing."""
+    ymd = lambda d: d.to_frame("d").select(ymd_expr(pl.col("d")))[:, 0]  # noqa: E731
+    return _ymd_slip(ymd(left), ymd(right))
 
-    def ymd(d: pl.Series) -> np.ndarray:
-        y, m, dd = (x.cast(pl.Int32) for x in (d.dt.year(), d.dt.month(), d.dt.day()))
-        return (y * 10_000 + m * 100 + dd).fill_null(-1).to_numpy()
 
-    a, b = ymd(left), ymd(right)
+def _ymd_slip(left: pl.Series, right: pl.Series) -> np.ndarray:
+    """``dobs_slip`` on dates as YYYYMMDD integers (``ymd_expr``)."""
+    a, b = left.fill_null(-1).to_numpy(), right.fill_null(-1).to_numpy()
     out = np.zeros(len(a), dtype=bool)
     # only two different dates can be a slip (most candidate pairs share theirs)
     at = (a != b) & (a >= 0) & (b >= 0)
@@ -384,7 +391,11 @@ def comparison_levels(
     if "fn" in wanted or "sn" in wanted:
         pf, levels["fn"], levels["sn"] = _name_levels(pf, vocab)
     if "dob" in wanted:
-        pf = pf.with_columns(pl.Series("dob_slip", dobs_slip(pf["dob_l"], pf["dob_r"])))
+        # each side's date as YYYYMMDD once: the level reads its parts as integers
+        pf = pf.with_columns(
+            ymd_expr(c("dob_l")).alias("ymd_l"), ymd_expr(c("dob_r")).alias("ymd_r")
+        )
+        pf = pf.with_columns(pl.Series("dob_slip", _ymd_slip(pf["ymd_l"], pf["ymd_r"])))
         levels["dob"] = _dob_level()
     if "loc" in wanted:
         pf = pf.with_columns(_address_similarities(pf, vocab))
@@ -438,28 +449,27 @@ def _address_similarities(pf: pl.DataFrame, vocab: Vocabulary | None) -> list[pl
 
 
 def _dob_level() -> pl.Expr:
-    """The dob level of each pair (table above; reads ``dob_slip``)."""
+    """The dob level of each pair (table above; reads ``ymd_l``, ``ymd_r`` and ``dob_slip``)."""
     c = pl.col
-    dl, dr = c("dob_l"), c("dob_r")
-    transposed = (
-        (dl.dt.year() == dr.dt.year())
-        & (dl.dt.day() == dr.dt.month())
-        & (dl.dt.month() == dr.dt.day())
-    )
+    year = lambda s: c(f"ymd_{s}") // 10_000  # noqa: E731
+    month = lambda s: c(f"ymd_{s}") // 100 % 100  # noqa: E731
+    day = lambda s: c(f"ymd_{s}") % 100  # noqa: E731
+    same_year = year("l") == year("r")
+    transposed = same_year & (day("l") == month("r")) & (month("l") == day("r"))
     return (
-        pl.when(dl.is_null() | dr.is_null())
+        pl.when(c("ymd_l").is_null() | c("ymd_r").is_null())
         .then(-1)
-        .when(dl == dr)
+        .when(c("ymd_l") == c("ymd_r"))
         .then(4)
         .when(transposed)
         .then(3)
         .when(
-            (dl.dt.year() == dr.dt.year())
+            same_year
             & (
-                (dl.dt.month() == dr.dt.month())
-                | (dl.dt.day() == dr.dt.day())
-                | ((dl.dt.month() == 1) & (dl.dt.day() == 1))
-                | ((dr.dt.month() == 1) & (dr.dt.day() == 1))
+                (month("l") == month("r"))
+                | (day("l") == day("r"))
+                | ((month("l") == 1) & (day("l") == 1))
+                | ((month("r") == 1) & (day("r") == 1))
             )
         )
         .then(2)
