@@ -176,6 +176,17 @@ def test_levels_by_distinct_value_pairs_equal_levels_pair_by_pair(
     assert not DistinctComparer(usable, vocab).check(cand)
 
 
+def test_numbering_keys_gives_the_partition_of_np_unique() -> None:
+    key = np.random.default_rng(3).integers(0, 50, 2_000).astype(np.uint64)
+    first, inverse = distinct.number(key)
+    _, expected = np.unique(key, return_inverse=True)
+    assert len(first) == len(np.unique(key)) == 50
+    assert np.array_equal(key[first][inverse], key)
+    assert np.array_equal(inverse, expected)  # numbered in the keys' order
+    ids = distinct.value_ids(pl.DataFrame({"a": ["x", None, "x", None, "y"], "b": [1, 2, 1, 2, 1]}))
+    assert ids[0] == ids[2] and ids[1] == ids[3] and len(set(ids.tolist())) == 3
+
+
 def test_components_label_every_record_of_a_component_alike() -> None:
     # 0-1-2 a chain (given out of order), 3-4, 5 alone, 6-7-8-6 a cycle
     i = np.array([2, 0, 3, 7, 8, 6])

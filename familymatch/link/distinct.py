@@ -39,6 +39,19 @@ def value_ids(values: pl.DataFrame) -> np.ndarray:
     return rows["id"].cast(pl.UInt32).to_numpy()
 
 
+def number(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One position of each distinct key (any of its positions), and each position's number:
+    one unstable sort (``np.unique`` with first positions sorts stably: 1.4x the CPU)."""
+    order = np.argsort(key)
+    ordered = key[order]
+    new = np.empty(len(key), dtype=bool)
+    new[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    inverse = np.empty(len(key), dtype=np.int64)
+    inverse[order] = np.cumsum(new) - 1
+    return order[new], inverse
+
+
 class DistinctComparer:
     """Pattern codes of candidate pairs, each field group compared on its distinct value pairs."""
 
@@ -77,7 +90,7 @@ class DistinctComparer:
         out = []
         for _, _, ids in self.groups:
             key = (ids[left].astype(np.uint64) << np.uint64(32)) | ids[right]
-            _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+            first, inverse = number(key)
             out.append((first.astype(np.uint32), inverse.astype(np.uint32)))  # half the memory
         return out
 
