@@ -12,7 +12,14 @@ import polars as pl
 import pytest
 
 from familymatch.canonical import conform
-from familymatch.link import distinct, link_records, linkable_expr, name_frequencies, same_row_expr
+from familymatch.link import (
+    compare,
+    distinct,
+    link_records,
+    linkable_expr,
+    name_frequencies,
+    same_row_expr,
+)
 from familymatch.link.blocking import DEFAULT_RULES, candidate_pairs, group_ids, key_frame
 from familymatch.link.cluster import components
 from familymatch.link.compare import (
@@ -178,7 +185,7 @@ def test_levels_by_distinct_value_pairs_equal_levels_pair_by_pair(
 
 def test_numbering_keys_gives_the_partition_of_np_unique() -> None:
     key = np.random.default_rng(3).integers(0, 50, 2_000).astype(np.uint64)
-    first, inverse = distinct.number(key)
+    first, inverse = compare.number(key)
     _, expected = np.unique(key, return_inverse=True)
     assert len(first) == len(np.unique(key)) == 50
     assert np.array_equal(key[first][inverse], key)

@@ -159,11 +159,25 @@ def _jw_coded(
     if _mostly_distinct_keys(key):  # numbering the pairs (a sort) would cost more than it saves
         out[keep] = _cpdist(lv[left[keep]], rv[right[keep]], scorer)
         return out
-    distinct, inverse = np.unique(key, return_inverse=True)
+    first, inverse = number(key)
+    distinct = key[first]
     a = lv[(distinct >> np.uint64(32)).astype(np.int64)]
     b = rv[(distinct & np.uint64(NO_CODE)).astype(np.int64)]
     out[keep] = _cpdist(a, b, scorer)[inverse]
     return out
+
+
+def number(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One position of each distinct key (any of its positions), and each position's number:
+    one unstable sort (``np.unique`` with first positions sorts stably: 1.4x the CPU)."""
+    order = np.argsort(key)
+    ordered = key[order]
+    new = np.empty(len(key), dtype=bool)
+    new[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    inverse = np.empty(len(key), dtype=np.int64)
+    inverse[order] = np.cumsum(new) - 1
+    return order[new], inverse
 
 
 def _mostly_distinct_keys(key: np.ndarray, sample: int = 4096) -> bool:
