@@ -8,6 +8,7 @@ are computed once per distinct value), idempotent, and never raises on any strin
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -96,6 +97,24 @@ def phonetic(col: pl.Expr) -> pl.Expr:
     return col.map_batches(batch, return_dtype=pl.String)
 
 
+def per_value(col: str, derive: Callable[[pl.Expr], pl.Expr], dtype: pl.DataType) -> pl.Expr:
+    """``derive`` applied to each distinct value of column ``col`` once (missing included), and
+    given back to every row: the same column as ``derive(pl.col(col))``. Councils' extracts and
+    a population file repeat their names, postcodes and addresses (on a harness data set of
+    100,000 records, 6% of the forenames and 62% of the addresses are distinct), and the
+    regular expressions cost per row."""
+
+    def batch(s: pl.Series) -> pl.Series:
+        values = s.unique().to_frame("v")
+        table = values.with_columns(derive(pl.col("v")).alias("out"))
+        rows = s.to_frame("v").join(
+            table, on="v", how="left", nulls_equal=True, maintain_order="left"
+        )
+        return rows["out"]
+
+    return pl.col(col).map_batches(batch, return_dtype=dtype)
+
+
 def normalise_postcode(col: pl.Expr) -> pl.Expr:
     """'pl12ab' -> 'PL1 2AB': upper, one space before the inward code; null if empty."""
     s = col.str.to_uppercase().str.replace_all(r"[^A-Z0-9]", "")
@@ -130,28 +149,49 @@ def address_number(addr: pl.Expr) -> pl.Expr:
     )
 
 
+def _forename_tokens(fore: pl.Expr) -> pl.Expr:
+    return clean_name(fore).str.replace_all("-", "").str.split(" ")
+
+
+def _postcode_outward(pc: pl.Expr) -> pl.Expr:
+    return pc.str.extract(r"^([A-Z]{1,2}[0-9][A-Z0-9]?) [0-9][A-Z]{2}$", 1)
+
+
+def _postcode_valid(pc: pl.Expr) -> pl.Expr:
+    return pc.str.contains(POSTCODE_PATTERN).fill_null(False)
+
+
 def standardise(records: pl.DataFrame) -> pl.DataFrame:
-    """Add the standardised columns (docs/contracts.md section 3)."""
+    """Add the standardised columns (docs/contracts.md section 3). The text columns are derived
+    once per distinct value (``per_value``)."""
     nick = nickname_table()
-    fore = clean_name(pl.col("forename"))
-    fore_tokens = fore.str.replace_all("-", "").str.split(" ")
+    text = pl.String()
     out = records.with_columns(
-        _null_if_empty(fore_tokens.list.first().fill_null("")).alias("fn"),
+        per_value(
+            "forename",
+            lambda e: _null_if_empty(_forename_tokens(e).list.first().fill_null("")),
+            text,
+        ).alias("fn"),
         _null_if_empty(
             pl.concat_str(
-                [fore_tokens.list.slice(1).list.join(" "), clean_name(pl.col("middle_names"))],
+                [
+                    per_value(
+                        "forename", lambda e: _forename_tokens(e).list.slice(1).list.join(" "), text
+                    ),
+                    per_value("middle_names", clean_name, text),
+                ],
                 separator=" ",
                 ignore_nulls=True,
             )
             .str.replace_all("-", "")
             .str.strip_chars()
         ).alias("mn"),
-        clean_name(pl.col("surname")).alias("__sn"),
+        per_value("surname", clean_name, text).alias("__sn"),
         _null_if_empty(
             pl.col("sex").str.strip_chars().str.to_uppercase().replace_strict(SEX_CODES, default="")
         ).alias("__sex"),
-        normalise_postcode(pl.col("postcode")).alias("pc"),
-        clean_address(pl.col("address")).alias("addr"),
+        per_value("postcode", normalise_postcode, text).alias("pc"),
+        per_value("address", clean_address, text).alias("addr"),
         nino_expr(pl.col("nino")).alias("nino_std"),
         upn_expr(pl.col("upn")).alias("upn_std"),
         (
@@ -159,19 +199,23 @@ def standardise(records: pl.DataFrame) -> pl.DataFrame:
         ).alias("dob_swappable"),
     )
     out = out.with_columns(
-        surname_parts(pl.col("__sn")).alias("sn_parts"),
-        pl.col("__sn").str.replace_all(r"[\- ]", "").alias("sn"),
-        pl.col("fn").replace(nick).alias("fn_canon"),
-        pl.col("pc").str.contains(POSTCODE_PATTERN).fill_null(False).alias("pc_valid"),
-        address_number(pl.col("addr")).alias("addr_num"),
+        per_value("__sn", surname_parts, pl.List(text)).alias("sn_parts"),
+        per_value("__sn", lambda e: e.str.replace_all(r"[\- ]", ""), text).alias("sn"),
+        per_value("fn", lambda e: e.replace(nick), text).alias("fn_canon"),
+        per_value("pc", _postcode_valid, pl.Boolean()).alias("pc_valid"),
+        per_value("addr", address_number, text).alias("addr_num"),
     )
-    outward = pl.col("pc").str.extract(r"^([A-Z]{1,2}[0-9][A-Z0-9]?) [0-9][A-Z]{2}$", 1)
+    valid = lambda derive: lambda pc: pl.when(_postcode_valid(pc)).then(derive(pc))  # noqa: E731
     out = out.with_columns(
-        pl.when(pl.col("pc_valid"))
-        .then(pl.format("{} {}", outward, pl.col("pc").str.slice(-3, 1)))
-        .alias("pc_sector"),
-        pl.when(pl.col("pc_valid")).then(outward).alias("pc_district"),
-        pl.when(pl.col("pc_valid")).then(outward.str.extract(r"^([A-Z]{1,2})", 1)).alias("pc_area"),
+        per_value(
+            "pc",
+            valid(lambda pc: pl.format("{} {}", _postcode_outward(pc), pc.str.slice(-3, 1))),
+            text,
+        ).alias("pc_sector"),
+        per_value("pc", valid(_postcode_outward), text).alias("pc_district"),
+        per_value(
+            "pc", valid(lambda pc: _postcode_outward(pc).str.extract(r"^([A-Z]{1,2})", 1)), text
+        ).alias("pc_area"),
         phonetic(pl.col("fn_canon")).alias("fn_phon"),
         phonetic(pl.col("sn")).alias("sn_phon"),
         pl.concat_str(

@@ -12,7 +12,14 @@ import polars as pl
 import pytest
 
 from familymatch.canonical import conform
-from familymatch.link import distinct, link_records, linkable_expr, name_frequencies, same_row_expr
+from familymatch.link import (
+    compare,
+    distinct,
+    link_records,
+    linkable_expr,
+    name_frequencies,
+    same_row_expr,
+)
 from familymatch.link.blocking import (
     DEFAULT_RULES,
     candidate_pairs,
@@ -198,6 +205,17 @@ def test_levels_by_distinct_value_pairs_equal_levels_pair_by_pair(
     wrong = ((names[0], tuple(c for c in names[1] if c != "sn")), *others)
     monkeypatch.setattr(distinct, "FIELD_GROUPS", wrong)
     assert not DistinctComparer(usable, vocab).check(cand)
+
+
+def test_numbering_keys_gives_the_partition_of_np_unique() -> None:
+    key = np.random.default_rng(3).integers(0, 50, 2_000).astype(np.uint64)
+    first, inverse = compare.number(key)
+    _, expected = np.unique(key, return_inverse=True)
+    assert len(first) == len(np.unique(key)) == 50
+    assert np.array_equal(key[first][inverse], key)
+    assert np.array_equal(inverse, expected)  # numbered in the keys' order
+    ids = distinct.value_ids(pl.DataFrame({"a": ["x", None, "x", None, "y"], "b": [1, 2, 1, 2, 1]}))
+    assert ids[0] == ids[2] and ids[1] == ids[3] and len(set(ids.tolist())) == 3
 
 
 def test_components_label_every_record_of_a_component_alike() -> None:

@@ -10,7 +10,13 @@ from hypothesis import strategies as st
 
 from familymatch.canonical import conform
 from familymatch.identifiers import is_valid_nino, is_valid_upn, upn_check_letter
-from familymatch.standardise import clean_name, normalise_postcode, standardise
+from familymatch.standardise import (
+    clean_address,
+    clean_name,
+    normalise_postcode,
+    per_value,
+    standardise,
+)
 
 
 def std(**cols: list[object]) -> pl.DataFrame:
@@ -127,3 +133,16 @@ def test_nino_round_trip(nino: str, sep: str, lower: bool) -> None:
     out = pl.DataFrame({"x": [messy]}).select(nino_expr(pl.col("x")).alias("x"))
     assert out["x"][0] == nino
     assert pl.DataFrame({"x": [nino]}).select(nino_expr(pl.col("x")).alias("x"))["x"][0] == nino
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.none(), st.sampled_from(["12 Mill Rd", "flat 3, 4 Drake Ho"])), max_size=12
+    )
+)
+def test_per_value_equals_the_expression_row_by_row(values: list[str | None]) -> None:
+    frame = pl.DataFrame({"address": values}, schema={"address": pl.String})
+    by_value = frame.select(per_value("address", clean_address, pl.String())).to_series()
+    by_row = frame.select(clean_address(pl.col("address"))).to_series()
+    assert by_value.to_list() == by_row.to_list()

@@ -206,7 +206,7 @@ def field_levels(
     """The level columns of the pairs, compared ``chunk`` pairs at a time."""
     return pl.concat(
         [
-            comparison_levels(pair_frame(std, pairs.slice(o, chunk)), vocab).select(list(FIELDS))
+            comparison_levels(pair_frame(std, pairs.slice(o, chunk)), vocab, tuple(FIELDS))
             for o in range(0, max(pairs.height, 1), chunk)
         ]
     )

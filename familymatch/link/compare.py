@@ -31,6 +31,7 @@ for every pair; the model reads it at loc level 5 only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,6 +66,7 @@ FIELD_GROUPS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
 )
 JW_COLUMNS = ("fn", "fn_canon", "sn", "addr", "addr_street")
 NO_CODE = np.uint32(2**32 - 1)  # a missing value's code
+Scorer = Callable[..., float]  # a rapidfuzz scorer (Jaro-Winkler, or OSA's distance)
 
 
 @dataclass(frozen=True)
@@ -103,15 +105,17 @@ def _jw(
     right: str,
     where: pl.Series | None = None,
     vocab: Vocabulary | None = None,
+    scorer: Scorer = JaroWinkler.normalized_similarity,
 ) -> np.ndarray:
-    """Jaro-Winkler similarity of each pair's ``left`` and ``right`` columns; 0 where a side is
-    missing, and where ``where`` (a boolean mask) is false: only the pairs that need it are
-    compared, and each distinct (left, right) pair of values once (the pairs of a block share
-    their names). With ``vocab`` and the columns' codes in the frame, the values are taken by
-    code from the vocabulary."""
+    """Jaro-Winkler similarity (or ``scorer``'s) of each pair's ``left`` and ``right`` columns;
+    0 where a side is missing, and where ``where`` (a boolean mask) is false: only the pairs
+    that need it are compared, and each distinct (left, right) pair of values once (the pairs of
+    a block share their names). With ``vocab`` and the columns' codes in the frame, the values
+    are taken by code from the vocabulary (never converted from the pairs' strings)."""
     lc, rc = _code_column(left), _code_column(right)
     if vocab is not None and lc in pf.columns and rc in pf.columns:
-        return _jw_coded(pf[lc].to_numpy(), pf[rc].to_numpy(), where, vocab, left, right)
+        codes = pf[lc].to_numpy(), pf[rc].to_numpy()
+        return _jw_coded(*codes, where, vocab, left, right, scorer)
     a_all, b_all = pf[left], pf[right]
     keep = a_all.is_not_null() & b_all.is_not_null()
     if where is not None:
@@ -121,10 +125,11 @@ def _jw(
         return out
     a, b = a_all.filter(keep), b_all.filter(keep)
     if _mostly_distinct(a, b):  # random pairs: numbering the values would cost more than it saves
-        out[keep.to_numpy()] = _cpdist(a.to_numpy(), b.to_numpy())
+        out[keep.to_numpy()] = _cpdist(a.to_numpy(), b.to_numpy(), scorer)
         return out
     first, inverse = _distinct_pairs(a, b)
-    out[keep.to_numpy()] = _cpdist(a.gather(first).to_numpy(), b.gather(first).to_numpy())[inverse]
+    scores = _cpdist(a.gather(first).to_numpy(), b.gather(first).to_numpy(), scorer)
+    out[keep.to_numpy()] = scores[inverse]
     return out
 
 
@@ -140,6 +145,7 @@ def _jw_coded(
     vocab: Vocabulary,
     left_col: str,
     right_col: str,
+    scorer: Scorer,
 ) -> np.ndarray:
     """``_jw`` on value codes: each distinct (left, right) code pair compared once."""
     keep = (left != NO_CODE) & (right != NO_CODE)
@@ -151,13 +157,27 @@ def _jw_coded(
     lv, rv = vocab.values[left_col[:-2]], vocab.values[right_col[:-2]]
     key = (left[keep].astype(np.uint64) << np.uint64(32)) | right[keep]
     if _mostly_distinct_keys(key):  # numbering the pairs (a sort) would cost more than it saves
-        out[keep] = _cpdist(lv[left[keep]], rv[right[keep]])
+        out[keep] = _cpdist(lv[left[keep]], rv[right[keep]], scorer)
         return out
-    distinct, inverse = np.unique(key, return_inverse=True)
+    first, inverse = number(key)
+    distinct = key[first]
     a = lv[(distinct >> np.uint64(32)).astype(np.int64)]
     b = rv[(distinct & np.uint64(NO_CODE)).astype(np.int64)]
-    out[keep] = _cpdist(a, b)[inverse]
+    out[keep] = _cpdist(a, b, scorer)[inverse]
     return out
+
+
+def number(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One position of each distinct key (any of its positions), and each position's number:
+    one unstable sort (``np.unique`` with first positions sorts stably: 1.4x the CPU)."""
+    order = np.argsort(key)
+    ordered = key[order]
+    new = np.empty(len(key), dtype=bool)
+    new[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    inverse = np.empty(len(key), dtype=np.int64)
+    inverse[order] = np.cumsum(new) - 1
+    return order[new], inverse
 
 
 def _mostly_distinct_keys(key: np.ndarray, sample: int = 4096) -> bool:
@@ -168,20 +188,6 @@ def _mostly_distinct_keys(key: np.ndarray, sample: int = 4096) -> bool:
     starts = np.linspace(0, len(key) - 64, sample // 64).astype(np.int64)
     rows = (starts[:, None] + np.arange(64)).ravel()
     return len(np.unique(key[rows])) > 0.5 * len(rows)
-
-
-def _one_edit(left: pl.Series, right: pl.Series, where: pl.Series) -> np.ndarray:
-    """True where the two strings are one edit (or two adjacent letters transposed) apart;
-    compared only where ``where``."""
-    keep = (left.is_not_null() & right.is_not_null() & where).fill_null(False)
-    out = np.zeros(len(left), dtype=bool)
-    if not keep.any():
-        return out
-    dist = process.cpdist(
-        left.filter(keep).to_numpy(), right.filter(keep).to_numpy(), scorer=OSA.distance, workers=-1
-    )
-    out[keep.to_numpy()] = dist == 1
-    return out
 
 
 def first_middle(name: str) -> pl.Expr:
@@ -196,7 +202,9 @@ def initial_of(a: pl.Expr, b: pl.Expr) -> pl.Expr:
     )
 
 
-def forename_partly_agrees(pf: pl.DataFrame, fn_jw: np.ndarray) -> pl.Series:
+def forename_partly_agrees(
+    pf: pl.DataFrame, fn_jw: np.ndarray, vocab: Vocabulary | None = None
+) -> pl.Series:
     """Forenames that are neither equal nor alike by Jaro-Winkler but still point to one person:
     an initial (of the forename as written or through nicknames: "W" / "BILL"), a person known
     by their middle name ("BENJAMIN HAROLD" / "HAROLD"), or one slip apart ("TIA" / "ITA")."""
@@ -222,12 +230,14 @@ def forename_partly_agrees(pf: pl.DataFrame, fn_jw: np.ndarray) -> pl.Series:
         ).alias("slip_possible"),
     )
     unlike = pl.Series(np.asarray(fn_jw) < 0.80)
-    slip = _one_edit(pf["fn_l"], pf["fn_r"], flags["slip_possible"] & ~flags["partial"] & unlike)
+    # one edit (or two adjacent letters transposed) apart
+    where = flags["slip_possible"] & ~flags["partial"] & unlike
+    slip = _jw(pf, "fn_l", "fn_r", where, vocab, OSA.distance) == 1
     return pl.Series("fn_partial", flags["partial"].to_numpy() | slip)
 
 
-def _cpdist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return process.cpdist(a, b, scorer=JaroWinkler.normalized_similarity, workers=-1)
+def _cpdist(a: np.ndarray, b: np.ndarray, scorer: Scorer) -> np.ndarray:
+    return process.cpdist(a, b, scorer=scorer, workers=-1)
 
 
 def _mostly_distinct(a: pl.Series, b: pl.Series, sample: int = 4096) -> bool:
@@ -281,16 +291,23 @@ def street_expr(addr: pl.Expr) -> pl.Expr:
     return pl.when(s.str.len_chars() > 0).then(s)
 
 
+def ymd_expr(d: pl.Expr) -> pl.Expr:
+    """A date as the integer YYYYMMDD (Int32; null stays null)."""
+    y, m, dd = (x.cast(pl.Int32) for x in (d.dt.year(), d.dt.month(), d.dt.day()))
+    return y * 10_000 + m * 100 + dd
+
+
 def dobs_slip(left: pl.Series, right: pl.Series) -> np.ndarray:
     """A keying slip between two dates of birth, as in the clustering guard
     (``cluster.dobs_close``): one digit of YYYYMMDD differs, two adjacent digits are
     transposed (1984 / 1948), or the year alone is off by one. False where a side is missing."""
+    ymd = lambda d: d.to_frame("d").select(ymd_expr(pl.col("d")))[:, 0]  # noqa: E731
+    return _ymd_slip(ymd(left), ymd(right))
 
-    def ymd(d: pl.Series) -> np.ndarray:
-        y, m, dd = (x.cast(pl.Int32) for x in (d.dt.year(), d.dt.month(), d.dt.day()))
-        return (y * 10_000 + m * 100 + dd).fill_null(-1).to_numpy()
 
-    a, b = ymd(left), ymd(right)
+def _ymd_slip(left: pl.Series, right: pl.Series) -> np.ndarray:
+    """``dobs_slip`` on dates as YYYYMMDD integers (``ymd_expr``)."""
+    a, b = left.fill_null(-1).to_numpy(), right.fill_null(-1).to_numpy()
     out = np.zeros(len(a), dtype=bool)
     # only two different dates can be a slip (most candidate pairs share theirs)
     at = (a != b) & (a >= 0) & (b >= 0)
@@ -368,14 +385,119 @@ def _name_level(
     )
 
 
-def comparison_levels(pf: pl.DataFrame, vocab: Vocabulary | None = None) -> pl.DataFrame:
+def comparison_levels(
+    pf: pl.DataFrame, vocab: Vocabulary | None = None, fields: tuple[str, ...] | None = None
+) -> pl.DataFrame:
     """i, j and one Int8 level column per field of FIELDS (``vocab``: the records' string codes'
-    vocabulary when the pair frame carries the codes, ``string_codes``; the same levels)."""
-    if "addr_street_l" not in pf.columns:
+    vocabulary when the pair frame carries the codes, ``string_codes``; the same levels).
+    ``fields``: only these fields' levels (each the same as among all; without the extra
+    columns), and only the similarities they read are computed: a field group compared on its
+    own (``link.distinct``) skips the others' work."""
+    wanted = tuple(FIELDS) if fields is None else fields
+    if "addr_street_l" not in pf.columns and "loc" in wanted:
         pf = pf.with_columns(
             street_expr(pl.col("addr_l")).alias("addr_street_l"),
             street_expr(pl.col("addr_r")).alias("addr_street_r"),
         )
+    c = pl.col
+    both = lambda n: c(f"{n}_l").is_not_null() & c(f"{n}_r").is_not_null()  # noqa: E731
+    levels: dict[str, pl.Expr] = {}
+    if "fn" in wanted or "sn" in wanted:
+        pf, levels["fn"], levels["sn"] = _name_levels(pf, vocab)
+    if "dob" in wanted:
+        # each side's date as YYYYMMDD once: the level reads its parts as integers
+        pf = pf.with_columns(
+            ymd_expr(c("dob_l")).alias("ymd_l"), ymd_expr(c("dob_r")).alias("ymd_r")
+        )
+        pf = pf.with_columns(pl.Series("dob_slip", _ymd_slip(pf["ymd_l"], pf["ymd_r"])))
+        levels["dob"] = _dob_level()
+    if "loc" in wanted:
+        pf = pf.with_columns(_address_similarities(pf, vocab))
+        levels["loc"] = location_level(pf)
+    levels["sex"] = (
+        pl.when(~both("sex")).then(-1).when(c("sex_l") == c("sex_r")).then(1).otherwise(0)
+    )
+    m1l = first_middle("mn_l")
+    m1r = first_middle("mn_r")
+    levels["mn"] = (
+        pl.when(~both("mn"))
+        .then(-1)
+        .when(m1l == m1r)
+        .then(2)
+        .when(m1l.str.slice(0, 1) == m1r.str.slice(0, 1))
+        .then(1)
+        .otherwise(0)
+    )
+    out = [levels[f].cast(pl.Int8).alias(f) for f in FIELDS if f in wanted]
+    if fields is not None:
+        return pf.select(out)
+    return pf.select("i", "j", c("rule").cast(pl.Int16), *out, *pair_extras(pf))
+
+
+def _address_similarities(pf: pl.DataFrame, vocab: Vocabulary | None) -> list[pl.Series]:
+    """The address similarities the loc level reads (``location_level``)."""
+    first = lambda col: pl.col(col).str.slice(0, 1)  # noqa: E731
+    need = pf.select(
+        # the address similarity counts only with the same (or no) house number
+        (
+            (pl.col("addr_num_l") == pl.col("addr_num_r"))
+            | (pl.col("addr_num_l").is_null() & pl.col("addr_num_r").is_null())
+        ).alias("addr"),
+        # another postcode on a street with the same initial
+        (
+            (pl.col("pc_l") != pl.col("pc_r")).fill_null(True)
+            & (first("addr_street_l") == first("addr_street_r"))
+        ).alias("street"),
+    )
+    addr_jw = _jw(pf, "addr_l", "addr_r", need["addr"], vocab)
+    return [
+        pl.Series("addr_jw", addr_jw),
+        # ... and their streets alike too: the shared number at the front of two addresses
+        # lifts the similarity of two streets ("20 ESTOVER STREET" / "20 SUTTON AVENUE")
+        pl.Series(
+            "addr_street_jw",
+            _jw(pf, "addr_street_l", "addr_street_r", pl.Series(addr_jw >= 0.85), vocab),
+        ),
+        pl.Series("street_jw", _jw(pf, "addr_street_l", "addr_street_r", need["street"], vocab)),
+    ]
+
+
+def _dob_level() -> pl.Expr:
+    """The dob level of each pair (table above; reads ``ymd_l``, ``ymd_r`` and ``dob_slip``)."""
+    c = pl.col
+    year = lambda s: c(f"ymd_{s}") // 10_000  # noqa: E731
+    month = lambda s: c(f"ymd_{s}") // 100 % 100  # noqa: E731
+    day = lambda s: c(f"ymd_{s}") % 100  # noqa: E731
+    same_year = year("l") == year("r")
+    transposed = same_year & (day("l") == month("r")) & (month("l") == day("r"))
+    return (
+        pl.when(c("ymd_l").is_null() | c("ymd_r").is_null())
+        .then(-1)
+        .when(c("ymd_l") == c("ymd_r"))
+        .then(4)
+        .when(transposed)
+        .then(3)
+        .when(
+            same_year
+            & (
+                (month("l") == month("r"))
+                | (day("l") == day("r"))
+                | ((month("l") == 1) & (day("l") == 1))
+                | ((month("r") == 1) & (day("r") == 1))
+            )
+        )
+        .then(2)
+        .when(c("dob_slip"))
+        .then(1)
+        .otherwise(0)
+    )
+
+
+def _name_levels(
+    pf: pl.DataFrame, vocab: Vocabulary | None
+) -> tuple[pl.DataFrame, pl.Expr, pl.Expr]:
+    """The pair frame with the name similarities, and the fn and sn level expressions (the
+    swap rule couples them)."""
     first = lambda col: pl.col(col).str.slice(0, 1)  # noqa: E731
     c = pl.col
     contains = (
@@ -391,26 +513,20 @@ def comparison_levels(pf: pl.DataFrame, vocab: Vocabulary | None = None) -> pl.D
         # the name similarities count only where the names do not already agree exactly
         ~agree(c("fn_l") == c("fn_r"), c("fn_canon_l") == c("fn_canon_r")).alias("fn"),
         ~agree(c("sn_l") == c("sn_r"), contains).alias("sn"),
+        (c("fn_canon_l").ne_missing(c("fn_l")) | c("fn_canon_r").ne_missing(c("fn_r"))).alias(
+            "canon"
+        ),
         # names crossed over only where they keep their initials and the names differ
         (
             (first("fn_l") == first("sn_r"))
             & (first("sn_l") == first("fn_r"))
             & ((pl.col("fn_l") != pl.col("fn_r")) | (pl.col("sn_l") != pl.col("sn_r")))
         ).alias("cross"),
-        # the address similarity counts only with the same (or no) house number
-        (
-            (pl.col("addr_num_l") == pl.col("addr_num_r"))
-            | (pl.col("addr_num_l").is_null() & pl.col("addr_num_r").is_null())
-        ).alias("addr"),
-        # another postcode on a street with the same initial
-        (
-            (pl.col("pc_l") != pl.col("pc_r")).fill_null(True)
-            & (first("addr_street_l") == first("addr_street_r"))
-        ).alias("street"),
     )
-    addr_jw = _jw(pf, "addr_l", "addr_r", need["addr"], vocab)
+    # the nickname-resolved forenames count only where one differs from the forename as written
+    # (elsewhere both similarities are one)
     fn_jw = np.maximum(
-        _jw(pf, "fn_canon_l", "fn_canon_r", need["fn"], vocab),
+        _jw(pf, "fn_canon_l", "fn_canon_r", need["fn"] & need["canon"], vocab),
         _jw(pf, "fn_l", "fn_r", need["fn"], vocab),
     )
     pf = pf.with_columns(
@@ -419,18 +535,8 @@ def comparison_levels(pf: pl.DataFrame, vocab: Vocabulary | None = None) -> pl.D
         # the names crossed over: the forename of one record against the surname of the other
         pl.Series("fx_jw", _jw(pf, "fn_l", "sn_r", need["cross"], vocab)),
         pl.Series("sx_jw", _jw(pf, "sn_l", "fn_r", need["cross"], vocab)),
-        pl.Series("addr_jw", addr_jw),
-        # ... and their streets alike too: the shared number at the front of two addresses
-        # lifts the similarity of two streets ("20 ESTOVER STREET" / "20 SUTTON AVENUE")
-        pl.Series(
-            "addr_street_jw",
-            _jw(pf, "addr_street_l", "addr_street_r", pl.Series(addr_jw >= 0.85), vocab),
-        ),
-        pl.Series("street_jw", _jw(pf, "addr_street_l", "addr_street_r", need["street"], vocab)),
-        pl.Series("dob_slip", dobs_slip(pf["dob_l"], pf["dob_r"])),
-        forename_partly_agrees(pf, fn_jw),
+        forename_partly_agrees(pf, fn_jw, vocab),
     )
-    both = lambda n: c(f"{n}_l").is_not_null() & c(f"{n}_r").is_not_null()  # noqa: E731
     pf = pf.with_columns(
         pl.when(c("fn_l") == c("fn_r"))
         .then(4)
@@ -455,61 +561,10 @@ def comparison_levels(pf: pl.DataFrame, vocab: Vocabulary | None = None) -> pl.D
         & (pl.min_horizontal("fn_cross", "sn_cross") >= 1)
         & (c("fn_cross") + c("sn_cross") > c("fn_direct") + c("sn_direct"))
     )
+    both = lambda n: c(f"{n}_l").is_not_null() & c(f"{n}_r").is_not_null()  # noqa: E731
     fn = pl.when(~both("fn")).then(-1).when(swapped).then(c("fn_cross")).otherwise(c("fn_direct"))
     sn = pl.when(~both("sn")).then(-1).when(swapped).then(c("sn_cross")).otherwise(c("sn_direct"))
-    dl, dr = c("dob_l"), c("dob_r")
-    transposed = (
-        (dl.dt.year() == dr.dt.year())
-        & (dl.dt.day() == dr.dt.month())
-        & (dl.dt.month() == dr.dt.day())
-    )
-    dob = (
-        pl.when(~both("dob"))
-        .then(-1)
-        .when(dl == dr)
-        .then(4)
-        .when(transposed)
-        .then(3)
-        .when(
-            (dl.dt.year() == dr.dt.year())
-            & (
-                (dl.dt.month() == dr.dt.month())
-                | (dl.dt.day() == dr.dt.day())
-                | ((dl.dt.month() == 1) & (dl.dt.day() == 1))
-                | ((dr.dt.month() == 1) & (dr.dt.day() == 1))
-            )
-        )
-        .then(2)
-        .when(c("dob_slip"))
-        .then(1)
-        .otherwise(0)
-    )
-    loc = location_level(pf)
-    sex = pl.when(~both("sex")).then(-1).when(c("sex_l") == c("sex_r")).then(1).otherwise(0)
-    m1l = first_middle("mn_l")
-    m1r = first_middle("mn_r")
-    mn = (
-        pl.when(~both("mn"))
-        .then(-1)
-        .when(m1l == m1r)
-        .then(2)
-        .when(m1l.str.slice(0, 1) == m1r.str.slice(0, 1))
-        .then(1)
-        .otherwise(0)
-    )
-
-    return pf.select(
-        "i",
-        "j",
-        c("rule").cast(pl.Int16),
-        fn.cast(pl.Int8).alias("fn"),
-        sn.cast(pl.Int8).alias("sn"),
-        dob.cast(pl.Int8).alias("dob"),
-        loc.cast(pl.Int8).alias("loc"),
-        sex.cast(pl.Int8).alias("sex"),
-        mn.cast(pl.Int8).alias("mn"),
-        *pair_extras(pf),
-    )
+    return pf, fn, sn
 
 
 # the columns ``pair_extras`` reads (with the frequencies when the frame has them)

@@ -23,11 +23,26 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from familymatch.link.compare import FIELD_GROUPS, Vocabulary, comparison_levels, pair_frame
+from familymatch.link.compare import (
+    FIELD_GROUPS,
+    Vocabulary,
+    comparison_levels,
+    number,
+    pair_frame,
+)
 from familymatch.link.patterns import PATTERN_DTYPE, RADIX, encode
 
 MAX_DISTINCT_SHARE = 0.9
 _ALL_COLUMNS = tuple(dict.fromkeys(c for _, cols in FIELD_GROUPS for c in cols))
+
+
+def value_ids(values: pl.DataFrame) -> np.ndarray:
+    """A dense id (UInt32) per row: equal for rows with equal values (missing equal to missing),
+    numbered by a hash join on the distinct rows (a dense rank sorted the rows: 1.5x the CPU)."""
+    distinct = values.unique(maintain_order=True).with_row_index("id")
+    on = values.columns
+    rows = values.join(distinct, on=on, how="left", nulls_equal=True, maintain_order="left")
+    return rows["id"].cast(pl.UInt32).to_numpy()
 
 
 class DistinctComparer:
@@ -42,8 +57,7 @@ class DistinctComparer:
         self.groups = []
         for fields, cols in FIELD_GROUPS:
             present = [c for c in cols if c in usable.columns]
-            ids = usable.select(pl.struct(present).rank("dense").cast(pl.UInt32)).to_series()
-            self.groups.append((fields, present, ids.to_numpy()))
+            self.groups.append((fields, present, value_ids(usable.select(present))))
 
     def codes(self, pairs: pl.DataFrame) -> np.ndarray:
         """The pattern code of each pair (i, j, rule): ``encode(comparison_levels(...))``."""
@@ -69,7 +83,7 @@ class DistinctComparer:
         out = []
         for _, _, ids in self.groups:
             key = (ids[left].astype(np.uint64) << np.uint64(32)) | ids[right]
-            _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+            first, inverse = number(key)
             out.append((first.astype(np.uint32), inverse.astype(np.uint32)))  # half the memory
         return out
 
@@ -79,7 +93,8 @@ class DistinctComparer:
         """The pattern codes, each group's levels computed on its distinct pairs of values."""
         code = np.zeros(pairs.height, dtype=np.int64)
         for (fields, cols, _), (first, inverse) in zip(self.groups, numbered, strict=True):
-            levels = comparison_levels(self._pair_frame(pairs.gather(first), cols), self.vocab)
+            pf = self._pair_frame(pairs.gather(first), cols)
+            levels = comparison_levels(pf, self.vocab, fields)
             for f in fields:
                 code += ((levels[f].to_numpy().astype(np.int64) + 1) * RADIX[f])[inverse]
         return code.astype(PATTERN_DTYPE)
