@@ -5,10 +5,11 @@
 
 Runs the demo into work/bench/demo_S (a fresh folder) with its output discarded, timing each
 call of the functions the demo is made of (the first extracts by part, each build by stage,
-each outcome import by build, attachments, claims, cohort diff, forecast, the score against the
+attachments, claims, cohort diff, forecast, the score against the
 truth) by wrapping them where the demo modules imported them; the later parts of the council are
-written by a second process (fixtures/background.py), and each refresh's cohort diff and
-allocation by a worker (fixtures/demo_reads.py): seen here as the time the demo waits for them,
+written by a second process (fixtures/background.py), and each refresh's outcome import (beside
+its build), cohort diff and allocation by a worker (fixtures/demo_reads.py): seen here as the
+time the demo waits for them,
 and in the total CPU. Prints one line per call as it ends, then the totals per step, the
 whole run's wall and CPU seconds (this process and the second), the load average before and
 after, and this process's peak resident memory.

@@ -241,6 +241,7 @@ def import_outcomes(
     store: Store,
     build_run: int | None = None,
     progress: Callable[[str], None] | None = None,
+    wait: float = 0.0,
 ) -> list[OutcomesImport]:
     """Ingest ``project_path`` (the later period's project file) once, link it onto the
     attached families of every build they came from (only ``build_run`` when given: families
@@ -249,7 +250,9 @@ def import_outcomes(
 
     The later records and every attaching build's attached records are standardised and their
     addresses resolved once, together; each build's linkage then holds its attached families'
-    persons and takes the later records within reach of them (:func:`onto_held`)."""
+    persons and takes the later records within reach of them (:func:`onto_held`). Each run is
+    recorded when the store's build lock is free, waiting up to ``wait`` seconds for it (the
+    demo imports a refresh's outcomes while that refresh's build runs)."""
     say = progress or (lambda _: None)
     project = load_project(project_path)
     attachments = require_attachments(store)
@@ -290,6 +293,7 @@ def import_outcomes(
             held[b],
             dict(seconds),
             say,
+            wait,
         )
         for b in builds
     ]
@@ -346,6 +350,7 @@ def _import_onto(
     held: Held,
     seconds: dict[str, float],
     say: Callable[[str], None],
+    wait: float = 0.0,
 ) -> OutcomesImport:
     """Link the later records within reach (``std``, from :func:`onto_held`) onto one build's
     attached families (``held``) and record them as an ``outcomes`` run."""
@@ -406,6 +411,7 @@ def _import_onto(
     with recording_run(
         store,
         "outcomes",
+        wait=wait,
         project_name=project.name,
         project_path=str(project.path),
         reference_date=project.reference_date,

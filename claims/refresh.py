@@ -20,6 +20,7 @@ module.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from familymatch.errors import FamilyMatchError
 from familymatch.store import Store, read_table, run_info
 from familymatch.store import schema as s
 from familymatch.store.families import CohortDiff, cohort_diff
-from familymatch.store.members import build_people, compare_builds
+from familymatch.store.members import BuildPeople, build_people, compare_builds
 from familymatch.workbooks import (
     one_sheet_workbook,
     print_one_page_wide,
@@ -169,15 +170,21 @@ def _attached_states(
     )
 
 
-def refresh_report(store: Store, run_a: int, run_b: int) -> Refresh:
-    """Compare build ``run_a`` with the later build ``run_b`` for the programme."""
+def refresh_report(
+    store: Store,
+    run_a: int,
+    run_b: int,
+    people: Callable[[Store, int], BuildPeople] = build_people,
+) -> Refresh:
+    """Compare build ``run_a`` with the later build ``run_b`` for the programme; ``people``
+    reads a build's people (a caller comparing each refresh with the next may keep them)."""
     diff = cohort_diff(store, run_a, run_b)
     info_a, info_b = run_info(store, run_a), run_info(store, run_b)
     for run, info in ((run_a, info_a), (run_b, info_b)):
         if info["kind"] != "build":
             raise FamilyMatchError(f"run {run} is a {info['kind']} run, not a build.")
     a, b = _families(store, run_a), _families(store, run_b)
-    people_a, people_b = build_people(store, run_a), build_people(store, run_b)
+    people_a, people_b = people(store, run_a), people(store, run_b)
     changes = compare_builds(people_a, people_b)
     keys_a, keys_b = (
         p.people.filter(~pl.col("person_key").str.ends_with("|")).select("family_ref", "person_key")

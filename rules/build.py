@@ -47,8 +47,10 @@ def build_cohort(
     progress: Progress | None = None,
     store_pairs: bool = True,
     model_from_run: int | None = None,
+    wait: float = 0.0,
 ) -> BuildResult:
-    """Run the whole build on a project file and record it."""
+    """Run the whole build on a project file and record it; if another run holds the store's
+    build lock, wait up to ``wait`` seconds for it."""
     project: Project = load_project(project_path)
     reference = as_of or project.reference_date
     rule_set = load_rule_set(project.rule_set, base=project.folder)
@@ -61,6 +63,7 @@ def build_cohort(
     with recording_run(
         store,
         "build",
+        wait=wait,
         project_name=project.name,
         project_path=str(project.path),
         reference_date=reference,

@@ -28,6 +28,7 @@ Builds recorded before person ids were kept compare each key as a member of its 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -35,6 +36,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 import polars as pl
+from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from familymatch.link.cluster import dobs_close
@@ -71,6 +73,7 @@ class Forenames:
 
     counts: dict[str, int] = field(default_factory=dict)
     _seen: dict[str, bool] = field(default_factory=dict, repr=False)
+    _common: list[tuple[str, int]] = field(default_factory=list, repr=False)
 
     @classmethod
     def of(cls, forenames: pl.Series) -> Forenames:
@@ -85,12 +88,16 @@ class Forenames:
                 seen <= RARE
                 and name not in table
                 and name not in table.values()
-                and any(
-                    n >= COMMON * max(seen, 1) and OSA.distance(other, name) <= 1
-                    for other, n in self.counts.items()
-                )
+                and self._near_common(name, COMMON * max(seen, 1))
             )
         return self._seen[name]
+
+    def _near_common(self, name: str, at_least: int) -> bool:
+        """Whether a forename seen at least ``at_least`` times is one slip from ``name``."""
+        if not self._common and self.counts:
+            self._common = sorted(self.counts.items(), key=lambda c: -c[1])
+        common = [n for n, c in itertools.takewhile(lambda c: c[1] >= at_least, self._common)]
+        return process.extractOne(name, common, scorer=OSA.distance, score_cutoff=1) is not None
 
 
 NO_COUNTS = Forenames()
