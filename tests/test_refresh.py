@@ -35,6 +35,7 @@ from familymatch.store.members import (
     slips,
 )
 from familymatch.store.members import build_people as people_of_build
+from fixtures.generate import GenerateSummary
 from tests.test_store_families import build, cohort
 
 
@@ -406,3 +407,27 @@ def test_a_refreshed_extract_with_a_date_of_birth_missing_changes_no_family(
     assert keys_only.select("members_before", "members_now", "joined", "left").rows() == [
         (3, 2, 0, 1)
     ]
+
+
+@pytest.mark.slow
+def test_a_builds_people_from_its_own_frames_equal_those_read_back(
+    small_council: tuple[Path, GenerateSummary], tmp_path: Path
+) -> None:
+    """The demo hands the diff each build's identities from the build's frames
+    (``identities_of``) instead of reading its records back and standardising them again: the
+    people are the same."""
+    from familymatch.store.members import identities_of
+    from rules.build import build_cohort
+
+    folder = tmp_path / "c"
+    shutil.copytree(small_council[0], folder)
+    result = build_cohort(folder / "familymatch.toml")
+    store = open_store(f"sqlite:///{folder / 'familymatch.db'}")
+    read_back = people_of_build(store, result.run_id)
+    handed = people_of_build(
+        store, result.run_id, identities_of(result.linked.std, result.linked.membership)
+    )
+    assert read_back.by_person and handed.by_person
+    assert read_back.people.height > 1_000
+    assert read_back.people.sort(pl.all()).equals(handed.people.sort(pl.all()))
+    assert read_back.forenames.sort().equals(handed.forenames.sort())

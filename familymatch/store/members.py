@@ -300,10 +300,24 @@ class BuildPeople(NamedTuple):
     forenames: pl.Series  # fn of every record (for :class:`Forenames`)
 
 
-def build_people(store: Store, run_id: int) -> BuildPeople:
+class Identities(NamedTuple):
+    """What :func:`build_people` reads from a build's records: :func:`identity_keys` and the
+    forename of every record."""
+
+    who: pl.DataFrame  # household_id, person_id, person_key
+    forenames: pl.Series
+
+
+def identities_of(std: pl.DataFrame, membership: pl.DataFrame) -> Identities:
+    """A build's :class:`Identities` from its standardised records and membership (a caller
+    holding the build's frames need not read them back)."""
+    return Identities(identity_keys(std, membership), std["fn"])
+
+
+def build_people(store: Store, run_id: int, identities: Identities | None = None) -> BuildPeople:
     """The people of a complete build's families: its stored keys (:func:`members_as_people`)
-    and, when it kept person ids, the identities of its records read back and standardised as
-    the build did (:func:`identity_keys`)."""
+    and, when it kept person ids, the identities of its records (``identities``, or read back
+    and standardised as the build did: :func:`identity_keys`)."""
     from familymatch.canonical import CANONICAL_SCHEMA
     from familymatch.standardise import standardise
     from familymatch.store import schema as s
@@ -313,12 +327,13 @@ def build_people(store: Store, run_id: int) -> BuildPeople:
     people, by_person = members_as_people(previous_members(store, run_id))
     if not by_person:
         return BuildPeople(people, by_person, pl.Series("fn", [], dtype=pl.String))
-    std = standardise(read_table(store, s.records, run_id).select(list(CANONICAL_SCHEMA)))
-    membership = read_table(store, s.membership, run_id)
+    if identities is None:
+        std = standardise(read_table(store, s.records, run_id).select(list(CANONICAL_SCHEMA)))
+        identities = identities_of(std, read_table(store, s.membership, run_id))
     refs = read_table(store, s.households, run_id).select("household_id", "family_ref")
-    who = identity_keys(std, membership).join(refs.drop_nulls("family_ref"), on="household_id")
+    who = identities.who.join(refs.drop_nulls("family_ref"), on="household_id")
     who = who.select("family_ref", pl.col("person_id").alias("person"), "person_key")
-    return BuildPeople(pl.concat([people, who]), True, std["fn"])
+    return BuildPeople(pl.concat([people, who]), True, identities.forenames)
 
 
 def compare_builds(a: BuildPeople, b: BuildPeople) -> pl.DataFrame:
