@@ -88,6 +88,7 @@ def run_and_read(
     return f, " ".join(console.file.getvalue().split())  # type: ignore[attr-defined]
 
 
+@pytest.mark.slow  # 7 s: the fast suite runs the demo once already (test_cli, debug_demo)
 def test_what_the_demo_prints_adds_up(tmp_path: Path) -> None:
     f, printed = run_and_read(tmp_path / "demo", False, scale=0.01, seed=5)
     check_what_it_prints(tmp_path / "demo", f, printed, YEARLY, 0.01)
