@@ -33,9 +33,8 @@ from familymatch.canonical import CANONICAL_SCHEMA
 from familymatch.errors import FamilyMatchError
 from familymatch.households import build_households
 from familymatch.ingest import ingest_project
-from familymatch.link import LinkConfig, LinkResult, link_records, same_row_expr
+from familymatch.link import LinkConfig, LinkResult, link_keys, link_records
 from familymatch.link.blocking import BlockingRule, near, rule_groups
-from familymatch.link.compare import street_expr
 from familymatch.link.model import FSModel
 from familymatch.project import Project, load_project
 from familymatch.standardise import standardise
@@ -220,20 +219,15 @@ def held_families(store: Store, build_run: int, attachments: pl.DataFrame) -> He
 # later record that does (a school row that meets the benefit row that meets the held person;
 # a baby's row that meets its mother's later row at a new address)
 HOPS = 2
-IDENTIFIER_RULES = (
-    BlockingRule("nino", ("nino_std",)),
-    BlockingRule("upn", ("upn_std",)),
-    BlockingRule("same_row", ("same_row",)),
-)
 
 
 def reach_groups(std: pl.DataFrame) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Every row's block under each blocking rule of the linkage and each identifier (computed
-    once for the later records and every build's held ones)."""
-    keys = std.with_row_index("__i").with_columns(
-        street_expr(pl.col("addr")).alias("addr_street"), same_row_expr().alias("same_row")
-    )
-    return rule_groups(keys, LinkConfig().rules + IDENTIFIER_RULES)
+    """Every row's block under each blocking rule of the linkage and each identifier the
+    linkage joins on (computed once for the later records and every build's held ones)."""
+    config = LinkConfig()
+    identifiers = tuple(BlockingRule(c, (c,)) for c in config.identifier_columns)
+    keys = std.with_row_index("__i").with_columns(link_keys())
+    return rule_groups(keys, config.rules + identifiers)
 
 
 def import_outcomes(

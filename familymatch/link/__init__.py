@@ -147,6 +147,12 @@ def same_row_expr() -> pl.Expr:
     )
 
 
+def link_keys() -> list[pl.Expr]:
+    """The keys :func:`link_records` adds to every record before blocking: the street (the
+    address without numbers, once per record for the comparisons) and the source row."""
+    return [street_expr(pl.col("addr")).alias("addr_street"), same_row_expr().alias("same_row")]
+
+
 def linkage_columns(std: pl.DataFrame, config: LinkConfig) -> list[str]:
     """The columns linkage reads (compared, blocked on, identifiers, name frequencies): the
     linkable records are copied with these only."""
@@ -496,16 +502,13 @@ def link_records(
     clock = StageClock()
     std = std.with_row_index("__i").with_columns(linkable_expr().alias("linkable"))
     held = None if fixed is None else held_index(std, fixed)
-    # the street (address without numbers) once per record, for the comparisons
     # the filter copies only the columns linkage reads (and those the two above derive from),
     # never the whole frame
     wanted = {*linkage_columns(std, config), "linkable", "addr", "record_id", "role"}
     usable = (
         std.select(c for c in std.columns if c in wanted)
         .filter(pl.col("linkable"))
-        .with_columns(
-            street_expr(pl.col("addr")).alias("addr_street"), same_row_expr().alias("same_row")
-        )
+        .with_columns(link_keys())
         .select(linkage_columns(std, config))
     )
 
