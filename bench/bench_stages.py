@@ -186,6 +186,8 @@ def build_one(folder: Path, stop_at_gb: float | None) -> dict[str, Any]:
             "cohort": cohort.get("total"),
             **meter.counts,
         },
+        # per rule: estimated pairs, pairs made, pairs no earlier rule found
+        "blocking": link["blocking"],
         "record_tables_s": {
             k: round(v, 2) for k, v in getattr(result, "record_seconds", {}).items()
         },

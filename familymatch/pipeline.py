@@ -20,7 +20,7 @@ from familymatch.addresses.persons import place_by_person
 from familymatch.canonical import CANONICAL_SCHEMA
 from familymatch.households import HouseholdResult, build_households
 from familymatch.ingest import IngestResult, ingest_project
-from familymatch.link import LinkResult, link_records
+from familymatch.link import LinkResult, input_columns, link_records
 from familymatch.link.model import FSModel
 from familymatch.logs import get_logger
 from familymatch.progress import Progress, no_progress, timed_stage
@@ -85,7 +85,11 @@ def link_project(
 
     with timed_stage("link", say, seconds) as done:
         # a dependant's row without an address compares at its claim's (households: its own)
-        linked = link_records(with_claim_addresses(std), model=model)
+        # only the columns the stage reads: the claim addresses' other columns are not held
+        claimed = with_claim_addresses(std)
+        claimed = claimed.select(input_columns(claimed.columns))
+        linked = link_records(claimed, model=model)
+        del claimed
         done(linked.persons["person_id"].n_unique(), "persons")
 
     # the address stage's second half: a person's other records as evidence (counted with it)

@@ -47,6 +47,8 @@ def claim_addresses(std: pl.DataFrame) -> pl.DataFrame:
     own whose claim reference is at exactly one address entity."""
     own = pl.any_horizontal(pl.col("address", "postcode", "uprn").is_not_null())
     claimed = pl.col("group_ref").is_not_null()
+    # narrowed before filtering: a filter of every column of std is a copy of most of it
+    std = std.select("record_id", "group_ref", "address", "postcode", "uprn", *ADDRESS_COLUMNS)
     donors = std.filter(claimed & own & pl.col("address_id").is_not_null())
     one_place = (
         donors.group_by("group_ref")

@@ -31,7 +31,7 @@ import polars as pl
 from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler
 
-from familymatch.addresses import AddressResult, canonical_text
+from familymatch.addresses import PART_COLUMNS, AddressResult, canonical_text
 from familymatch.addresses.resolve import PC_PATTERN, STREET_SIMILAR, components
 
 _PARTS = ["addr_flat", "addr_number", "addr_building", "addr_street", "addr_pc"]
@@ -326,7 +326,8 @@ def _update_result(
     counts = records.drop_nulls("address_id").group_by("address_id").len("n")
     moved = _repoint(result.variants, joined).drop("to")
     new_forms = (
-        std.join(placed.rename({"address_id": "to"}), on="record_id")
+        std.select("record_id", *PART_COLUMNS.values(), "addr_postcode")
+        .join(placed.rename({"address_id": "to"}), on="record_id")
         .group_by(
             pl.col("to").alias("address_id"),
             canonical_text("addr_").alias("variant"),

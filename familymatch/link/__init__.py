@@ -153,10 +153,8 @@ def link_keys() -> list[pl.Expr]:
     return [street_expr(pl.col("addr")).alias("addr_street"), same_row_expr().alias("same_row")]
 
 
-def linkage_columns(std: pl.DataFrame, config: LinkConfig) -> list[str]:
-    """The columns linkage reads (compared, blocked on, identifiers, name frequencies): the
-    linkable records are copied with these only."""
-    wanted = {
+def _linkage_names(config: LinkConfig) -> set[str]:
+    return {
         "__i",
         *COMPARE_COLUMNS,
         *TF_SOURCE_COLUMNS.values(),
@@ -166,7 +164,26 @@ def linkage_columns(std: pl.DataFrame, config: LinkConfig) -> list[str]:
         *config.identifier_columns,
         *(k for r in config.rules for k in r.keys),
     }
+
+
+def linkage_columns(std: pl.DataFrame, config: LinkConfig) -> list[str]:
+    """The columns linkage reads (compared, blocked on, identifiers, name frequencies): the
+    linkable records are copied with these only."""
+    wanted = _linkage_names(config)
     return [c for c in dict.fromkeys((*std.columns, "addr_street", "same_row")) if c in wanted]
+
+
+# what ``linkable_expr`` and ``link_keys`` read, and the record id the persons are named by
+_DERIVED_FROM = ("record_id", "role", "fn", "sn", "dob", "addr", "pc", "nino_std", "upn_std")
+
+
+def input_columns(columns: list[str], config: LinkConfig | None = None) -> list[str]:
+    """The columns of ``columns`` (a standardised frame's) that :func:`link_records` reads: the
+    linkage's own, those ``linkable`` and the added keys derive from, and the clustering
+    guard's. A caller may pass only these (the build does: the claim addresses' columns the
+    stage does not read are then not held through it)."""
+    wanted = {*_linkage_names(config or LinkConfig()), *_DERIVED_FROM, *GUARD_READS}
+    return [c for c in columns if c in wanted]
 
 
 def identifier_edges(std: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
@@ -483,6 +500,14 @@ def block(
     return id_edges, *candidate_pairs(usable, config.rules, *limits, new)
 
 
+def named_by_record(record_ids: pl.Series, pairs: pl.DataFrame) -> list[pl.Series]:
+    """record_id_l, record_id_r of pairs of row numbers (i, j) into the records."""
+    return [
+        record_ids.gather(pairs[side]).alias(f"record_id_{end}")
+        for side, end in (("i", "l"), ("j", "r"))
+    ]
+
+
 def link_records(
     std: pl.DataFrame,
     config: LinkConfig | None = None,
@@ -585,24 +610,18 @@ def link_records(
         .filter((pl.col("size") > 25) | (pl.col("refused") > 0))
         .height
     )
-    ids = std.select("__i", "record_id")
-    pairs = (
-        scored.join(ids.rename({"__i": "i", "record_id": "record_id_l"}), on="i")
-        .join(ids.rename({"__i": "j", "record_id": "record_id_r"}), on="j")
-        .select(
-            "record_id_l",
-            "record_id_r",
-            "stage",
-            "match_weight",
-            "match_probability",
-            "linked",
-            *FIELDS,
-        )
+    # a pair's record ids taken by position (``__i`` is std's row number): no join copying the
+    # scored pairs' columns twice
+    pairs = scored.select(
+        *named_by_record(record_ids, scored),
+        "stage",
+        "match_weight",
+        "match_probability",
+        "linked",
+        *FIELDS,
     )
-    id_pairs = (
-        id_edges.join(ids.rename({"__i": "i", "record_id": "record_id_l"}), on="i")
-        .join(ids.rename({"__i": "j", "record_id": "record_id_r"}), on="j")
-        .select("record_id_l", "record_id_r", "stage", pl.lit(True).alias("linked"))
+    id_pairs = id_edges.select(
+        *named_by_record(record_ids, id_edges), "stage", pl.lit(True).alias("linked")
     )
     pairs = pl.concat([id_pairs, pairs], how="diagonal_relaxed")
     clock.peak_mb["output"] = _peak_rss_mb()

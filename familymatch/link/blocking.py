@@ -70,10 +70,15 @@ DEFAULT_RULES: tuple[BlockingRule, ...] = (
     BlockingRule("postcode+forename", ("pc", "fn_canon")),
     BlockingRule("dob_unordered+surname_sound", ("dob_unordered", "sn_phon")),
     BlockingRule("names_unordered+dob_year", ("name_unordered", "dob_year")),
-    BlockingRule("dob+surname_initial", ("dob", "sn_initial")),
+    # within a postcode district: across a county these keys of fixed cardinality (a date and
+    # one of 26 letters) pair records in proportion to the square of the population (scale 10:
+    # 14.2M pairs, 1.9M within districts; docs/decisions/0016-link-execution.md, session 5)
+    BlockingRule("dob+surname_initial+district", ("dob", "sn_initial", "pc_district")),
     BlockingRule("postcode+birth_year", ("pc", "dob_year")),
     BlockingRule("names_sound+birth_year", ("fn_phon", "sn_phon", "dob_year")),
-    BlockingRule("address", ("addr",)),
+    # an address as written names its place only within a town ("12 HIGH STREET" is in every
+    # one): within a postcode district (scale 10: 28.9M pairs across the county, 3.3M within)
+    BlockingRule("address+district", ("addr", "pc_district")),
     BlockingRule("postcode+surname_initial", ("pc", "sn_initial")),
     BlockingRule("dob+initials_unordered", ("dob", "initials_unordered")),
     BlockingRule("postcode+initials_unordered", ("pc", "initials_unordered")),
