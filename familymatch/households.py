@@ -29,6 +29,7 @@ from datetime import date
 
 import polars as pl
 
+from familymatch.link.cluster import components
 from familymatch.people import age_in_years, modal_dob
 
 TERM_ENDS = {"autumn": (12, 20), "spring": (4, 1), "summer": (7, 20)}
@@ -71,22 +72,15 @@ def _household_id(first_record: pl.Expr) -> pl.Expr:
     )
 
 
-def _components(edges: list[tuple[str, str]], nodes: list[str]) -> dict[str, str]:
-    parent = {n: n for n in nodes}
-
-    def find(x: str) -> str:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for a, b in edges:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            if rb < ra:
-                ra, rb = rb, ra
-            parent[rb] = ra
-    return {n: find(n) for n in nodes}
+def _components(edges: pl.DataFrame, nodes: pl.Series) -> pl.DataFrame:
+    """unit, component (the smallest unit of its component) for every unit of ``nodes`` (sorted,
+    distinct) over the edges (a, b): numbered, not a Python dictionary of every unit."""
+    index = pl.DataFrame({"unit": nodes}).with_row_index("k")
+    ends = edges.join(index.rename({"unit": "a", "k": "ka"}), on="a").join(
+        index.rename({"unit": "b", "k": "kb"}), on="b"
+    )
+    label = components(len(nodes), ends["ka"].to_numpy(), ends["kb"].to_numpy())
+    return pl.DataFrame({"unit": nodes, "component": nodes.gather(label)})
 
 
 def build_households(
@@ -182,14 +176,18 @@ def build_households(
         .join(main_unit, on="group_ref")
         .filter(pl.col("unit") != pl.col("main_unit"))
     )
-    edges = list(movable.select("unit", "main_unit").iter_rows())
     # a group with no member at a shared address still forms one household
     lonely = group_units.join(main_unit, on="group_ref", how="anti")
     first_unit = lonely.group_by("group_ref").agg(pl.col("unit").min().alias("u0"))
-    edges += list(lonely.join(first_unit, on="group_ref").select("unit", "u0").iter_rows())
-    units = by_address["unit"].unique().sort().to_list()
-    comp = _components(edges, units)
-    unit_comp = pl.DataFrame({"unit": list(comp), "component": list(comp.values())})
+    edges = pl.concat(
+        [
+            movable.select(pl.col("unit").alias("a"), pl.col("main_unit").alias("b")),
+            lonely.join(first_unit, on="group_ref").select(
+                pl.col("unit").alias("a"), pl.col("u0").alias("b")
+            ),
+        ]
+    )
+    unit_comp = _components(edges, by_address["unit"].unique().sort())
     person_household = by_address.join(unit_comp, on="unit")
 
     membership_p = persons.select("record_id", "person_id").join(

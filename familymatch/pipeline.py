@@ -14,7 +14,7 @@ from datetime import date
 import polars as pl
 
 from familymatch.addresses import AddressResult, resolve_addresses, with_addresses
-from familymatch.addresses.claims import with_claim_addresses
+from familymatch.addresses.claims import ADDRESS_COLUMNS, with_claim_addresses
 from familymatch.addresses.gazetteer import read_gazetteer
 from familymatch.addresses.persons import place_by_person
 from familymatch.canonical import CANONICAL_SCHEMA
@@ -86,8 +86,9 @@ def link_project(
     with timed_stage("link", say, seconds) as done:
         # a dependant's row without an address compares at its claim's (households: its own)
         # only the columns the stage reads: the claim addresses' other columns are not held
-        claimed = with_claim_addresses(std)
-        claimed = claimed.select(input_columns(claimed.columns))
+        reads = input_columns(std.columns)
+        claimed = with_claim_addresses(std, tuple(c for c in ADDRESS_COLUMNS if c in reads))
+        claimed = claimed.select(reads)
         linked = link_records(claimed, model=model)
         del claimed
         done(linked.persons["person_id"].n_unique(), "persons")

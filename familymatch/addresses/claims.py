@@ -42,13 +42,15 @@ ADDRESS_COLUMNS = (
 )
 
 
-def claim_addresses(std: pl.DataFrame) -> pl.DataFrame:
-    """record_id + ``ADDRESS_COLUMNS`` of its claim, for every record without an address of its
-    own whose claim reference is at exactly one address entity."""
+def claim_addresses(std: pl.DataFrame, columns: tuple[str, ...] = ADDRESS_COLUMNS) -> pl.DataFrame:
+    """record_id + the address columns (``columns``, of ``ADDRESS_COLUMNS``) of its claim, for
+    every record without an address of its own whose claim reference is at exactly one address
+    entity."""
     own = pl.any_horizontal(pl.col("address", "postcode", "uprn").is_not_null())
     claimed = pl.col("group_ref").is_not_null()
     # narrowed before filtering: a filter of every column of std is a copy of most of it
-    std = std.select("record_id", "group_ref", "address", "postcode", "uprn", *ADDRESS_COLUMNS)
+    columns = tuple(dict.fromkeys(("address_id", *columns)))
+    std = std.select("record_id", "group_ref", "address", "postcode", "uprn", *columns)
     donors = std.filter(claimed & own & pl.col("address_id").is_not_null())
     one_place = (
         donors.group_by("group_ref")
@@ -61,16 +63,19 @@ def claim_addresses(std: pl.DataFrame) -> pl.DataFrame:
         .sort("record_id")
         .group_by("group_ref", maintain_order=True)
         .first()
-        .select("group_ref", *ADDRESS_COLUMNS)
+        .select("group_ref", *columns)
     )
     bare = std.filter(claimed & ~own).select("record_id", "group_ref")
     return bare.join(first, on="group_ref").drop("group_ref").sort("record_id")
 
 
-def with_claim_addresses(std: pl.DataFrame) -> pl.DataFrame:
+def with_claim_addresses(
+    std: pl.DataFrame, columns: tuple[str, ...] = ADDRESS_COLUMNS
+) -> pl.DataFrame:
     """std with ``claim_addresses`` filled in (``resolved_by = "claim"``); the same frame when
-    no record needs it."""
-    taken = claim_addresses(std)
+    no record needs it. Only ``columns`` (of ``ADDRESS_COLUMNS``) are replaced: a caller that
+    reads a few of them (the link stage) makes no new copy of the others."""
+    taken = claim_addresses(std, columns)
     if taken.height == 0:
         return std
     # only the address columns are new: the others stay std's own (no copy of the frame)
@@ -79,14 +84,14 @@ def with_claim_addresses(std: pl.DataFrame) -> pl.DataFrame:
         taken.select(
             "record_id",
             pl.lit(True).alias("taking"),
-            *[pl.col(c).name.suffix("__claim") for c in ADDRESS_COLUMNS],
+            *[pl.col(c).name.suffix("__claim") for c in columns],
         ),
     )
     taking = claim["taking"].fill_null(False)
     return std.with_columns(
         *[
             pl.when(taking).then(claim[c + "__claim"]).otherwise(pl.col(c)).alias(c)
-            for c in ADDRESS_COLUMNS
+            for c in columns
         ],
         pl.when(taking).then(pl.lit("claim")).otherwise(pl.col("resolved_by")).alias("resolved_by"),
     )

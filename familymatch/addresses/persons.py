@@ -294,14 +294,29 @@ def _place_lone(recs: pl.DataFrame) -> pl.DataFrame:
 
 def _street_similarity(cand: pl.DataFrame) -> pl.Series:
     """street_jw: Jaro-Winkler of the two streets with their spaces taken out (0 when either
-    names none)."""
-    a, b = (
-        cand[c].fill_null("").str.replace_all(" ", "").to_list()
-        for c in ("addr_street", "addr_street_c")
+    names none). Computed once per distinct pair of different streets (equal ones score 1.0):
+    a Python string per candidate row would be most of the person step's memory."""
+    a = pl.col("addr_street").str.replace_all(" ", "").alias("a")
+    b = pl.col("addr_street_c").str.replace_all(" ", "").alias("b")
+    keys = cand.select(a, b)
+    differ = keys.filter(pl.col("a") != pl.col("b")).unique(maintain_order=True)
+    jw = process.cpdist(
+        differ["a"].to_list(), differ["b"].to_list(), scorer=JaroWinkler.normalized_similarity
     )
-    jw = process.cpdist(a, b, scorer=JaroWinkler.normalized_similarity)
-    none = cand["addr_street"].is_null() | cand["addr_street_c"].is_null()
-    return pl.Series("street_jw", jw).zip_with(~none, pl.Series([0.0] * cand.height))
+    scored = differ.with_columns(pl.Series("jw", jw))
+    return (
+        keys.join(scored, on=["a", "b"], how="left", maintain_order="left")
+        .select(
+            pl.when(pl.col("a").is_null() | pl.col("b").is_null())
+            .then(0.0)
+            .when(pl.col("a") == pl.col("b"))
+            .then(1.0)
+            .otherwise(pl.col("jw"))
+            .cast(pl.Float64)
+            .alias("street_jw")
+        )
+        .to_series()
+    )
 
 
 def _apply(frame: pl.DataFrame, changed: pl.DataFrame) -> pl.DataFrame:
