@@ -22,6 +22,7 @@ from familymatch.link import (
 )
 from familymatch.link.blocking import (
     DEFAULT_RULES,
+    BlockingRule,
     candidate_pairs,
     group_ids,
     key_frame,
@@ -236,3 +237,26 @@ def test_em_without_candidate_pairs_keeps_its_starting_model() -> None:
     model = fit_em(empty, u, lam=0.25)
     assert (model.lam, model.iterations) == (0.25, 0)
     assert all(np.isfinite(v).all() for v in model.m.values())
+
+
+def test_a_rule_too_loose_for_the_population_runs_within_its_place() -> None:
+    # 60 records sharing one address text in 3 districts (20 each); 3 records without a district
+    n = 63
+    frame = pl.DataFrame(
+        {
+            "__i": pl.Series(range(n), dtype=pl.UInt32),
+            "addr": ["12 HIGH STREET"] * n,
+            "pc_district": [f"PL{k % 3 + 1}" for k in range(60)] + [None] * 3,
+        }
+    )
+    rule = BlockingRule("address", ("addr",), within="pc_district")
+    # 63 * 62 / 2 = 1,953 pairs across the population: 31 a record, over the bound of 6
+    cand, stats = candidate_pairs(frame, (rule,))
+    assert stats["address"]["across"] == 1_953
+    assert stats["address"]["estimated"] == cand.height == 3 * (20 * 19 // 2)
+    district = frame["pc_district"].to_list()
+    assert all(district[i] == district[j] for i, j in cand.select("i", "j").iter_rows())
+    # below the bound (a few records a text) the rule runs across the population as before
+    small = frame.filter(pl.col("__i") < 7)
+    cand, stats = candidate_pairs(small, (rule,))
+    assert "across" not in stats["address"] and cand.height == 21

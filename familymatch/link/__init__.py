@@ -163,6 +163,7 @@ def _linkage_names(config: LinkConfig) -> set[str]:
         "address_id",
         *config.identifier_columns,
         *(k for r in config.rules for k in r.keys),
+        *(r.within for r in config.rules if r.within),
     }
 
 

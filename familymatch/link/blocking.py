@@ -60,6 +60,22 @@ OPTIONAL_KEYS = frozenset({"address_id"})
 class BlockingRule:
     name: str
     keys: tuple[str, ...]
+    # a place key the rule is narrowed to when it would pair each record with more than
+    # ``WITHIN_ABOVE_PER_RECORD`` others on average (its keys name no place, or a place only
+    # within a town, so its pairs grow with the square of the population)
+    within: str | None = None
+
+    def narrowed(self) -> BlockingRule:
+        """The rule inside its ``within`` place (a record without one is not blocked by it)."""
+        return BlockingRule(self.name, (*self.keys, self.within)) if self.within else self
+
+
+# pairs per record above which a rule with ``within`` runs inside its place. Measured per record
+# (docs/decisions/0016-link-execution.md, session 5): dob+surname_initial / address 3.9 / 5.5 on
+# the harness's synth_1m, 7.3 / 14.9 at scale 10 (a county of 1.9M records), growing with the
+# records (about a tenth of scale 10's at scale 1): above every data set whose figures of
+# quality were established with these rules across the whole population, below a county's
+WITHIN_ABOVE_PER_RECORD = 6.0
 
 
 DEFAULT_RULES: tuple[BlockingRule, ...] = (
@@ -70,15 +86,13 @@ DEFAULT_RULES: tuple[BlockingRule, ...] = (
     BlockingRule("postcode+forename", ("pc", "fn_canon")),
     BlockingRule("dob_unordered+surname_sound", ("dob_unordered", "sn_phon")),
     BlockingRule("names_unordered+dob_year", ("name_unordered", "dob_year")),
-    # within a postcode district: across a county these keys of fixed cardinality (a date and
-    # one of 26 letters) pair records in proportion to the square of the population (scale 10:
-    # 14.2M pairs, 1.9M within districts; docs/decisions/0016-link-execution.md, session 5)
-    BlockingRule("dob+surname_initial+district", ("dob", "sn_initial", "pc_district")),
+    # within a postcode district at county scale (``within``): see candidate_pairs
+    BlockingRule("dob+surname_initial", ("dob", "sn_initial"), within="pc_district"),
     BlockingRule("postcode+birth_year", ("pc", "dob_year")),
     BlockingRule("names_sound+birth_year", ("fn_phon", "sn_phon", "dob_year")),
     # an address as written names its place only within a town ("12 HIGH STREET" is in every
-    # one): within a postcode district (scale 10: 28.9M pairs across the county, 3.3M within)
-    BlockingRule("address+district", ("addr", "pc_district")),
+    # one): within a postcode district at county scale
+    BlockingRule("address", ("addr",), within="pc_district"),
     BlockingRule("postcode+surname_initial", ("pc", "sn_initial")),
     BlockingRule("dob+initials_unordered", ("dob", "initials_unordered")),
     BlockingRule("postcode+initials_unordered", ("pc", "initials_unordered")),
@@ -197,13 +211,21 @@ def candidate_pairs(
     present = usable_rules(std, rules)
     stats: dict[str, dict[str, int]] = {}
     # each rule's blocks (valid with every key); its key strings exist only while it is grouped
-    groups = {rule: rule_blocks(*group_ids(key_frame(std, (rule,)), rule)) for rule in present}
+    groups = {rule: _blocks(std, rule) for rule in present}
     made: dict[BlockingRule, RuleBlocks] = {}  # the blocks this linkage makes pairs from
     for rule in present:
         made[rule], est = (
             (groups[rule], groups[rule].estimated) if new is None else touching(groups[rule], new)
         )
         stats[rule.name] = {"estimated": est}
+        if rule.within and est > WITHIN_ABOVE_PER_RECORD * std.height:
+            groups[rule] = _blocks(std, rule.narrowed())
+            made[rule], est = (
+                (groups[rule], groups[rule].estimated)
+                if new is None
+                else touching(groups[rule], new)
+            )
+            stats[rule.name].update(across=stats[rule.name]["estimated"], estimated=est)
         if est > limit:
             raise ConfigError(
                 f"blocking rule '{rule.name}' would create {est:,} candidate pairs, over the "
@@ -242,6 +264,10 @@ def candidate_pairs(
     if not parts:
         return pl.DataFrame(schema={"i": pl.UInt32, "j": pl.UInt32, "rule": pl.Int16}), stats
     return pl.concat(parts, rechunk=False), stats  # chunks as made: no copy of every pair
+
+
+def _blocks(std: pl.DataFrame, rule: BlockingRule) -> RuleBlocks:
+    return rule_blocks(*group_ids(key_frame(std, (rule,)), rule))
 
 
 def group_ids(keys: pl.DataFrame, rule: BlockingRule) -> tuple[np.ndarray, np.ndarray]:

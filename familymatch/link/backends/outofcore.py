@@ -61,8 +61,7 @@ LOCATION_KEYS = frozenset(
 # rules on names and dates of birth too loose to run across a country: their pairs grow with
 # the square of the records (harness synth_100k -> synth_1m: dob+surname_initial 57,666 ->
 # 3,877,078 estimated pairs, x67 for x10 records; every other such rule x11 to x24)
-# (the default rules hold it within postcode districts: a location rule already)
-WITHIN_SHARDS = frozenset({"dob+surname_initial", "dob+surname_initial+district"})
+WITHIN_SHARDS = frozenset({"dob+surname_initial"})
 
 
 def sharded_rules(
