@@ -136,10 +136,17 @@ def test_pairs_made_in_chunks_of_whole_blocks_are_the_rule_pairs_in_order() -> N
     whole = rule_pairs(blocks)
     parts = list(rule_pair_chunks(blocks, max_pairs=1_000))
     assert len(parts) > 3
-    assert max(len(p) for p in parts) == 1_225  # the large block alone; the others bounded
-    assert all(len(p) <= 1_000 for p in parts if len(p) != 1_225)
-    assert np.array_equal(np.concatenate(parts), whole)
-    assert len(whole) == blocks.estimated > 4_000
+    sizes = [len(a) for a, _ in parts]
+    assert max(sizes) == 1_225  # the large block alone; the others bounded
+    assert all(n <= 1_000 for n in sizes if n != 1_225)
+    assert np.array_equal(np.concatenate([a for a, _ in parts]), whole[0])
+    assert np.array_equal(np.concatenate([b for _, b in parts]), whole[1])
+    assert len(whole[0]) == blocks.estimated > 4_000
+    # every pair of rows with one group id once, i < j, and no other
+    expected = {(a, b) for a in range(600) for b in range(a + 1, 600) if valid[a] and valid[b]}
+    expected = {(a, b) for a, b in expected if gid[a] == gid[b]}
+    assert set(zip(whole[0].tolist(), whole[1].tolist(), strict=True)) == expected
+    assert len(expected) == len(whole[0])
 
 
 def test_pattern_codes_round_trip_every_level_combination() -> None:
@@ -213,7 +220,11 @@ def test_numbering_keys_gives_the_partition_of_np_unique() -> None:
     _, expected = np.unique(key, return_inverse=True)
     assert len(first) == len(np.unique(key)) == 50
     assert np.array_equal(key[first][inverse], key)
-    assert np.array_equal(inverse, expected)  # numbered in the keys' order
+    # the same partition as np.unique's (numbered in the order the keys first appear)
+    assert len(set(zip(inverse.tolist(), expected.tolist(), strict=True))) == 50
+    assert np.array_equal(
+        np.unique(inverse, return_index=True)[1], np.sort(np.unique(key, return_index=True)[1])
+    )
     ids = distinct.value_ids(pl.DataFrame({"a": ["x", None, "x", None, "y"], "b": [1, 2, 1, 2, 1]}))
     assert ids[0] == ids[2] and ids[1] == ids[3] and len(set(ids.tolist())) == 3
 

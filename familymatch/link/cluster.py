@@ -20,7 +20,6 @@ refused like any other, so records join at most one fixed person and fixed perso
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
@@ -118,13 +117,26 @@ def _one(value: str | None) -> set[str]:
     return {value} if value else set()
 
 
-@dataclass
 class Guard:
-    ninos: set[str]
-    upns: set[str]
-    people: list[Person]  # the distinct identities, in the order they joined
-    known: set[Person] = field(default_factory=set)  # the same, for membership tests
-    fixed: int | None = None  # the person held fixed this group holds (its first record)
+    """A group's identifiers, distinct identities (in the order they joined; ``known``: the
+    same, for membership tests) and the person held fixed it holds (its first record). A plain
+    class with slots: one is made for every record that takes part in a merge."""
+
+    __slots__ = ("ninos", "upns", "people", "known", "fixed")
+
+    def __init__(
+        self,
+        ninos: set[str],
+        upns: set[str],
+        people: list[Person],
+        known: set[Person] | None = None,
+        fixed: int | None = None,
+    ) -> None:
+        self.ninos = ninos
+        self.upns = upns
+        self.people = people
+        self.known = set(people) if known is None else known
+        self.fixed = fixed
 
 
 class PersonClusters:
@@ -150,10 +162,13 @@ class PersonClusters:
 
     def find(self, i: int) -> int:
         parent = self.parent
-        root = i
-        while parent.get(root, root) != root:
-            root = parent[root]
-        while parent.get(i, i) != root:
+        root = parent.get(i)
+        if root is None:  # a root is never its own parent in the dict: one lookup
+            return i
+        up = parent.get(root)
+        while up is not None:
+            root, up = up, parent.get(up)
+        while i != root:  # path compression
             parent[i], i = root, parent[i]
         return root
 

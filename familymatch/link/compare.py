@@ -35,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import polars as pl
 from rapidfuzz import process
 from rapidfuzz.distance import OSA, JaroWinkler
@@ -168,16 +169,13 @@ def _jw_coded(
 
 
 def number(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """One position of each distinct key (any of its positions), and each position's number:
-    one unstable sort (``np.unique`` with first positions sorts stably: 1.4x the CPU)."""
-    order = np.argsort(key)
-    ordered = key[order]
-    new = np.empty(len(key), dtype=bool)
-    new[:1] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
-    inverse = np.empty(len(key), dtype=np.int64)
-    inverse[order] = np.cumsum(new) - 1
-    return order[new], inverse
+    """One position of each distinct key (any of its positions), and each position's number
+    (in the order the keys first appear): a hash table (pandas' factorize, 0.057 CPU s per 1M
+    keys against 0.095 for one unstable sort; decision 0016, session 5)."""
+    inverse, distinct = pd.factorize(key)
+    first = np.empty(len(distinct), dtype=np.int64)
+    first[inverse] = np.arange(len(key))  # the last position of each: any one will do
+    return first, inverse
 
 
 def _mostly_distinct_keys(key: np.ndarray, sample: int = 4096) -> bool:
