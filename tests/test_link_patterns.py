@@ -10,6 +10,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 import pytest
+from rapidfuzz.distance import JaroWinkler
 
 from familymatch.canonical import conform
 from familymatch.link import (
@@ -247,3 +248,28 @@ def test_em_without_candidate_pairs_keeps_its_starting_model() -> None:
     model = fit_em(empty, u, lam=0.25)
     assert (model.lam, model.iterations) == (0.25, 0)
     assert all(np.isfinite(v).all() for v in model.m.values())
+
+
+def test_jaro_winkler_bound_never_spares_a_similarity_a_level_reads() -> None:
+    rng = np.random.default_rng(7)
+    letters = np.array(list("ABCDEFGHIJKLMNOPRSTWY -'"))
+    words = ["".join(rng.choice(letters, rng.integers(1, 12))) for _ in range(400)]
+    words += ["SMITH", "SMYTH", "SMIHT", "JON", "JOHN", "MARTHA", "MARHTA", "O'NEIL", "ONEIL"]
+    values = np.array(sorted(set(words)), dtype=object)
+    counts, lengths = compare.char_counts(values)
+    vocab = compare.Vocabulary({"fn": values}, {"fn": counts}, {"fn": lengths})
+    left = rng.integers(0, len(values), 40_000)
+    right = rng.integers(0, len(values), 40_000)
+    left[:9], right[:9] = (
+        np.arange(len(values) - 9, len(values)),
+        np.arange(len(values) - 9, len(values))[::-1],
+    )
+    may = compare.jw_may_reach(vocab, "fn", "fn", left, right)
+    jw = np.array(
+        [
+            JaroWinkler.normalized_similarity(values[a], values[b])
+            for a, b in zip(left, right, strict=True)
+        ]
+    )
+    assert not (~may & (jw >= compare.JW_FLOOR)).any()  # every pair a level can read is compared
+    assert (jw >= compare.JW_FLOOR).sum() > 9 and (~may).mean() > 0.5  # most others are spared
