@@ -193,6 +193,8 @@ class PersonClusters:
             return True
         for pa in a.people:
             for pb in b.people:
+                if pa == pb:  # one identity is close to itself (both tests pass at once)
+                    continue
                 if not dobs_close(pa[3], pb[3]) or not names_close(pa, pb):
                     return False
         return True
@@ -203,7 +205,9 @@ class PersonClusters:
         ri, rj = self.find(i), self.find(j)
         if ri == rj:
             return True
-        gi, gj = self._guard(ri), self._guard(rj)
+        guard = self.guard
+        gi = guard.get(ri) or self._guard(ri)
+        gj = guard.get(rj) or self._guard(rj)
         if not force and not self.compatible(gi, gj, check_people):
             self.refused[ri] = self.refused.get(ri, 0) + 1
             self.refused[rj] = self.refused.get(rj, 0) + 1
@@ -211,16 +215,22 @@ class PersonClusters:
         if len(gi.people) < len(gj.people):
             ri, rj, gi, gj = rj, ri, gj, gi
         self.parent[rj] = ri
-        gi.ninos |= gj.ninos
-        gi.fixed = gj.fixed if gi.fixed is None else gi.fixed
-        gi.upns |= gj.upns
+        if gj.ninos:
+            gi.ninos |= gj.ninos
+        if gi.fixed is None:
+            gi.fixed = gj.fixed
+        if gj.upns:
+            gi.upns |= gj.upns
         # keep distinct identities only: the guard checks stay small
+        known = gi.known
         for p in gj.people:
-            if p not in gi.known:
-                gi.known.add(p)
+            if p not in known:
+                known.add(p)
                 gi.people.append(p)
-        self.refused[ri] = self.refused.get(ri, 0) + self.refused.pop(rj, 0)
-        del self.guard[rj]
+        refused = self.refused
+        if rj in refused:
+            refused[ri] = refused.get(ri, 0) + refused.pop(rj)
+        del guard[rj]
         return True
 
     def roots(self) -> np.ndarray:
@@ -246,7 +256,9 @@ def guard_people(frame: pl.DataFrame) -> dict[int, GuardRow]:
     rows = frame.select(
         "__i", "fn", "fn_canon", "sn", "dob", first_middle("mn"), "nino_std", "upn_std"
     )
-    return {row[0]: row[1:] for row in rows.iter_rows()}
+    # columns as lists zipped into the tuples: no row tuple made and sliced again
+    people = zip(*(rows[c].to_list() for c in rows.columns[1:]), strict=True)
+    return dict(zip(rows["__i"].to_list(), people, strict=True))
 
 
 def components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
