@@ -221,11 +221,7 @@ def test_numbering_keys_gives_the_partition_of_np_unique() -> None:
     _, expected = np.unique(key, return_inverse=True)
     assert len(first) == len(np.unique(key)) == 50
     assert np.array_equal(key[first][inverse], key)
-    # the same partition as np.unique's (numbered in the order the keys first appear)
-    assert len(set(zip(inverse.tolist(), expected.tolist(), strict=True))) == 50
-    assert np.array_equal(
-        np.unique(inverse, return_index=True)[1], np.sort(np.unique(key, return_index=True)[1])
-    )
+    assert np.array_equal(inverse, expected)  # numbered in the keys' order
     ids = distinct.value_ids(pl.DataFrame({"a": ["x", None, "x", None, "y"], "b": [1, 2, 1, 2, 1]}))
     assert ids[0] == ids[2] and ids[1] == ids[3] and len(set(ids.tolist())) == 3
 
