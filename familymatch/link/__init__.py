@@ -546,6 +546,7 @@ def link_records(
     fitted = model or fit_model(
         usable, pattern_counts(pl.Series(codes)), id_edges, config, tf, vocab
     )
+    del vocab  # nothing after the fit compares strings: its values and counts go now
     # the model keeps the places that weaken agreement (the others score as the level does); a
     # model passed in is copied, not changed: its caller's places are another build's
     places = {k: v for k, v in tf["loc"].items() if v > fitted.floor_of("loc")}

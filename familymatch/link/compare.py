@@ -115,7 +115,7 @@ def jw_may_reach(
         return out
     ca, cb = vocab.counts[left_col], vocab.counts[right_col]
     la, lb = vocab.lengths[left_col], vocab.lengths[right_col]
-    step = 262_144
+    step = 65_536  # the gathered counts: 4 MB a side at a time
     for o in range(0, len(left), step):
         a, b = left[o : o + step], right[o : o + step]
         common = np.minimum(ca[a], cb[b]).sum(axis=1, dtype=np.int64)
