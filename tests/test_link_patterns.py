@@ -10,6 +10,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 import pytest
+from rapidfuzz.distance import JaroWinkler
 
 from familymatch.canonical import conform
 from familymatch.link import (
@@ -137,10 +138,17 @@ def test_pairs_made_in_chunks_of_whole_blocks_are_the_rule_pairs_in_order() -> N
     whole = rule_pairs(blocks)
     parts = list(rule_pair_chunks(blocks, max_pairs=1_000))
     assert len(parts) > 3
-    assert max(len(p) for p in parts) == 1_225  # the large block alone; the others bounded
-    assert all(len(p) <= 1_000 for p in parts if len(p) != 1_225)
-    assert np.array_equal(np.concatenate(parts), whole)
-    assert len(whole) == blocks.estimated > 4_000
+    sizes = [len(a) for a, _ in parts]
+    assert max(sizes) == 1_225  # the large block alone; the others bounded
+    assert all(n <= 1_000 for n in sizes if n != 1_225)
+    assert np.array_equal(np.concatenate([a for a, _ in parts]), whole[0])
+    assert np.array_equal(np.concatenate([b for _, b in parts]), whole[1])
+    assert len(whole[0]) == blocks.estimated > 4_000
+    # every pair of rows with one group id once, i < j, and no other
+    expected = {(a, b) for a in range(600) for b in range(a + 1, 600) if valid[a] and valid[b]}
+    expected = {(a, b) for a, b in expected if gid[a] == gid[b]}
+    assert set(zip(whole[0].tolist(), whole[1].tolist(), strict=True)) == expected
+    assert len(expected) == len(whole[0])
 
 
 def test_pattern_codes_round_trip_every_level_combination() -> None:
@@ -260,3 +268,28 @@ def test_a_rule_too_loose_for_the_population_runs_within_its_place() -> None:
     small = frame.filter(pl.col("__i") < 7)
     cand, stats = candidate_pairs(small, (rule,))
     assert "across" not in stats["address"] and cand.height == 21
+
+
+def test_jaro_winkler_bound_never_spares_a_similarity_a_level_reads() -> None:
+    rng = np.random.default_rng(7)
+    letters = np.array(list("ABCDEFGHIJKLMNOPRSTWY -'"))
+    words = ["".join(rng.choice(letters, rng.integers(1, 12))) for _ in range(400)]
+    words += ["SMITH", "SMYTH", "SMIHT", "JON", "JOHN", "MARTHA", "MARHTA", "O'NEIL", "ONEIL"]
+    values = np.array(sorted(set(words)), dtype=object)
+    counts, lengths = compare.char_counts(values)
+    vocab = compare.Vocabulary({"fn": values}, {"fn": counts}, {"fn": lengths})
+    left = rng.integers(0, len(values), 40_000)
+    right = rng.integers(0, len(values), 40_000)
+    left[:9], right[:9] = (
+        np.arange(len(values) - 9, len(values)),
+        np.arange(len(values) - 9, len(values))[::-1],
+    )
+    may = compare.jw_may_reach(vocab, "fn", "fn", left, right)
+    jw = np.array(
+        [
+            JaroWinkler.normalized_similarity(values[a], values[b])
+            for a, b in zip(left, right, strict=True)
+        ]
+    )
+    assert not (~may & (jw >= compare.JW_FLOOR)).any()  # every pair a level can read is compared
+    assert (jw >= compare.JW_FLOOR).sum() > 9 and (~may).mean() > 0.5  # most others are spared

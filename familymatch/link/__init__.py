@@ -24,6 +24,7 @@ from familymatch.link.compare import (
     COMPARE_COLUMNS,
     EXTRA_COLUMNS,
     FIELDS,
+    TF_COLUMNS,
     Vocabulary,
     comparison_levels,
     pair_frame,
@@ -296,10 +297,13 @@ def score_pairs(
     stage = rule_stage(config.pair_rules, config.household_guards)
     # the evidence chance alone produces for some pair in a population of this size
     log2_records = math.log2(max(usable.height, 2))
+    # only what ``pair_extras`` reads is gathered for each pair (not the streets, entities and
+    # string codes ``pair_frame`` adds when the records carry them)
+    reads = usable.select("__i", *EXTRA_COLUMNS, *(c for c in TF_COLUMNS if c in usable.columns))
     kept = []
     for o in range(0, max(likely.height, 1), chunk):
         levels = levels_of_patterns(
-            pair_frame(usable, likely.slice(o, chunk), EXTRA_COLUMNS), codes[o : o + chunk]
+            pair_frame(reads, likely.slice(o, chunk), EXTRA_COLUMNS), codes[o : o + chunk]
         )
         part = (
             model.score(levels)
@@ -419,6 +423,12 @@ def held_edges(held: np.ndarray | None) -> pl.DataFrame:
     return pl.DataFrame({"i": i.astype(np.uint32), "j": held[i].astype(np.uint32)})
 
 
+def edge_list(edges: pl.DataFrame) -> zip[tuple[int, int]]:
+    """The edges' (i, j) as Python ints, in order (two lists zipped: a third of the cost of
+    iterating the frame's rows)."""
+    return zip(edges["i"].to_list(), edges["j"].to_list(), strict=True)
+
+
 def cluster_records(
     std: pl.DataFrame,
     id_edges: pl.DataFrame,
@@ -470,12 +480,12 @@ def cluster_records(
         guard_people(guarded_records),
         dict(guarded_records.filter(pl.col("held") >= 0).select("__i", "held").iter_rows()),
     )
-    for i, j in fixed.filter(in_guarded(fixed)).iter_rows():
+    for i, j in edge_list(fixed.filter(in_guarded(fixed))):
         clusters.union(i, j, force=True)
-    for i, j in id_edges.filter(in_guarded(id_edges)).select("i", "j").iter_rows():
+    for i, j in edge_list(id_edges.filter(in_guarded(id_edges))):
         clusters.union(i, j, check_people=False)
     refused = 0
-    for i, j in links.filter(in_guarded(links)).select("i", "j").iter_rows():
+    for i, j in edge_list(links.filter(in_guarded(links))):
         if not clusters.union(i, j, check_people=household_guards):
             refused += 1
     roots = clusters.roots()
@@ -562,6 +572,7 @@ def link_records(
     fitted = model or fit_model(
         usable, pattern_counts(pl.Series(codes)), id_edges, config, tf, vocab
     )
+    del vocab  # nothing after the fit compares strings: its values and counts go now
     # the model keeps the places that weaken agreement (the others score as the level does); a
     # model passed in is copied, not changed: its caller's places are another build's
     places = {k: v for k, v in tf["loc"].items() if v > fitted.floor_of("loc")}

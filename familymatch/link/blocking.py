@@ -22,16 +22,15 @@ from familymatch.link.compare import street_expr
 
 # derived blocking keys (beyond the standardised columns)
 DERIVED_KEYS: dict[str, pl.Expr] = {
-    "dob_year": pl.col("dob").dt.year().cast(pl.String),
+    # dates' parts as integers (one value per class of the strings they stood for before: the
+    # same groups, hashed without formatting a string per record)
+    "dob_year": pl.col("dob").dt.year(),
     # day and month without the year: a keying slip in the year (1974 / 1947) keeps it
-    "dob_day_month": pl.col("dob").dt.strftime("%m-%d"),
+    "dob_day_month": pl.col("dob").dt.month().cast(pl.Int32) * 100 + pl.col("dob").dt.day(),
     # day and month sorted: a day/month transposition has the same key
-    "dob_unordered": pl.format(
-        "{}-{}-{}",
-        pl.col("dob").dt.year(),
-        pl.min_horizontal(pl.col("dob").dt.day(), pl.col("dob").dt.month()),
-        pl.max_horizontal(pl.col("dob").dt.day(), pl.col("dob").dt.month()),
-    ),
+    "dob_unordered": pl.col("dob").dt.year().cast(pl.Int32) * 10_000
+    + pl.min_horizontal(pl.col("dob").dt.day(), pl.col("dob").dt.month()).cast(pl.Int32) * 100
+    + pl.max_horizontal(pl.col("dob").dt.day(), pl.col("dob").dt.month()),
     # forename and surname in either order: a swapped name has the same key (the forename as
     # written: a swapped record's "forename" is a surname, which has no nickname to resolve)
     "name_unordered": pl.concat_str(
@@ -129,14 +128,15 @@ def usable_rules(std: pl.DataFrame, rules: tuple[BlockingRule, ...]) -> tuple[Bl
 
 
 def key_frame(std: pl.DataFrame, rules: tuple[BlockingRule, ...]) -> pl.DataFrame:
-    """Record index plus every column the rules block on (derived keys computed)."""
+    """Record index plus every column the rules block on (derived keys computed), each in its
+    own type: a key's groups are its values' (hashed as they are, not as strings)."""
     needed = sorted({k for r in rules for k in r.keys})
     exprs = [pl.col("__i")]
     for k in needed:
         if k in std.columns:
-            exprs.append(pl.col(k).cast(pl.String))
+            exprs.append(pl.col(k))
         elif k in DERIVED_KEYS:
-            exprs.append(DERIVED_KEYS[k].cast(pl.String).alias(k))
+            exprs.append(DERIVED_KEYS[k].alias(k))
         else:
             raise ConfigError(f"blocking rule key '{k}' is not a standardised column.")
     return std.select(exprs)
@@ -235,8 +235,8 @@ def candidate_pairs(
             )
     # a pair is new to rule k when no earlier rule's block holds both records, so no rule's
     # pairs are kept twice
-    earlier: list[np.ndarray] = []
     index = std["__i"].to_numpy()  # row position -> record index (``__i``, increasing)
+    seen = EarlierBlocks()
     parts = []
     for order, rule in enumerate(rules):
         if rule not in present:
@@ -244,23 +244,23 @@ def candidate_pairs(
         stats[rule.name].update(pairs=0, new=0)
         # made a bounded number at a time: a rule's whole pair set never exists before its
         # pairs found by earlier rules are dropped
-        for pairs in rule_pair_chunks(made.pop(rule), new):
-            stats[rule.name]["pairs"] += len(pairs)
-            for block in earlier:  # the pairs an earlier rule found go at once
-                pairs = pairs[block[pairs[:, 0]] != block[pairs[:, 1]]]
-            stats[rule.name]["new"] += len(pairs)
+        for a, b in rule_pair_chunks(made.pop(rule), new):
+            stats[rule.name]["pairs"] += len(a)
+            fresh = seen.new_pairs(a, b)  # the pairs an earlier rule found go at once
+            a, b = a[fresh], b[fresh]
+            stats[rule.name]["new"] += len(a)
             parts.append(
                 pl.DataFrame(
                     {
-                        "i": index[pairs[:, 0]].astype(np.uint32),
-                        "j": index[pairs[:, 1]].astype(np.uint32),
-                        "rule": np.full(len(pairs), order, dtype=np.int16),
+                        "i": index[a].astype(np.uint32),
+                        "j": index[b].astype(np.uint32),
+                        "rule": np.full(len(a), order, dtype=np.int16),
                     }
                 )
             )
-            del pairs
-        earlier.append(groups.pop(rule).block)  # only the block numbers are needed from here
-    del groups, made, earlier
+            del a, b
+        seen.add(groups.pop(rule).block)  # only the block numbers are needed from here
+    del groups, made, seen
     if not parts:
         return pl.DataFrame(schema={"i": pl.UInt32, "j": pl.UInt32, "rule": pl.Int16}), stats
     return pl.concat(parts, rechunk=False), stats  # chunks as made: no copy of every pair
@@ -268,6 +268,25 @@ def candidate_pairs(
 
 def _blocks(std: pl.DataFrame, rule: BlockingRule) -> RuleBlocks:
     return rule_blocks(*group_ids(key_frame(std, (rule,)), rule))
+
+
+class EarlierBlocks:
+    """The block numbers of the rules made so far (one UInt32 array per rule, by row)."""
+
+    def __init__(self) -> None:
+        self.numbers: list[np.ndarray] = []
+
+    def add(self, block: np.ndarray) -> None:
+        self.numbers.append(block)
+
+    def new_pairs(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Per pair (rows ``a``, ``b``): whether no earlier rule's block holds both: one mask
+        over every earlier rule, the pairs copied once (dropping them rule by rule copied the
+        pairs once per rule)."""
+        fresh = np.ones(len(a), dtype=bool)
+        for block in self.numbers:
+            fresh &= block[a] != block[b]
+        return fresh
 
 
 def group_ids(keys: pl.DataFrame, rule: BlockingRule) -> tuple[np.ndarray, np.ndarray]:
@@ -288,7 +307,7 @@ PAIR_CHUNK = 4_000_000
 
 def rule_pair_chunks(
     blocks: RuleBlocks, new: np.ndarray | None = None, max_pairs: int = PAIR_CHUNK
-) -> Iterator[np.ndarray]:
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """A rule's pairs (``rule_pairs``, in the same order; with ``new``, only those holding a
     new row), whole blocks at a time, about ``max_pairs`` a time: the memory of making them is
     bounded, not the square of a block set's size."""
@@ -308,10 +327,10 @@ def rule_pair_chunks(
         start_block, start_row = stop, end_row
 
 
-def rule_pairs(blocks: RuleBlocks, new: np.ndarray | None = None) -> np.ndarray:
-    """(i, j) row positions (i < j, UInt32, one row per pair) of every two rows in one block:
-    the rule's pairs, grouped by block; with ``new`` (one flag per row), only the pairs holding a
-    new row.
+def rule_pairs(blocks: RuleBlocks, new: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The (i, j) row positions (i < j, UInt32; two arrays, one row of each per pair) of every
+    two rows in one block: the rule's pairs, grouped by block; with ``new`` (one flag per row),
+    only the pairs holding a new row.
 
     Made directly from the rows sorted by block (each row paired with the rows after it in its
     block), not by a self-join on the group id, which makes every pair twice and each row with
@@ -335,10 +354,10 @@ def rule_pairs(blocks: RuleBlocks, new: np.ndarray | None = None) -> np.ndarray:
     partner -= np.repeat((np.cumsum(after) - after).astype(index), after)
     partner += first
     partner += 1
-    pairs = np.column_stack([rows[first], rows[partner]])
+    a, b = rows[first], rows[partner]
     if new is not None:  # a new row before an earlier old one: i < j again
-        pairs.sort(axis=1)
-    return pairs
+        return np.minimum(a, b), np.maximum(a, b)
+    return a, b
 
 
 def rule_groups(

@@ -20,7 +20,6 @@ refused like any other, so records join at most one fixed person and fixed perso
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
@@ -118,13 +117,26 @@ def _one(value: str | None) -> set[str]:
     return {value} if value else set()
 
 
-@dataclass
 class Guard:
-    ninos: set[str]
-    upns: set[str]
-    people: list[Person]  # the distinct identities, in the order they joined
-    known: set[Person] = field(default_factory=set)  # the same, for membership tests
-    fixed: int | None = None  # the person held fixed this group holds (its first record)
+    """A group's identifiers, distinct identities (in the order they joined; ``known``: the
+    same, for membership tests) and the person held fixed it holds (its first record). A plain
+    class with slots: one is made for every record that takes part in a merge."""
+
+    __slots__ = ("ninos", "upns", "people", "known", "fixed")
+
+    def __init__(
+        self,
+        ninos: set[str],
+        upns: set[str],
+        people: list[Person],
+        known: set[Person] | None = None,
+        fixed: int | None = None,
+    ) -> None:
+        self.ninos = ninos
+        self.upns = upns
+        self.people = people
+        self.known = set(people) if known is None else known
+        self.fixed = fixed
 
 
 class PersonClusters:
@@ -150,10 +162,13 @@ class PersonClusters:
 
     def find(self, i: int) -> int:
         parent = self.parent
-        root = i
-        while parent.get(root, root) != root:
-            root = parent[root]
-        while parent.get(i, i) != root:
+        root = parent.get(i)
+        if root is None:  # a root is never its own parent in the dict: one lookup
+            return i
+        up = parent.get(root)
+        while up is not None:
+            root, up = up, parent.get(up)
+        while i != root:  # path compression
             parent[i], i = root, parent[i]
         return root
 
@@ -178,6 +193,8 @@ class PersonClusters:
             return True
         for pa in a.people:
             for pb in b.people:
+                if pa == pb:  # one identity is close to itself (both tests pass at once)
+                    continue
                 if not dobs_close(pa[3], pb[3]) or not names_close(pa, pb):
                     return False
         return True
@@ -188,7 +205,9 @@ class PersonClusters:
         ri, rj = self.find(i), self.find(j)
         if ri == rj:
             return True
-        gi, gj = self._guard(ri), self._guard(rj)
+        guard = self.guard
+        gi = guard.get(ri) or self._guard(ri)
+        gj = guard.get(rj) or self._guard(rj)
         if not force and not self.compatible(gi, gj, check_people):
             self.refused[ri] = self.refused.get(ri, 0) + 1
             self.refused[rj] = self.refused.get(rj, 0) + 1
@@ -196,16 +215,22 @@ class PersonClusters:
         if len(gi.people) < len(gj.people):
             ri, rj, gi, gj = rj, ri, gj, gi
         self.parent[rj] = ri
-        gi.ninos |= gj.ninos
-        gi.fixed = gj.fixed if gi.fixed is None else gi.fixed
-        gi.upns |= gj.upns
+        if gj.ninos:
+            gi.ninos |= gj.ninos
+        if gi.fixed is None:
+            gi.fixed = gj.fixed
+        if gj.upns:
+            gi.upns |= gj.upns
         # keep distinct identities only: the guard checks stay small
+        known = gi.known
         for p in gj.people:
-            if p not in gi.known:
-                gi.known.add(p)
+            if p not in known:
+                known.add(p)
                 gi.people.append(p)
-        self.refused[ri] = self.refused.get(ri, 0) + self.refused.pop(rj, 0)
-        del self.guard[rj]
+        refused = self.refused
+        if rj in refused:
+            refused[ri] = refused.get(ri, 0) + refused.pop(rj)
+        del guard[rj]
         return True
 
     def roots(self) -> np.ndarray:
@@ -231,7 +256,9 @@ def guard_people(frame: pl.DataFrame) -> dict[int, GuardRow]:
     rows = frame.select(
         "__i", "fn", "fn_canon", "sn", "dob", first_middle("mn"), "nino_std", "upn_std"
     )
-    return {row[0]: row[1:] for row in rows.iter_rows()}
+    # columns as lists zipped into the tuples: no row tuple made and sliced again
+    people = zip(*(rows[c].to_list() for c in rows.columns[1:]), strict=True)
+    return dict(zip(rows["__i"].to_list(), people, strict=True))
 
 
 def components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
