@@ -10,7 +10,16 @@ from pathlib import Path
 import pytest
 
 import familymatch.store.writer as writer
-from familymatch.store import latest_run, list_runs, lock_holder, open_store, recording_run
+from familymatch.errors import FamilyMatchError
+from familymatch.store import (
+    audit,
+    latest_run,
+    list_runs,
+    lock_holder,
+    open_store,
+    read_audit_log,
+    recording_run,
+)
 from familymatch.store import schema as s
 from familymatch.store.runs import RunWriter
 from rules import build
@@ -100,3 +109,25 @@ def test_a_build_failing_after_its_frames_were_written_leaves_the_store_as_befor
     ]
     assert latest_run(store) == first.run_id
     assert lock_holder(store) is None
+
+
+def test_a_reader_during_an_early_writing_build_is_told_in_one_sentence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite the writer holds the write lock from its first frame to the commit: another
+    command reads freely, and its audit line past the busy timeout is refused in one sentence
+    (no traceback), then written once the build has committed."""
+    import familymatch.store.engine as engine
+
+    monkeypatch.setattr(engine, "BUSY_TIMEOUT_MS", 200)
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    store, reader = open_store(url), open_store(url)
+    with recording_run(store, "build") as run:
+        run.write_while_computing()
+        run.add(s.records, records_frame())
+        written(run, "records")
+        assert latest_run(reader) is None  # reading is not blocked
+        with pytest.raises(FamilyMatchError, match=r"is busy: a build is recording into it"):
+            audit(reader, "cohort show", None)
+    audit(reader, "cohort show", run.run_id)
+    assert read_audit_log(reader)["command"].to_list() == ["cohort show"]

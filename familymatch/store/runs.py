@@ -41,7 +41,7 @@ from familymatch.logs import get_logger
 from familymatch.store import schema as s
 from familymatch.store.audit import audit, command_line, now, os_user
 from familymatch.store.bulk import _polars_type, read_frame
-from familymatch.store.engine import Store, as_engine, label_of
+from familymatch.store.engine import Store, as_engine, is_busy, label_of
 from familymatch.store.writer import FrameWriter
 
 log = get_logger(__name__)
@@ -120,7 +120,7 @@ def _insert_lock(engine: Engine, host: str) -> str:
     except IntegrityError:
         return "held"
     except OperationalError as exc:
-        if getattr(exc.orig, "sqlite_errorname", "") in ("SQLITE_BUSY", "SQLITE_LOCKED"):
+        if is_busy(exc):
             return "busy"
         raise
 
