@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Table, select
 
 from familymatch.errors import FamilyMatchError
 
-SQLITE_CHUNK = 50_000
+SQLITE_CHUNK = 10_000  # rows gathered (and held as Python values) at a time
 SQLITE_VARIABLES = 999  # bound values per statement: the lowest limit of any SQLite build
 COPY_CHUNK = 100_000
 
