@@ -59,12 +59,17 @@ def test_a_later_failure_rolls_back_what_was_written_early(db_url: str) -> None:
     assert count_rows(store, s.records, again.run_id) == 3
 
 
-def test_ctrl_c_while_the_writer_is_writing_rolls_back(db_url: str) -> None:
+def test_ctrl_c_while_the_writer_is_writing_stops_it_and_rolls_back(db_url: str) -> None:
     store = open_store(db_url)
     with pytest.raises(KeyboardInterrupt), recording_run(store, "build") as run:
         run.write_while_computing()
-        run.add(s.records, records_frame(20_000))
-        raise KeyboardInterrupt  # the writer may be mid-statement: it is interrupted
+        run.add(s.records, records_frame(60_000))  # most of a second of writing
+        deadline = time.monotonic() + 60
+        while run.writer is not None and run.writer._driver is None:  # writing has begun
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        raise KeyboardInterrupt
+    assert run.writer is not None and "records" not in run.writer.rows  # stopped mid-frame
     assert count_rows(store, s.records, run.run_id) == 0
     assert list_runs(store)["status"].to_list() == ["failed"]
     assert lock_holder(store) is None

@@ -28,6 +28,7 @@ from familymatch.store.engine import IMMEDIATE, SQLITE_CACHE_KB
 
 # the writer's SQLite page cache: it runs beside the link stage's peak, and 64 MB buys it nothing
 WRITER_CACHE_KB = 8_192
+ABORT_POLL_S = 0.05
 
 Last = Callable[[Connection], None]
 
@@ -86,12 +87,15 @@ class FrameWriter:
         """Stop at once (the statement running is interrupted) and roll back."""
         self._stopping.set()
         self._queue.put(None)
-        driver = self._driver
-        if driver is not None:
-            with contextlib.suppress(Exception):
-                # sqlite3: interrupt() may be called from any thread; psycopg: cancel()
-                (driver.interrupt if hasattr(driver, "interrupt") else driver.cancel)()
-        self._thread.join()
+        while self._thread.is_alive():
+            # an interrupt only stops a statement running, so it is repeated until one has
+            # been stopped or the frame is done (statements are a third of the writing)
+            driver = self._driver
+            if driver is not None:
+                with contextlib.suppress(Exception):
+                    # sqlite3: interrupt() may be called from any thread; psycopg: cancel()
+                    (driver.interrupt if hasattr(driver, "interrupt") else driver.cancel)()
+            self._thread.join(ABORT_POLL_S)
 
     def _raise_failure(self) -> None:
         if self._error is not None:
