@@ -49,7 +49,7 @@ DEFAULTS = {
         "cluster_records",
         "random_pair_levels",
     ],
-    "rules.build": ["evaluate", "_queue_frames"],
+    "rules.build": ["evaluate", "_add_households", "_add_rules"],
 }
 _open: list[int] = []  # the running peak (kB) of every call under way, innermost last
 

@@ -215,7 +215,12 @@ def build_households(
         .join(
             raw_addr.drop_nulls("address")
             .group_by("address_key")
-            .agg(pl.col("address").mode().first(), pl.col("postcode").drop_nulls().mode().first()),
+            # the most common text; among equally common ones the lowest (mode's order is not
+            # fixed, so a plain first() made the same build give different addresses)
+            .agg(
+                pl.col("address").mode().min(),
+                pl.col("postcode").drop_nulls().mode().min(),
+            ),
             on="address_key",
             how="left",
         )

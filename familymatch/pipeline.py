@@ -8,6 +8,7 @@ database and the rules sit above it. Stage timings are recorded for the summary 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -28,6 +29,13 @@ from familymatch.project import Project
 from familymatch.standardise import standardise
 
 log = get_logger(__name__)
+
+# told each result as soon as no later stage changes it (a build writes it then: rules/build.py)
+Final = Callable[["IngestResult | LinkResult | AddressResult"], None]
+
+
+def _nothing(_: IngestResult | LinkResult | AddressResult) -> None:
+    return None
 
 
 @dataclass
@@ -54,9 +62,12 @@ def link_project(
     reference_date: date | None = None,
     progress: Progress | None = None,
     model: FSModel | None = None,
+    final: Final = _nothing,
 ) -> LinkedProject:
     """Ingest every source of ``project``, standardise, resolve addresses, link into persons,
-    group into households."""
+    group into households. ``final`` is told the ingest's result once its records are final
+    (after standardise), the link's after the link stage and the addresses' after their second
+    half."""
     say = progress or no_progress
     as_of = reference_date or project.reference_date
     seconds: dict[str, float] = {}
@@ -75,6 +86,7 @@ def link_project(
         # from here on rather than after the address stage, whose peak it would add to
         ingested.records = std.select(list(CANONICAL_SCHEMA))
         done(std.height, "records")
+    final(ingested)
 
     with timed_stage("addresses", say, seconds) as done:
         addresses = resolve_addresses(std, read_gazetteer(project.gazetteer))
@@ -92,11 +104,13 @@ def link_project(
         linked = link_records(claimed, model=model)
         del claimed
         done(linked.persons["person_id"].n_unique(), "persons")
+    final(linked)
 
     # the address stage's second half: a person's other records as evidence (counted with it)
     t = time.perf_counter()
     std, addresses = place_by_person(std, linked.persons, addresses)
     seconds["addresses"] += time.perf_counter() - t
+    final(addresses)
 
     with timed_stage("households", say, seconds) as done:
         households = build_households(std, linked.persons, as_of)

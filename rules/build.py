@@ -10,13 +10,14 @@ from typing import Any
 
 import polars as pl
 
-from familymatch.addresses import address_summary
+from familymatch.addresses import AddressResult, address_summary
 from familymatch.canonical import CANONICAL_SCHEMA
 from familymatch.errors import FamilyMatchError
-from familymatch.ingest import write_rejects
+from familymatch.ingest import IngestResult, write_rejects
+from familymatch.link import LinkResult
 from familymatch.link.model import FSModel
 from familymatch.logs import get_logger
-from familymatch.pipeline import LinkedProject, link_project
+from familymatch.pipeline import Final, LinkedProject, link_project
 from familymatch.progress import Progress, StageEvent, no_progress, timed_stage
 from familymatch.project import Project, load_project
 from familymatch.store import Store, open_store, read_table
@@ -80,8 +81,13 @@ def build_cohort(
         if model_from_run is not None:
             stored = read_table(store, s.link_models, model_from_run)
             model = FSModel.from_json(stored["model_json"][0])
-        linked = link_project(project, reference, progress=say, model=model)
+        # each frame is written as soon as it is final, beside the later stages' work
+        run.write_while_computing()
+        linked = link_project(
+            project, reference, progress=say, model=model, final=_recorder(run, store_pairs)
+        )
         seconds.update(linked.seconds)
+        _add_households(run, linked)
         with timed_stage("rules", say, seconds) as done:
             ev = evaluate(
                 rule_set,
@@ -96,7 +102,7 @@ def build_cohort(
             done(int(ev.cohort["in_cohort"].sum()), "families in the cohort")
         say(StageEvent("record"))
         t = time.perf_counter()
-        _queue_frames(run, linked, ev, store_pairs)
+        _add_rules(run, ev)
         run.summary = _run_summary(store, summary, ev, linked)
     seconds["record"] = time.perf_counter() - t
     say(StageEvent("record", done=True, count=sum(run.rows.values()), unit="rows"))
@@ -122,31 +128,56 @@ def build_cohort(
     )
 
 
-def _queue_frames(run: RunWriter, linked: LinkedProject, ev: Evaluation, pairs: bool) -> None:
-    """Every frame the run records, in the order written."""
-    run.add(s.source_files, linked.ingest.stats_frame())
-    run.add(s.rejects, linked.ingest.rejects)
-    run.add(s.records, linked.ingest.records.select(list(CANONICAL_SCHEMA)))
-    run.add(s.persons, linked.link.persons)
-    run.add(s.households, linked.households.households)
-    # stable family references: this run's households matched to the last build's by members
+def _recorder(run: RunWriter, pairs: bool) -> Final:
+    """Hands the run each of the core's results as it becomes final (link_project's
+    ``final``)."""
+
+    def final(result: IngestResult | LinkResult | AddressResult) -> None:
+        if isinstance(result, IngestResult):
+            run.add(s.source_files, result.stats_frame())
+            run.add(s.rejects, result.rejects)
+            run.add(s.records, result.records.select(list(CANONICAL_SCHEMA)))
+        elif isinstance(result, LinkResult):
+            run.add(s.persons, result.persons)
+            if pairs:
+                # link_records keeps identifier links, rule decisions and every pair with a
+                # chance of matching; the rest can be re-scored by `link explain`
+                cols = ("record_id_l", "record_id_r", "stage", "match_weight")
+                run.add(s.link_pairs, result.pairs.select(*cols, "match_probability", "linked"))
+            run.add(s.link_models, pl.DataFrame({"model_json": [result.model.to_json()]}))
+        else:
+            run.add(
+                s.record_addresses,
+                result.records.select("record_id", "address_id", "resolved_by", "uprn"),
+            )
+            run.add(s.addresses, result.addresses)
+
+    return final
+
+
+def _add_households(run: RunWriter, linked: LinkedProject) -> None:
+    """The households, with stable family references (this run's households matched to the
+    last build's by members), their members and links."""
     run.assign_family_refs(default_person_keys(linked.std, linked.membership))
+    run.add(s.households, linked.households.households)
     run.add(s.membership, linked.membership)
-    run.add(
-        s.record_addresses,
-        linked.addresses.records.select("record_id", "address_id", "resolved_by", "uprn"),
-    )
-    run.add(s.addresses, linked.addresses.addresses)
     run.add(s.household_links, linked.households.household_links)
+
+
+def _add_rules(run: RunWriter, ev: Evaluation) -> None:
     run.add(s.indicator_results, ev.indicator_results)
     run.add(s.evidence, ev.evidence)
     run.add(s.cohort, ev.cohort.drop("criteria"))
-    if pairs:
-        # link_records keeps identifier links, rule decisions and every pair with a chance
-        # of matching; the rest can be re-scored by `link explain` from the records
-        cols = ("record_id_l", "record_id_r", "stage", "match_weight", "match_probability")
-        run.add(s.link_pairs, linked.link.pairs.select(*cols, "linked"))
-    run.add(s.link_models, pl.DataFrame({"model_json": [linked.link.model.to_json()]}))
+
+
+def queue_frames(run: RunWriter, linked: LinkedProject, ev: Evaluation, pairs: bool) -> None:
+    """Every frame of a finished build, as the build hands them over (bench/bench_record.py
+    records one build's frames again)."""
+    final = _recorder(run, pairs)
+    for result in (linked.ingest, linked.link, linked.addresses):
+        final(result)
+    _add_households(run, linked)
+    _add_rules(run, ev)
 
 
 def _run_summary(

@@ -278,3 +278,15 @@ def test_generated_council_ingests_with_planted_rejects(small_council: tuple[Pat
     rejected = sorted((r["source"], r["row"]) for r in expected["rejected_rows"])
     assert sorted(set(result.rejects.select("source", "row").rows())) == rejected
     assert {s.source for s in result.stats} == set(truth["source"].unique().to_list())
+
+
+def test_a_row_the_csv_module_cannot_parse_is_named_and_blank_rows_keep_their_numbers(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path / "ben.csv", "First,Last,DOB,Benefit\n , ,,\nTom,Jones,03/04/1990,ESA\n")
+    records, _ = run(tmp_path, CSV_SOURCE.format(extra=""))
+    assert records["record_id"].to_list() == ["ben:2"]  # the blank row 1 is counted
+    huge = "x" * 200_000  # past the csv module's field limit
+    write(tmp_path / "ben.csv", f"First,Last,DOB,Benefit\nTom,Jones,03/04/1990,ESA\n{huge},H,,\n")
+    with pytest.raises(InputFileError, match=r"\(ben.csv\): cannot be read as CSV near row 2 "):
+        run(tmp_path, CSV_SOURCE.format(extra=""))

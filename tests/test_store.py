@@ -154,16 +154,22 @@ def test_exception_inside_run_leaves_nothing_visible(db_url: str) -> None:
     assert count_rows(store, s.records, again.run_id) == 3
 
 
-def test_failure_while_writing_rolls_back_every_table(db_url: str) -> None:
+@pytest.mark.parametrize("early", [False, True])
+def test_failure_while_writing_rolls_back_every_table(db_url: str, early: bool) -> None:
+    """Also when the frames are written as they come (the writer's error is raised at the next
+    hand-over or at the end)."""
     store = open_store(db_url)
     missing = "table membership needs column 'household_id'"
     with pytest.raises(FamilyMatchError, match=missing), recording_run(store, "build") as run:
+        if early:
+            run.write_while_computing()
         run.add(s.records, records_frame())
         run.add(s.persons, pl.DataFrame({"record_id": ["benefits:1"], "person_id": ["P1"]}))
         run.add(s.membership, pl.DataFrame({"record_id": ["benefits:1"], "person_id": ["P"]}))
     assert count_rows(store, s.records, run.run_id) == 0
     assert count_rows(store, s.persons, run.run_id) == 0
     assert latest_run(store) is None
+    assert lock_holder(store) is None
 
 
 def test_unknown_run_field_is_refused_and_lock_released(db_url: str) -> None:

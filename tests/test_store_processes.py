@@ -30,29 +30,36 @@ ROOT = Path(__file__).resolve().parents[1]
 WRITER = """
 import pathlib, sys, time
 import polars as pl
-import familymatch.store.runs as runs
+import familymatch.store.writer as writer
 from familymatch.store import open_store, recording_run
 from familymatch.store import schema as s
 
 url, mode, flag, hold = sys.argv[1], sys.argv[2], pathlib.Path(sys.argv[3]), float(sys.argv[4])
 store = open_store(url)
-if mode == "kill":
-    real = runs.bulk_insert
+early = mode.endswith("-early")  # frames written while the caller computes, as a build does
+if mode.startswith("kill"):
+    real = writer.bulk_insert
 
     def stalling(conn, table, frame, run_id):
         n = real(conn, table, frame, run_id)
         if table is s.records:  # records written, persons not yet, transaction open
             flag.write_text("records written")
-            time.sleep(120)
+            time.sleep(0 if early else 120)
         return n
 
-    runs.bulk_insert = stalling
+    writer.bulk_insert = stalling
 n = 20_000
 with recording_run(store, "build") as run:
+    if early:
+        run.write_while_computing()
     run.add(s.records, pl.DataFrame({"record_id": [f"x:{i}" for i in range(n)], "source": "x",
                                      "row": list(range(n))}))
+    if mode == "kill-early":
+        time.sleep(120)  # the next stage computing, the records written, not committed
     run.add(s.persons, pl.DataFrame({"record_id": [f"x:{i}" for i in range(n)], "person_id": "P"}))
-    if mode == "hold":
+    if mode.startswith("hold"):
+        while early and "persons" not in run.writer.rows:  # SQLite's write lock held
+            time.sleep(0.01)
         flag.write_text(str(run.run_id))
         time.sleep(hold)
 print(run.run_id)
@@ -96,11 +103,12 @@ def rows_of(url: str, run_id: int) -> int:
     return total
 
 
+@pytest.mark.parametrize("mode", ["kill", "kill-early"])
 def test_writer_killed_mid_write_leaves_no_visible_run(
-    db_url: str,
-    tmp_path: Path,
+    db_url: str, tmp_path: Path, mode: str
 ) -> None:
-    proc, _ = start_writer(tmp_path, db_url, "kill")
+    """Killed while writing at the end, or while computing with its first frame written."""
+    proc, _ = start_writer(tmp_path, db_url, mode)
     # while the writer's transaction is open, readers open the store and see no run, at once
     started = time.monotonic()
     assert latest_run(open_store(db_url)) is None
@@ -125,15 +133,17 @@ def test_writer_killed_mid_write_leaves_no_visible_run(
     assert latest_run(store) == run.run_id
 
 
-def test_two_builds_at_once_one_refused_one_waits(
-    db_url: str,
-    tmp_path: Path,
-) -> None:
-    proc, flag = start_writer(tmp_path, db_url, "hold", hold=2.0)
+@pytest.mark.parametrize("mode", ["hold", "hold-early"])
+def test_two_builds_at_once_one_refused_one_waits(db_url: str, tmp_path: Path, mode: str) -> None:
+    """Also while the other build's transaction is open (and holds SQLite's write lock): the
+    refusal comes at once, not after the database's busy timeout."""
+    proc, flag = start_writer(tmp_path, db_url, mode, hold=2.0)
     other_run = int(flag.read_text())
     store = open_store(db_url)
+    started = time.monotonic()
     with pytest.raises(FamilyMatchError) as err, recording_run(store, "build"):
         pass
+    assert time.monotonic() - started < 5
     assert f"another build (run {other_run}) is in progress on {store.label}" in str(err.value)
     started = time.monotonic()
     with recording_run(store, "build", wait=60) as run:

@@ -11,9 +11,11 @@ import sys
 
 import polars as pl
 from sqlalchemy import Engine, insert, select
+from sqlalchemy.exc import OperationalError
 
+from familymatch.errors import FamilyMatchError
 from familymatch.store import schema as s
-from familymatch.store.engine import Store, as_engine, mask_passwords
+from familymatch.store.engine import Store, as_engine, is_busy, label_of, mask_passwords
 
 
 def os_user() -> str:
@@ -47,17 +49,27 @@ def audit(
     files: list[tuple[str, str]] | None = None,
 ) -> None:
     """Record that the OS user ran ``command`` now, on run ``run_id``, reading/writing ``files``
-    (path, sha256)."""
-    with as_engine(store).begin() as conn:
-        conn.execute(
-            insert(s.audit_log).values(
-                at=now(),
-                os_user=os_user(),
-                command=mask_passwords(command),
-                run_id=run_id,
-                files=json.dumps([{"path": str(p), "sha256": h} for p, h in files or []]),
+    (path, sha256). On SQLite a build writing its frames holds the write lock until it
+    commits; past the busy timeout this is refused in one sentence (the command stops: nothing
+    is read without its audit line)."""
+    try:
+        with as_engine(store).begin() as conn:
+            conn.execute(
+                insert(s.audit_log).values(
+                    at=now(),
+                    os_user=os_user(),
+                    command=mask_passwords(command),
+                    run_id=run_id,
+                    files=json.dumps([{"path": str(p), "sha256": h} for p, h in files or []]),
+                )
             )
-        )
+    except OperationalError as exc:
+        if not is_busy(exc):
+            raise
+        raise FamilyMatchError(
+            f"{label_of(store)} is busy: a build is recording into it, and this command's "
+            "audit line cannot be written until it has finished; try again then."
+        ) from None
 
 
 def read_audit_log(store: Store | Engine, run_id: int | None = None) -> pl.DataFrame:

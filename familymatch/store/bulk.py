@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Table, select
 
 from familymatch.errors import FamilyMatchError
 
-SQLITE_CHUNK = 50_000
+SQLITE_CHUNK = 10_000  # rows gathered (and held as Python values) at a time
 SQLITE_VARIABLES = 999  # bound values per statement: the lowest limit of any SQLite build
 COPY_CHUNK = 100_000
 
@@ -123,13 +123,15 @@ def _insert(conn: Connection, table: Table, sub: pl.DataFrame, run_id: int | Non
             for chunk in index_ordered_chunks(table, sub, COPY_CHUNK):
                 copy.write(chunk.write_csv(include_header=False).encode("utf-8"))
         return sub.height
-    sub = _sqlite_values(sub) if conn.dialect.name == "sqlite" else sub
+    sqlite = conn.dialect.name == "sqlite"
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     # the run id is the same on every row: written into the statement, not bound per row
     const = {"run_id": str(int(run_id))} if run_id is not None else {}
     cursor = raw.cursor()
     try:
         for chunk in index_ordered_chunks(table, sub, SQLITE_CHUNK):
+            # dates as text chunk by chunk: no second copy of a whole frame's date columns
+            chunk = _sqlite_values(chunk) if sqlite else chunk
             cols, flat = chunk_values(chunk.drop(list(const)))
             names = ", ".join(prep.quote(c) for c in [*const, *cols])
             one = "(" + ", ".join([*const.values(), *[mark] * len(cols)]) + ")"

@@ -28,6 +28,11 @@ IMMEDIATE = "familymatch_sqlite_immediate"  # execution option: BEGIN IMMEDIATE 
 _URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)@")
 
 
+def is_busy(exc: OperationalError) -> bool:
+    """SQLite gave up waiting for another connection's write lock (its busy timeout)."""
+    return getattr(exc.orig, "sqlite_errorname", "") in ("SQLITE_BUSY", "SQLITE_LOCKED")
+
+
 def safe_url(url: str | Engine) -> str:
     """The URL with any password masked (``***``), for messages and logs."""
     if isinstance(url, Engine):

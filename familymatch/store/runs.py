@@ -10,7 +10,9 @@ A run is recorded in four steps:
    run's row is inserted with status ``running``;
 3. the caller computes and hands over its frames (``RunWriter.add``);
 4. every frame is written and the run marked ``complete`` in ONE transaction (bulk
-   ``executemany`` / ``COPY``), then the lock row is deleted.
+   ``executemany`` / ``COPY``) on a writer thread, then the lock row is deleted. A build starts
+   that transaction early (``RunWriter.write_while_computing``), so its frames are written as
+   they become final while its later stages compute.
 
 A run killed at any point (an exception, Ctrl-C, ``kill -9``, a full disk) leaves no data: the
 database rolls the last transaction back, and the ``running`` row, which readers ignore (they
@@ -30,16 +32,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, Table, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from familymatch import __version__
 from familymatch.errors import FamilyMatchError
 from familymatch.logs import get_logger
 from familymatch.store import schema as s
 from familymatch.store.audit import audit, command_line, now, os_user
-from familymatch.store.bulk import _polars_type, bulk_insert, read_frame
-from familymatch.store.engine import IMMEDIATE, Store, as_engine, label_of
+from familymatch.store.bulk import _polars_type, read_frame
+from familymatch.store.engine import Store, as_engine, is_busy, label_of
+from familymatch.store.writer import FrameWriter
 
 log = get_logger(__name__)
 __all__ = ["audit", "recording_run", "RunWriter", "find_previous_import", "read_table"]
@@ -102,23 +105,42 @@ def _clear_dead_lock(engine: Engine, holder: LockHolder) -> bool:
     return bool(gone)
 
 
+def _insert_lock(engine: Engine, host: str) -> str:
+    """Try to insert this process's lock row: "taken", "held" (another row is there) or
+    "busy" (SQLite: another connection holds the write lock past the busy timeout, as a build
+    writing its frames does)."""
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                insert(s.locks).values(
+                    name=LOCK_NAME, run_id=None, pid=os.getpid(), host=host, acquired_at=now()
+                )
+            )
+        return "taken"
+    except IntegrityError:
+        return "held"
+    except OperationalError as exc:
+        if is_busy(exc):
+            return "busy"
+        raise
+
+
 def acquire_lock(store: Store | Engine, wait: float = 0.0) -> None:
     """Take the build lock, waiting up to ``wait`` seconds for another writer to finish."""
     engine = as_engine(store)
     deadline = time.monotonic() + max(wait, 0.0)
     host = socket.gethostname()
     while True:
-        try:
-            with engine.begin() as conn:
-                conn.execute(
-                    insert(s.locks).values(
-                        name=LOCK_NAME, run_id=None, pid=os.getpid(), host=host, acquired_at=now()
-                    )
-                )
-            return
-        except IntegrityError:
-            pass
+        # a live holder is seen by reading, without waiting on a build's write lock to insert
         holder = lock_holder(engine)
+        outcome = "held" if holder is not None else _insert_lock(engine, host)
+        if outcome == "taken":
+            return
+        holder = holder or lock_holder(engine)
+        if holder is None and outcome == "busy" and time.monotonic() >= deadline:
+            raise FamilyMatchError(
+                f"{label_of(store)} is busy with another writer; try again when it has finished."
+            )
         if holder is None or _clear_dead_lock(engine, holder):
             continue
         if time.monotonic() >= deadline:
@@ -160,7 +182,9 @@ def break_lock(store: Store | Engine) -> LockHolder | None:
 
 @dataclass
 class RunWriter:
-    """Collects a run's frames; ``commit`` writes them all in one transaction."""
+    """Collects a run's frames; ``commit`` writes them all in one transaction. After
+    ``write_while_computing`` they are written as they are added, on a thread of their own, in
+    that same transaction (familymatch/store/writer.py)."""
 
     store: Store
     run_id: int
@@ -169,17 +193,32 @@ class RunWriter:
     seconds: dict[str, float] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)  # rows written, by table
     family_refs: pl.DataFrame | None = None
+    writer: FrameWriter | None = None
+
+    def write_while_computing(self) -> None:
+        """From now on each frame ``add`` receives is written at once, beside the caller's
+        work, instead of at ``commit`` (the run's transaction, and SQLite's write lock, begin
+        with the first). Households need their family references assigned before they are
+        added."""
+        if self.writer is None:
+            self.writer = FrameWriter(self.store.engine, self.run_id)
+            for table, frame in self.frames:
+                self.writer.put(table, self._with_refs(table, frame))
+            self.frames = []
 
     def add(self, table: Table, frame: pl.DataFrame) -> None:
-        """Queue ``frame`` for ``table`` (written at commit)."""
-        self.frames.append((table, frame))
+        """Hand over ``frame`` for ``table`` (written at commit, or at once: see above)."""
+        if self.writer is not None:
+            self.writer.put(table, self._with_refs(table, frame))
+        else:
+            self.frames.append((table, frame))
 
     def assign_family_refs(self, members: pl.DataFrame) -> pl.DataFrame:
         """Give this run's households stable family references (see
         :func:`familymatch.store.families.assign_stable_household_ids`); ``members`` holds
         household_id, person_key and optionally person_id (the build's person each key belongs
-        to). The households frame gets a ``family_ref`` column at commit and the members' keys
-        are kept for the next run. Returns household_id, family_ref,
+        to). The households frame gets a ``family_ref`` column when written and the members'
+        keys are kept for the next run. Returns household_id, family_ref,
         previous_household_id, status (kept/new)."""
         from familymatch.store.families import assign_stable_household_ids
 
@@ -197,26 +236,25 @@ class RunWriter:
         return frame.drop("family_ref", strict=False).join(refs, on="household_id", how="left")
 
     def commit(self) -> None:
-        engine = self.store.engine
-        with engine.connect() as plain:
-            conn = plain.execution_options(**{IMMEDIATE: True})
-            with conn.begin():
-                for table, frame in self.frames:
-                    start = time.perf_counter()
-                    n = bulk_insert(conn, table, self._with_refs(table, frame), self.run_id)
-                    self.rows[table.name] = self.rows.get(table.name, 0) + n
-                    self.seconds[table.name] = self.seconds.get(table.name, 0.0) + (
-                        time.perf_counter() - start
-                    )
-                conn.execute(
-                    update(s.runs)
-                    .where(s.runs.c.id == self.run_id)
-                    .values(
-                        status="complete",
-                        finished_at=now(),
-                        summary=json.dumps(self.summary, default=str, sort_keys=True),
-                    )
-                )
+        """Write what is not yet written, mark the run complete, commit."""
+        self.write_while_computing()
+        assert self.writer is not None
+        summary = json.dumps(self.summary, default=str, sort_keys=True)
+
+        def complete(conn: Connection) -> None:
+            conn.execute(
+                update(s.runs)
+                .where(s.runs.c.id == self.run_id)
+                .values(status="complete", finished_at=now(), summary=summary)
+            )
+
+        self.writer.finish(complete)
+        self.rows, self.seconds = self.writer.rows, self.writer.seconds
+
+    def abort(self) -> None:
+        """Roll back whatever the writer has written (nothing if it has not started)."""
+        if self.writer is not None:
+            self.writer.abort()
 
 
 RUN_FIELDS = frozenset(c.name for c in s.runs.columns) - {
@@ -284,6 +322,7 @@ def recording_run(
             yield writer
             writer.commit()
         except BaseException:
+            writer.abort()
             with contextlib.suppress(Exception), store.engine.begin() as conn:
                 conn.execute(
                     update(s.runs)
