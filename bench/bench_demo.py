@@ -188,6 +188,7 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=0.2)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--half-yearly", action="store_true", help="seven refreshes, not four")
+    ap.add_argument("--printed", type=Path, help="write what the demo printed to this file")
     args = ap.parse_args()
     from rich.console import Console
 
@@ -206,6 +207,8 @@ def main() -> None:
     console = Console(file=io.StringIO(), width=200)
     run_demo(out, args.scale, args.seed, console, args.half_yearly)
     wall, cpu, child = time.perf_counter() - w, _cpu() - c, _children_cpu() - cc
+    if args.printed:  # to compare two trees' output (its folder named by the tree: same length)
+        args.printed.write_text(console.file.getvalue(), encoding="utf-8")  # type: ignore[attr-defined]
     print("--- totals of the demo's own process (its critical path: steps and waits)")
     for name, (tw, tc, n) in sorted(TOTALS.items(), key=lambda kv: -kv[1][0]):
         print(f"{name:<28} {tw:7.1f} s wall {tc:7.1f} s CPU  x{n}")
