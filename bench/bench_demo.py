@@ -150,6 +150,7 @@ WORKER_STEPS = (
     ("allocation_rows", "allocation"),
     ("keep_people", "people of a build"),
     ("diff_counts", "cohort diff"),
+    ("score", "score against truth"),
 )
 
 
