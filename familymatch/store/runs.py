@@ -31,7 +31,7 @@ from typing import Any
 
 import polars as pl
 from sqlalchemy import Engine, Table, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from familymatch import __version__
 from familymatch.errors import FamilyMatchError
@@ -118,6 +118,10 @@ def acquire_lock(store: Store | Engine, wait: float = 0.0) -> None:
             return
         except IntegrityError:
             pass
+        except OperationalError as exc:  # SQLite busy past its timeout: a writer's long commit
+            if "locked" not in str(exc.orig) or time.monotonic() >= deadline:
+                raise
+            continue
         holder = lock_holder(engine)
         if holder is None or _clear_dead_lock(engine, holder):
             continue
