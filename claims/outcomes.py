@@ -276,21 +276,24 @@ def import_outcomes(
     std = standardise_together(later, held, gazetteer)
     groups = reach_groups(std)
     seconds["standardise"] = time.perf_counter() - t
-    return [
-        _import_onto(
-            project,
-            store,
-            b,
-            attachments.filter(pl.col("build_run_id") == b),
-            ingested,
-            onto_held(std, groups, b),
-            held[b],
-            dict(seconds),
-            say,
-            wait,
+    found = []
+    say("link")
+    for b in builds:  # every linkage first: a demo's build beside the import may hold the lock
+        of_build = attachments.filter(pl.col("build_run_id") == b)
+        found.append(
+            _link_onto(
+                project,
+                store,
+                b,
+                of_build,
+                later,
+                onto_held(std, groups, b),
+                held[b],
+                dict(seconds),
+            )
         )
-        for b in builds
-    ]
+    say("record")
+    return [_record_import(project, store, ingested, f, wait) for f in found]
 
 
 def standardise_together(
@@ -334,23 +337,32 @@ def onto_held(
     )
 
 
-def _import_onto(
+@dataclass
+class Found:
+    """One build's linkage of an import, before it is recorded."""
+
+    build_run: int
+    mapped: pl.DataFrame  # record_id, person_id, household_id (of the later records linked)
+    evidence: pl.DataFrame
+    by_source: pl.DataFrame
+    matched: int
+    newcomers: int
+    seconds: dict[str, float]
+
+
+def _link_onto(
     project: Project,
     store: Store,
     build_run: int,
     attachments: pl.DataFrame,
-    ingested: Any,
+    later: pl.DataFrame,
     std: pl.DataFrame,
     held: Held,
     seconds: dict[str, float],
-    say: Callable[[str], None],
-    wait: float = 0.0,
-) -> OutcomesImport:
+) -> Found:
     """Link the later records within reach (``std``, from :func:`onto_held`) onto one build's
-    attached families (``held``) and record them as an ``outcomes`` run."""
-    later = ingested.records.select(list(CANONICAL_SCHEMA))
+    attached families (``held``): the evidence of each attached family."""
     t = time.perf_counter()
-    say("link")
     fixed = held.membership.select(
         (pl.lit(BUILD_PREFIX) + pl.col("record_id")).alias("record_id"), "person_id"
     )
@@ -397,11 +409,19 @@ def _import_onto(
         )
         .sort("source")
     )
-
     newcomers = int(mapped.select(NEW.fill_null(False).sum()).item())
     matched = int(mapped["person_id"].is_not_null().sum()) - newcomers
+    return Found(build_run, mapped, evidence, by_source, matched, newcomers, seconds)
+
+
+def _record_import(
+    project: Project, store: Store, ingested: Any, found: Found, wait: float = 0.0
+) -> OutcomesImport:
+    """One build's linkage (:func:`_link_onto`) recorded as an ``outcomes`` run, when the
+    store's build lock is free (waiting up to ``wait`` seconds)."""
+    later = ingested.records.select(list(CANONICAL_SCHEMA))
+    mapped, evidence, seconds = found.mapped, found.evidence, found.seconds
     t = time.perf_counter()
-    say("record")
     with recording_run(
         store,
         "outcomes",
@@ -409,7 +429,7 @@ def _import_onto(
         project_name=project.name,
         project_path=str(project.path),
         reference_date=project.reference_date,
-        parameters={"build_run": build_run},
+        parameters={"build_run": found.build_run},
     ) as run:
         run.add(s.source_files, ingested.stats_frame())
         run.add(s.rejects, ingested.rejects)
@@ -425,24 +445,24 @@ def _import_onto(
         run.add(s.membership, mapped.drop_nulls("person_id"))
         run.add(s.outcome_evidence, evidence)
         run.summary = {
-            "build_run": build_run,
+            "build_run": found.build_run,
             "records": later.height,
-            "matched": matched,
-            "newcomers": newcomers,
+            "matched": found.matched,
+            "newcomers": found.newcomers,
             "attached": evidence.height,
             "families_with_evidence": evidence["family_ref"].n_unique(),
-            "by_source": by_source.to_dicts(),
+            "by_source": found.by_source.to_dicts(),
         }
     seconds["record"] = time.perf_counter() - t
     audit(store, "outcomes import", run.run_id, [(st.path, st.sha256) for st in ingested.stats])
     return OutcomesImport(
         run_id=run.run_id,
-        build_run=build_run,
+        build_run=found.build_run,
         records=later.height,
-        matched=matched,
+        matched=found.matched,
         attached=evidence.height,
         families_with_evidence=evidence["family_ref"].n_unique(),
-        by_source=by_source,
+        by_source=found.by_source,
         seconds=seconds,
     )
 

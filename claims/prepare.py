@@ -33,7 +33,7 @@ from claims.records import (
 from claims.results import Decision, Fact, Family, decide
 from familymatch.errors import FamilyMatchError
 from familymatch.people import modal_dob
-from familymatch.store import Store, read_table, recording_run, run_info
+from familymatch.store import Store, read_rows_in, recording_run, run_info
 from familymatch.store import schema as s
 from rules.engine import BASE_COLUMNS
 from rules.terms import project_calendar
@@ -85,8 +85,11 @@ def _family_facts(store: Store, run_id: int, households: pl.DataFrame, period: s
 
 
 def _build_families(store: Store, build_run: int, attachments: pl.DataFrame) -> list[Family]:
-    """The families attached from one build, with their criteria at entry (that build's)."""
-    cohort = read_table(store, s.cohort, build_run).select("household_id", "combination")
+    """The families attached from one build, with their criteria at entry (that build's; the
+    cohort rows of their households only, not the city's)."""
+    households = attachments["household_id"].to_list()
+    cohort = read_rows_in(store, s.cohort, build_run, "household_id", households)
+    cohort = cohort.select("household_id", "combination")
     fams = attachments.join(cohort, on="household_id", how="left").sort("family_ref")
     return [
         Family(

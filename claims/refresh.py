@@ -29,9 +29,13 @@ import polars as pl
 
 from claims.records import read_attachments
 from familymatch.errors import FamilyMatchError
-from familymatch.store import Store, read_table, run_info
-from familymatch.store import schema as s
-from familymatch.store.families import CohortDiff, cohort_diff
+from familymatch.store import Store, run_info
+from familymatch.store.families import (
+    CohortDiff,
+    cohort_by_family,
+    diff_cohorts,
+    run_households,
+)
 from familymatch.store.members import BuildPeople, build_people, compare_builds
 from familymatch.workbooks import (
     one_sheet_workbook,
@@ -89,11 +93,29 @@ class Refresh:
         }
 
 
-def _families(store: Store, run_id: int) -> pl.DataFrame:
-    """family_ref, household_id, in_cohort, combination of every household of a build."""
-    cohort = read_table(store, s.cohort, run_id).select("household_id", "in_cohort", "combination")
-    refs = read_table(store, s.households, run_id).select("household_id", "family_ref")
-    return refs.drop_nulls("family_ref").join(cohort, on="household_id", how="left")
+class Households:
+    """Builds' cohort rows and family references (:func:`run_households`), each build's read
+    once: a report reads a build as one side of the diff, as the build families were attached
+    from, or both; a caller comparing each refresh with the next keeps one for all of them."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.read: dict[int, tuple[pl.DataFrame, pl.DataFrame]] = {}
+
+    def of(self, run_id: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+        if run_id not in self.read:
+            self.read[run_id] = run_households(self.store, run_id)
+        return self.read[run_id]
+
+    def cohort(self, run_id: int) -> pl.DataFrame:
+        """:func:`cohort_by_family` of the build."""
+        return cohort_by_family(run_id, *self.of(run_id))
+
+    def families(self, run_id: int) -> pl.DataFrame:
+        """family_ref, household_id, in_cohort, combination of every household of a build."""
+        cohort, refs = self.of(run_id)
+        cohort = cohort.select("household_id", "in_cohort", "combination")
+        return refs.drop_nulls("family_ref").join(cohort, on="household_id", how="left")
 
 
 def _now_in(lost: pl.DataFrame, before: pl.DataFrame, after: pl.DataFrame) -> pl.DataFrame:
@@ -112,7 +134,7 @@ def _now_in(lost: pl.DataFrame, before: pl.DataFrame, after: pl.DataFrame) -> pl
 
 
 def _attached_states(
-    store: Store,
+    households: Households,
     attachments: pl.DataFrame,
     b: pl.DataFrame,
     changes: pl.DataFrame,
@@ -121,7 +143,7 @@ def _attached_states(
     """One row per attached family: its criteria at attachment and its state in build b."""
     at_entry = pl.concat(
         [
-            _families(store, int(run)).select(
+            households.families(int(run)).select(
                 "family_ref",
                 pl.col("combination").alias("criteria_at_attachment"),
                 pl.lit(int(run), dtype=pl.Int64).alias("build_run_id"),
@@ -175,15 +197,23 @@ def refresh_report(
     run_a: int,
     run_b: int,
     people: Callable[[Store, int], BuildPeople] = build_people,
+    attached_before: int | None = None,
+    households: Households | None = None,
 ) -> Refresh:
     """Compare build ``run_a`` with the later build ``run_b`` for the programme; ``people``
-    reads a build's people (a caller comparing each refresh with the next may keep them)."""
-    diff = cohort_diff(store, run_a, run_b)
+    reads a build's people and ``households`` its households (a caller comparing each refresh
+    with the next may keep both). The attached families are those of every attach run, or with
+    ``attached_before`` those of the attach runs before that run (``run_b``: as they stood when
+    the later build was made)."""
+    if run_a == run_b:
+        raise FamilyMatchError(f"cohort diff needs two different runs (got {run_a} twice).")
+    households = households or Households(store)
+    diff = diff_cohorts(run_a, run_b, households.cohort(run_a), households.cohort(run_b))
     info_a, info_b = run_info(store, run_a), run_info(store, run_b)
     for run, info in ((run_a, info_a), (run_b, info_b)):
         if info["kind"] != "build":
             raise FamilyMatchError(f"run {run} is a {info['kind']} run, not a build.")
-    a, b = _families(store, run_a), _families(store, run_b)
+    a, b = households.families(run_a), households.families(run_b)
     people_a, people_b = people(store, run_a), people(store, run_b)
     changes = compare_builds(people_a, people_b)
     keys_a, keys_b = (
@@ -198,9 +228,11 @@ def refresh_report(
         if not kept
     ]
     attachments = read_attachments(store)
+    if attached_before is not None:
+        attachments = attachments.filter(pl.col("run_id") < attached_before)
     attached_set = set(attachments["family_ref"].to_list())
     states = (
-        _attached_states(store, attachments, b, changes, (keys_a, keys_b))
+        _attached_states(households, attachments, b, changes, (keys_a, keys_b))
         if attachments.height
         else pl.DataFrame(schema={"family_ref": pl.String, "status": pl.String})
     )

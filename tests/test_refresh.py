@@ -17,6 +17,7 @@ from claims.refresh import (
     MEETS,
     NO_LONGER,
     NOT_FOUND,
+    Households,
     family_lines,
     refresh_command,
     refresh_report,
@@ -155,6 +156,23 @@ def test_refresh_reports_attached_families_new_families_and_members(tmp_path: Pa
     ]
     assert [c.value for c in wb["Attached"]["E"]][1:] == [MEETS, NO_LONGER, NOT_FOUND, MEETS]
     assert out.stat().st_mode & 0o777 == 0o600
+
+
+def test_the_diff_as_it_stood_when_the_later_build_was_made(tmp_path: Path) -> None:
+    """The demo attaches families from the later build before its diff is made: with
+    ``attached_before`` the later attachments are not counted; every build's households are read
+    once by a kept :class:`Households`."""
+    store, first, second = refreshed(tmp_path)
+    before = refresh_report(store, first, second).counts()
+    attach(store, second, {"F000006": "X5"})
+    assert refresh_report(store, first, second).counts()["attached"] == 5
+    households = Households(store)
+    kept = refresh_report(store, first, second, attached_before=second, households=households)
+    assert kept.counts() == before
+    assert kept.new_families["family_ref"].to_list() == ["F000006"]
+    assert sorted(households.read) == [first, second]
+    again = refresh_report(store, first, second, attached_before=second, households=households)
+    assert again.counts() == before
 
 
 @pytest.mark.libreoffice

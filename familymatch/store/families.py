@@ -262,11 +262,20 @@ class CohortDiff:
         )
 
 
-def _cohort_by_family(engine: Engine, run_id: int) -> pl.DataFrame:
+def run_households(store: Store | Engine, run_id: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A complete run's ``cohort`` rows and its households' family references
+    (household_id, family_ref), read once for everything that compares runs by family."""
+    engine = as_engine(store)
     run_info(engine, run_id)
     with engine.connect() as conn:
         cohort = read_frame(conn, s.cohort, run_id)
         refs = read_frame(conn, s.households, run_id).select("household_id", "family_ref")
+    return cohort, refs
+
+
+def cohort_by_family(run_id: int, cohort: pl.DataFrame, refs: pl.DataFrame) -> pl.DataFrame:
+    """family_ref, household_id, n_criteria, combination, in_cohort of every cohort row of a
+    run (from :func:`run_households`)."""
     if refs.height and refs["family_ref"].null_count() == refs.height:
         raise FamilyMatchError(
             f"run {run_id} has no family references (it was built before they existed); "
@@ -279,11 +288,15 @@ def _cohort_by_family(engine: Engine, run_id: int) -> pl.DataFrame:
 
 def cohort_diff(store: Store | Engine, run_a: int, run_b: int) -> CohortDiff:
     """Compare two complete runs' cohorts family by family (by stable family reference)."""
-    engine = as_engine(store)
     if run_a == run_b:
         raise FamilyMatchError(f"cohort diff needs two different runs (got {run_a} twice).")
-    a = _cohort_by_family(engine, run_a)
-    b = _cohort_by_family(engine, run_b)
+    a = cohort_by_family(run_a, *run_households(store, run_a))
+    b = cohort_by_family(run_b, *run_households(store, run_b))
+    return diff_cohorts(run_a, run_b, a, b)
+
+
+def diff_cohorts(run_a: int, run_b: int, a: pl.DataFrame, b: pl.DataFrame) -> CohortDiff:
+    """:func:`cohort_diff` of two runs' :func:`cohort_by_family` frames."""
     in_a = a.filter(pl.col("in_cohort"))
     in_b = b.filter(pl.col("in_cohort"))
     known_b = b.select("family_ref").unique()

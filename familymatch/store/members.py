@@ -73,7 +73,7 @@ class Forenames:
 
     counts: dict[str, int] = field(default_factory=dict)
     _seen: dict[str, bool] = field(default_factory=dict, repr=False)
-    _common: list[tuple[str, int]] = field(default_factory=list, repr=False)
+    _common: dict[int, list[str]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def of(cls, forenames: pl.Series) -> Forenames:
@@ -94,9 +94,12 @@ class Forenames:
 
     def _near_common(self, name: str, at_least: int) -> bool:
         """Whether a forename seen at least ``at_least`` times is one slip from ``name``."""
-        if not self._common and self.counts:
-            self._common = sorted(self.counts.items(), key=lambda c: -c[1])
-        common = [n for n, c in itertools.takewhile(lambda c: c[1] >= at_least, self._common)]
+        if at_least not in self._common:  # one list per threshold (``COMMON`` x 1..``RARE``)
+            by_count = sorted(self.counts.items(), key=lambda c: -c[1])
+            self._common[at_least] = [
+                n for n, _ in itertools.takewhile(lambda c: c[1] >= at_least, by_count)
+            ]
+        common = self._common[at_least]
         return process.extractOne(name, common, scorer=OSA.distance, score_cutoff=1) is not None
 
 
