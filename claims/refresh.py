@@ -35,6 +35,7 @@ from familymatch.store.families import (
     cohort_by_family,
     diff_cohorts,
     run_households,
+    two_runs,
 )
 from familymatch.store.members import BuildPeople, build_people, compare_builds
 from familymatch.workbooks import (
@@ -205,8 +206,7 @@ def refresh_report(
     with the next may keep both). The attached families are those of every attach run, or with
     ``attached_before`` those of the attach runs before that run (``run_b``: as they stood when
     the later build was made)."""
-    if run_a == run_b:
-        raise FamilyMatchError(f"cohort diff needs two different runs (got {run_a} twice).")
+    two_runs(run_a, run_b)
     households = households or Households(store)
     diff = diff_cohorts(run_a, run_b, households.cohort(run_a), households.cohort(run_b))
     info_a, info_b = run_info(store, run_a), run_info(store, run_b)

@@ -286,10 +286,15 @@ def cohort_by_family(run_id: int, cohort: pl.DataFrame, refs: pl.DataFrame) -> p
     )
 
 
-def cohort_diff(store: Store | Engine, run_a: int, run_b: int) -> CohortDiff:
-    """Compare two complete runs' cohorts family by family (by stable family reference)."""
+def two_runs(run_a: int, run_b: int) -> None:
+    """Refuse a diff of a run with itself."""
     if run_a == run_b:
         raise FamilyMatchError(f"cohort diff needs two different runs (got {run_a} twice).")
+
+
+def cohort_diff(store: Store | Engine, run_a: int, run_b: int) -> CohortDiff:
+    """Compare two complete runs' cohorts family by family (by stable family reference)."""
+    two_runs(run_a, run_b)
     a = cohort_by_family(run_a, *run_households(store, run_a))
     b = cohort_by_family(run_b, *run_households(store, run_b))
     return diff_cohorts(run_a, run_b, a, b)
