@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-slow test-postgres test-libreoffice lint clean
+.PHONY: demo test test-slow test-postgres test-libreoffice lint bench clean
 
 $(BIN)/familymatch: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,13 @@ test-postgres: $(BIN)/familymatch
 
 test-libreoffice: $(BIN)/familymatch
 	$(BIN)/pytest -m libreoffice || [ $$? -eq 5 ]
+
+# the build stage by stage at scales 1, 3, 10 and 20 (docs/status.md, issue 15): councils are
+# generated once into work/bench/stages_S; JSON lines to work/bench/stages.jsonl, table on stderr;
+# about 20 minutes and up to 11 GB the first time (generation), 10 minutes after
+bench: $(BIN)/familymatch
+	mkdir -p work/bench
+	$(BIN)/python bench/bench_stages.py --scale 1 3 10 20 --stop-at-gb 14 > work/bench/stages.jsonl
 
 clean:
 	rm -rf $(VENV) work .pytest_cache .mypy_cache .ruff_cache
