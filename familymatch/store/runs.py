@@ -132,16 +132,20 @@ def acquire_lock(store: Store | Engine, wait: float = 0.0) -> None:
     host = socket.gethostname()
     while True:
         # a live holder is seen by reading, without waiting on a build's write lock to insert
-        holder = lock_holder(engine)
-        outcome = "held" if holder is not None else _insert_lock(engine, host)
-        if outcome == "taken":
-            return
-        holder = holder or lock_holder(engine)
-        if holder is None and outcome == "busy" and time.monotonic() >= deadline:
-            raise FamilyMatchError(
-                f"{label_of(store)} is busy with another writer; try again when it has finished."
-            )
-        if holder is None or _clear_dead_lock(engine, holder):
+        holder, outcome = lock_holder(engine), "held"
+        if holder is None:
+            outcome = _insert_lock(engine, host)
+            if outcome == "taken":
+                return
+            holder = lock_holder(engine)
+        if holder is None:  # released meanwhile, or SQLite busy with a writer holding no lock
+            if outcome == "busy" and time.monotonic() >= deadline:
+                raise FamilyMatchError(
+                    f"{label_of(store)} is busy with another writer; try again when it has "
+                    "finished."
+                )
+            continue
+        if _clear_dead_lock(engine, holder):
             continue
         if time.monotonic() >= deadline:
             run = f"run {holder.run_id}" if holder.run_id is not None else "starting"
