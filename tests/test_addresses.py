@@ -503,3 +503,16 @@ def test_a_neighbouring_units_postcode_joins_an_address_written_several_ways() -
     rows += [("The Lodge, 5 Turnchapel Place", "PL2 4FY")]
     got = resolved([*rows, ("5 Turnchapel Place Ford Plymouth", "PL2 4JA")])
     assert got[5][0] == got[4][0] == got[1][0] and got[5][1] == "fuzzy"
+
+
+def test_the_records_come_in_the_order_of_the_input_and_align_without_a_join() -> None:
+    from familymatch.addresses import aligned
+
+    rows = [(f"{n} Looe Road", "PL5 7ZN") for n in (9, 3, 7, 1)] + [("2 Mill Lane", None)]
+    frame = records(rows).with_columns(pl.Series("record_id", ["r7", "r2", "r9", "r1", "r5"]))
+    out = resolve_addresses(frame).records
+    assert out["record_id"].to_list() == ["r7", "r2", "r9", "r1", "r5"]
+    assert out["addr_number"].to_list() == ["9", "3", "7", "1", "2"]
+    # rows in another order are put in std's by the join: the same columns either way
+    by_join = aligned(frame, out.reverse())
+    assert by_join.equals(aligned(frame, out)) and by_join["addr_number"][0] == "9"

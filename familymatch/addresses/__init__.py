@@ -105,10 +105,13 @@ def resolve_addresses(std: pl.DataFrame, gazetteer: pl.DataFrame | None = None) 
     variants, lookup = _variants(distinct)
     matched = match_variants(variants)
     bare = unplaced(variants, matched)
+    # in std's row order (every record has one variant), so that ``with_addresses`` adds the
+    # records' columns to std as they are rather than by another join's copy
     recs = raw.join(
         lookup.filter(~pl.col("gaz")).drop("gaz"),
         on=["address", "postcode", "uprn"],
         nulls_equal=True,
+        maintain_order="left",
     ).select("record_id", "v")
     return _assemble(recs, variants, matched, bare, gazetteer is not None)
 
@@ -130,7 +133,7 @@ def _assemble(
     took = per_v.select("v", "address_id", "resolved_by", "known_uprn", *PART_COLUMNS, "pc")
     records = (
         recs.select("record_id", "v")
-        .join(took, on="v")
+        .join(took, on="v", maintain_order="left")
         .select(
             "record_id",
             "address_id",
@@ -141,7 +144,7 @@ def _assemble(
         )
     )
     return AddressResult(
-        records=records.sort("record_id"),
+        records=records,
         addresses=roots.filter(pl.col("records") > 0)
         .select("address_id", "canonical", "postcode", "uprn", "variants", "records")
         .sort("address_id"),
@@ -224,7 +227,10 @@ def _share(records: pl.DataFrame) -> float:
 def aligned(std: pl.DataFrame, by_record: pl.DataFrame) -> pl.DataFrame:
     """``by_record``'s columns other than record_id, one row per row of ``std`` in its order
     (null where it has no row for the record): to add to ``std`` without a join copying every
-    one of its columns (at county scale ``std`` is the widest frame of the build)."""
+    one of its columns (at county scale ``std`` is the widest frame of the build). Rows that
+    already line up (the address stage's records are in std's order) are taken as they are."""
+    if by_record["record_id"].equals(std["record_id"]):
+        return by_record.drop("record_id")
     return (
         std.select("record_id")
         .join(by_record, on="record_id", how="left", maintain_order="left")

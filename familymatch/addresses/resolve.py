@@ -24,6 +24,7 @@ address entity, and the person's other evidence decides where they live.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 import polars as pl
 from rapidfuzz import process
@@ -34,10 +35,11 @@ STREET_SIMILAR = 0.88
 PC_PATTERN = r"^[A-Z]{1,2}[0-9][A-Z0-9]? [0-9][A-Z]{2}$"
 
 
-def _pairs(variants: pl.DataFrame, on: list[str]) -> pl.DataFrame:
-    """v_l < v_r pairs of variants agreeing on every column of ``on`` (none of them null)."""
+def _pairs(variants: pl.DataFrame, on: list[str], carry: tuple[str, ...] = ()) -> pl.DataFrame:
+    """v_l < v_r pairs of variants agreeing on every column of ``on`` (none of them null), with
+    the columns ``carry`` of each side (the right's suffixed _r)."""
     side = variants.drop_nulls(on)
-    left = side.select("v", *on)
+    left = side.select("v", *on, *carry)
     return left.join(left, on=on, suffix="_r").filter(pl.col("v") < pl.col("v_r"))
 
 
@@ -99,7 +101,10 @@ def _postcode_distance(a: pl.Expr, b: pl.Expr) -> pl.Expr:
     )
 
 
-def _edges_postcode_slip(variants: pl.DataFrame) -> pl.DataFrame:
+SlipPairs = Callable[[pl.DataFrame], tuple[pl.DataFrame, pl.DataFrame]]
+
+
+def _edges_postcode_slip(variants: pl.DataFrame, pairs: SlipPairs | None = None) -> pl.DataFrame:
     """Same street, flat and number; the postcodes one character apart, and one of them a slip:
     that postcode is written with this street at this one number only, and the other at several
     numbers or by more records (two streets of one name in one sector are two postcode units,
@@ -109,24 +114,31 @@ def _edges_postcode_slip(variants: pl.DataFrame) -> pl.DataFrame:
     only postcode slipping onto that address (two would mean a second address there). So is a
     postcode of another street in the same district (the postcode written with this street at
     this one number only, and with another street at several; the other side's postcode is
-    this street's own, and no locality written differently), under the same three conditions."""
+    this street's own, and no locality written differently), under the same three conditions.
+
+    Only pairs that may be either are made (``pairs``, by default ``_slip_pairs``): a street name
+    found in every town ("1 CHURCH ROAD") pairs within its postcodes' neighbourhood, not across
+    the county."""
     keyed = variants.filter(pl.col("pc_ok")).with_columns(pl.col("flat").fill_null(""))
     houses = _houses(keyed)
-    pairs = _pairs(keyed, ["street", "flat", "number"])
+    one_apart, district = (pairs or _slip_pairs)(keyed)
     listed = pl.col("uprn").is_not_null() | pl.col("gaz")
     pcs = keyed.select(
-        "v", "pc", "sector", "district", "street", "locality", "town", "n", listed.alias("listed")
+        "v", "pc", "sector", "street", "locality", "town", "n", listed.alias("listed")
     )
     pcs = pcs.join(houses, on=["pc", "street"]).drop("street")
-    pairs = pairs.join(pcs, on="v").join(pcs.rename(lambda c: c + "_r"), on="v_r")
+    r_pcs = pcs.rename(lambda c: c + "_r")
 
     def is_slip(a: str, b: str) -> pl.Expr:  # a is the slip of b
         return (pl.col("houses" + a) == 1) & (
             (pl.col("houses" + b) > 1) | (pl.col("n" + a) < pl.col("n" + b))
         )
 
-    one_off = _postcode_distance(pl.col("pc"), pl.col("pc_r")) == 1
-    first = pairs.filter(one_off & (is_slip("", "_r") | is_slip("_r", "")))
+    first = (
+        one_apart.join(pcs, on="v")
+        .join(r_pcs, on="v_r")
+        .filter(is_slip("", "_r") | is_slip("_r", ""))
+    )
     taken = pl.concat([first["v"], first["v_r"]]).implode()
 
     def borrowed(a: str, b: str) -> pl.Expr:  # a carries another street's postcode; b its own
@@ -138,7 +150,7 @@ def _edges_postcode_slip(variants: pl.DataFrame) -> pl.DataFrame:
         )
 
     same_sector = pl.col("sector") == pl.col("sector_r")
-    unit = pairs.filter(~one_off & (pl.col("district") == pl.col("district_r")))
+    unit = district.join(pcs, on="v").join(r_pcs, on="v_r")
     unit = pl.concat(
         unit.filter(
             ((same_sector & is_slip(a, b)) | borrowed(a, b))
@@ -160,6 +172,35 @@ def _edges_postcode_slip(variants: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([first.select("v", "v_r"), unit]).select(
         pl.col("v").alias("a"), pl.col("v_r").alias("b"), pl.lit("fuzzy").alias("kind")
     )
+
+
+def _slip_pairs(keyed: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """v < v_r pairs of the same street, flat and number: (1) whose postcodes are one character
+    apart, (2) whose postcodes are of one district and more than one character apart.
+
+    (1) is joined once per position of the postcode on the postcode with that position's
+    character masked: two valid postcodes one character apart have one length (the inward code
+    is the last four characters), so they agree everywhere else. Neither join grows with the
+    square of the county: each pairs a street's houses of one postcode neighbourhood only."""
+    key = ["street", "flat", "number"]
+    side = keyed.drop_nulls(key).select("v", *key, "pc")
+    pc = pl.col("pc")
+    one_apart = pl.concat(
+        _pairs(
+            side.filter(pc.str.len_chars() > i).with_columns(
+                pl.concat_str([pc.str.slice(0, i), pc.str.slice(i + 1)], separator="?").alias(
+                    "masked"
+                )
+            ),
+            [*key, "masked"],
+            carry=("pc",),
+        ).filter(pl.col("pc") != pl.col("pc_r"))
+        for i in range(8)
+    ).select("v", "v_r")
+    district = _pairs(keyed, [*key, "district"], carry=("pc",)).filter(
+        _postcode_distance(pl.col("pc"), pl.col("pc_r")) != 1
+    )
+    return one_apart, district.select("v", "v_r")
 
 
 def _places_differ() -> pl.Expr:
@@ -228,12 +269,12 @@ def _edges_number_slip(variants: pl.DataFrame) -> pl.DataFrame:
     side = keyed.drop_nulls("street").select(
         "v", "pc", "flat", "street", "number", "n", "listed", "inside"
     )
-    pairs = side.join(side, on=["pc", "flat", "street"], suffix="_r").filter(
+    # each side narrowed before the join: the single unlisted form outside the run, the forms
+    # written several times
+    single = side.filter((pl.col("n") == 1) & ~pl.col("listed") & ~pl.col("inside"))
+    several = side.filter(pl.col("n") >= 2).select("v", "pc", "flat", "street", "number")
+    pairs = single.join(several, on=["pc", "flat", "street"], suffix="_r").filter(
         _transposed(pl.col("number"), pl.col("number_r"))
-        & (pl.col("n") == 1)
-        & (pl.col("n_r") >= 2)
-        & ~pl.col("listed")
-        & ~pl.col("inside")
     )
     return pairs.select(
         pl.col("v").alias("a"), pl.col("v_r").alias("b"), pl.lit("fuzzy").alias("kind")
