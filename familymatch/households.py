@@ -83,6 +83,30 @@ def _components(edges: pl.DataFrame, nodes: pl.Series) -> pl.DataFrame:
     return pl.DataFrame({"unit": nodes, "component": nodes.gather(label)})
 
 
+def _most_common(frame: pl.DataFrame, value: str) -> pl.DataFrame:
+    """address_key, value: each key's most common non-null value, the lowest among equally
+    common ones (counted by (key, value), not a list of values gathered per key)."""
+    return (
+        frame.drop_nulls(value)
+        .group_by("address_key", value)
+        .len()
+        .sort(["address_key", "len", value], descending=[False, True, False])
+        .group_by("address_key", maintain_order=True)
+        .first()
+        .select("address_key", value)
+    )
+
+
+def _texts(raw: pl.DataFrame) -> pl.DataFrame:
+    """address_key, address, postcode: each address entity's most common text and, among its
+    records with a text, most common postcode (mode's order is not fixed, so a plain first()
+    made the same build give different addresses)."""
+    written = raw.drop_nulls(["address_key", "address"])
+    return _most_common(written, "address").join(
+        _most_common(written, "postcode"), on="address_key", how="left"
+    )
+
+
 def build_households(
     std: pl.DataFrame, persons: pl.DataFrame, reference_date: date
 ) -> HouseholdResult:
@@ -99,10 +123,8 @@ def build_households(
             pl.when(term_end(pl.col("term")) <= reference_date).then(term_end(pl.col("term"))),
             pl.when(pl.col("term").is_not_null()).then(pl.lit(reference_date)),
         ).alias("evidence_date"),
+        pl.col("address_id").alias("address_key"),
     ).join(persons.select("record_id", "person_id"), on="record_id")
-    recs = recs.join(
-        std.select("record_id", pl.col("address_id").alias("address_key")), on="record_id"
-    )
 
     history = (
         recs.drop_nulls("address_key")
@@ -201,9 +223,11 @@ def build_households(
     ages = modal_dob(recs).select(
         "person_id", age_in_years(pl.col("dob"), reference_date).alias("age")
     )
-    raw_addr = std.select("record_id", "address", "postcode").join(
-        recs.select("record_id", "person_id", "address_key"), on="record_id"
-    )
+    del recs  # each intermediate goes once read: at county scale a copy is ~100 B a record
+    # the texts of the records with a person (a semi join copies only std's three columns)
+    raw_addr = std.select(
+        "record_id", pl.col("address_id").alias("address_key"), "address", "postcode"
+    ).join(persons.select("record_id"), on="record_id", how="semi")
     hh_addr = (
         person_hh.select("person_id", "household_id", "address_key")
         .drop_nulls("address_key")
@@ -212,18 +236,7 @@ def build_households(
         .sort(["household_id", "len", "address_key"], descending=[False, True, False])
         .group_by("household_id", maintain_order=True)
         .first()
-        .join(
-            raw_addr.drop_nulls("address")
-            .group_by("address_key")
-            # the most common text; among equally common ones the lowest (mode's order is not
-            # fixed, so a plain first() made the same build give different addresses)
-            .agg(
-                pl.col("address").mode().min(),
-                pl.col("postcode").drop_nulls().mode().min(),
-            ),
-            on="address_key",
-            how="left",
-        )
+        .join(_texts(raw_addr), on="address_key", how="left")
         .select("household_id", "address_key", "address", "postcode")
     )
     households = (

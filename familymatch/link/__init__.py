@@ -587,7 +587,7 @@ def link_records(
     )
     del cand, codes
     scored = score_pairs(fitted, usable, likely, likely_codes, config)
-    del likely, likely_codes
+    del likely, likely_codes, usable  # clustering reads std's guard columns, not these
     clock.stop("predict")
 
     clock.start()
