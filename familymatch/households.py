@@ -107,6 +107,71 @@ def _texts(raw: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _follow_claim_groups(by_address: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
+    """by_address (person_id, address_key, unit, unit_size) with ``component``: step 4, a
+    unit made only of a claim group's members (or a person alone) joined to the group's main
+    unit (its intermediates go when it returns)."""
+    # the group's main unit: the one holding most of its members, then the most recent evidence
+    main_unit = (
+        groups.filter(~pl.col("unit").str.starts_with("alone|"))
+        .group_by("group_ref", "unit")
+        .agg(pl.len().alias("n"), pl.col("evidence_date").max().alias("latest"))
+        .sort(
+            ["group_ref", "n", "latest", "unit"],
+            descending=[False, True, True, False],
+            nulls_last=True,
+        )
+        .group_by("group_ref", maintain_order=True)
+        .first()
+        .select("group_ref", pl.col("unit").alias("main_unit"))
+    )
+    group_units = groups.select("group_ref", "unit").unique()
+    # a unit made only of this group's members (or a person alone) follows the group
+    unit_members = by_address.select("person_id", "unit")
+    outsiders = (
+        unit_members.join(groups.select("group_ref", "person_id"), on="person_id", how="left")
+        .group_by("unit")
+        .agg(
+            pl.col("group_ref").drop_nulls().unique().alias("groups"),
+            pl.col("group_ref").null_count().alias("not_in_group"),
+        )
+    )
+    movable = (
+        group_units.join(outsiders, on="unit")
+        .filter((pl.col("not_in_group") == 0) & (pl.col("groups").list.len() == 1))
+        .join(main_unit, on="group_ref")
+        .filter(pl.col("unit") != pl.col("main_unit"))
+    )
+    # a group with no member at a shared address still forms one household
+    lonely = group_units.join(main_unit, on="group_ref", how="anti")
+    first_unit = lonely.group_by("group_ref").agg(pl.col("unit").min().alias("u0"))
+    edges = pl.concat(
+        [
+            movable.select(pl.col("unit").alias("a"), pl.col("main_unit").alias("b")),
+            lonely.join(first_unit, on="group_ref").select(
+                pl.col("unit").alias("a"), pl.col("u0").alias("b")
+            ),
+        ]
+    )
+    unit_comp = _components(edges, by_address["unit"].unique().sort())
+    return by_address.join(unit_comp, on="unit")
+
+
+def _numbered(
+    persons: pl.DataFrame, person_household: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """membership (record_id, person_id, component, household_id) and person_household with
+    household_id: each component named by its smallest record id."""
+    membership_p = persons.select("record_id", "person_id").join(
+        person_household.select("person_id", "component"), on="person_id"
+    )
+    first_rec = membership_p.group_by("component").agg(pl.col("record_id").min().alias("first"))
+    first_rec = first_rec.with_columns(_household_id(pl.col("first")).alias("household_id"))
+    membership = membership_p.join(first_rec.select("component", "household_id"), on="component")
+    person_hh = person_household.join(first_rec.select("component", "household_id"), on="component")
+    return membership, person_hh
+
+
 def build_households(
     std: pl.DataFrame, persons: pl.DataFrame, reference_date: date
 ) -> HouseholdResult:
@@ -167,58 +232,10 @@ def build_households(
         .join(by_address.select("person_id", "unit", "unit_size"), on="person_id")
         .join(current.select("person_id", "evidence_date"), on="person_id", how="left")
     )
-    # the group's main unit: the one holding most of its members, then the most recent evidence
-    main_unit = (
-        groups.filter(~pl.col("unit").str.starts_with("alone|"))
-        .group_by("group_ref", "unit")
-        .agg(pl.len().alias("n"), pl.col("evidence_date").max().alias("latest"))
-        .sort(
-            ["group_ref", "n", "latest", "unit"],
-            descending=[False, True, True, False],
-            nulls_last=True,
-        )
-        .group_by("group_ref", maintain_order=True)
-        .first()
-        .select("group_ref", pl.col("unit").alias("main_unit"))
-    )
-    group_units = groups.select("group_ref", "unit").unique()
-    # a unit made only of this group's members (or a person alone) follows the group
-    unit_members = by_address.select("person_id", "unit")
-    outsiders = (
-        unit_members.join(groups.select("group_ref", "person_id"), on="person_id", how="left")
-        .group_by("unit")
-        .agg(
-            pl.col("group_ref").drop_nulls().unique().alias("groups"),
-            pl.col("group_ref").null_count().alias("not_in_group"),
-        )
-    )
-    movable = (
-        group_units.join(outsiders, on="unit")
-        .filter((pl.col("not_in_group") == 0) & (pl.col("groups").list.len() == 1))
-        .join(main_unit, on="group_ref")
-        .filter(pl.col("unit") != pl.col("main_unit"))
-    )
-    # a group with no member at a shared address still forms one household
-    lonely = group_units.join(main_unit, on="group_ref", how="anti")
-    first_unit = lonely.group_by("group_ref").agg(pl.col("unit").min().alias("u0"))
-    edges = pl.concat(
-        [
-            movable.select(pl.col("unit").alias("a"), pl.col("main_unit").alias("b")),
-            lonely.join(first_unit, on="group_ref").select(
-                pl.col("unit").alias("a"), pl.col("u0").alias("b")
-            ),
-        ]
-    )
-    unit_comp = _components(edges, by_address["unit"].unique().sort())
-    person_household = by_address.join(unit_comp, on="unit")
-
-    membership_p = persons.select("record_id", "person_id").join(
-        person_household.select("person_id", "component"), on="person_id"
-    )
-    first_rec = membership_p.group_by("component").agg(pl.col("record_id").min().alias("first"))
-    first_rec = first_rec.with_columns(_household_id(pl.col("first")).alias("household_id"))
-    membership = membership_p.join(first_rec.select("component", "household_id"), on="component")
-    person_hh = person_household.join(first_rec.select("component", "household_id"), on="component")
+    person_household = _follow_claim_groups(by_address, groups)
+    del by_address
+    membership, person_hh = _numbered(persons, person_household)
+    del person_household
 
     ages = modal_dob(recs).select(
         "person_id", age_in_years(pl.col("dob"), reference_date).alias("age")
