@@ -83,7 +83,7 @@ def _components(edges: pl.DataFrame, nodes: pl.Series) -> pl.DataFrame:
     return pl.DataFrame({"unit": nodes, "component": nodes.gather(label)})
 
 
-def _most_common(frame: pl.DataFrame, value: str) -> pl.DataFrame:
+def _most_common(frame: pl.LazyFrame, value: str) -> pl.LazyFrame:
     """address_key, value: each key's most common non-null value, the lowest among equally
     common ones (counted by (key, value), not a list of values gathered per key)."""
     return (
@@ -97,7 +97,7 @@ def _most_common(frame: pl.DataFrame, value: str) -> pl.DataFrame:
     )
 
 
-def _texts(raw: pl.DataFrame) -> pl.DataFrame:
+def _texts(raw: pl.LazyFrame) -> pl.LazyFrame:
     """address_key, address, postcode: each address entity's most common text and, among its
     records with a text, most common postcode (mode's order is not fixed, so a plain first()
     made the same build give different addresses)."""
@@ -242,11 +242,14 @@ def build_households(
     )
     del recs  # each intermediate goes once read: at county scale a copy is ~100 B a record
     # the texts of the records with a person (a semi join copies only std's three columns)
-    raw_addr = std.select(
-        "record_id", pl.col("address_id").alias("address_key"), "address", "postcode"
-    ).join(persons.select("record_id"), on="record_id", how="semi")
+    raw_addr = (
+        std.lazy()
+        .select("record_id", pl.col("address_id").alias("address_key"), "address", "postcode")
+        .join(persons.lazy().select("record_id"), on="record_id", how="semi")
+    )
     hh_addr = (
-        person_hh.select("person_id", "household_id", "address_key")
+        person_hh.lazy()
+        .select("person_id", "household_id", "address_key")
         .drop_nulls("address_key")
         .group_by("household_id", "address_key")
         .len()
@@ -255,6 +258,7 @@ def build_households(
         .first()
         .join(_texts(raw_addr), on="address_key", how="left")
         .select("household_id", "address_key", "address", "postcode")
+        .collect()
     )
     households = (
         person_hh.join(ages, on="person_id", how="left")
@@ -290,20 +294,25 @@ def build_households(
         .unique(["household_id", "person_id"], keep="first")
         .sort("household_id", "person_id")
     )
+    # one lazy query: the three kinds of link are not held whole before they are made unique
     links = (
         pl.concat(
             [
-                person_hh.filter(pl.col("address_key").is_not_null()).select(
+                person_hh.lazy()
+                .filter(pl.col("address_key").is_not_null())
+                .select(
                     "household_id",
                     "person_id",
                     pl.format("address:{}", pl.col("address_key")).alias("reason"),
                 ),
-                groups.join(person_hh.select("person_id", "household_id"), on="person_id").select(
+                groups.lazy()
+                .join(person_hh.lazy().select("person_id", "household_id"), on="person_id")
+                .select(
                     "household_id",
                     "person_id",
                     pl.format("claim:{}", pl.col("group_ref")).alias("reason"),
                 ),
-                apart.select(
+                apart.lazy().select(
                     "household_id",
                     "person_id",
                     pl.format("apart:{}", pl.col("reason")).alias("reason"),
@@ -312,6 +321,7 @@ def build_households(
         )
         .unique()
         .sort("household_id", "person_id", "reason")
+        .collect()
     )
     return HouseholdResult(
         membership=membership.select("record_id", "person_id", "household_id").sort("record_id"),
