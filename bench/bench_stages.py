@@ -180,7 +180,7 @@ def build_one(folder: Path, stop_at_gb: float | None) -> dict[str, Any]:
             "rejects": result.linked.ingest.rejects.height,
             "addresses": result.linked.addresses.addresses.height,
             "candidate_pairs": link["candidate_pairs"],
-            "kept_pairs": result.linked.link.pairs.height,
+            "kept_pairs": link["pairs_kept"],
             "persons": result.linked.link.persons["person_id"].n_unique(),
             "households": result.linked.households.households.height,
             "cohort": cohort.get("total"),

@@ -124,7 +124,7 @@ def main() -> None:
     _reset_peak()
     result = build_cohort(folder / "familymatch.toml")
     link = result.linked.link.stats
-    print(f"candidate pairs {link['candidate_pairs']:,}, kept {result.linked.link.pairs.height:,}")
+    print(f"candidate pairs {link['candidate_pairs']:,}, kept {link['pairs_kept']:,}")
 
 
 if __name__ == "__main__":

@@ -83,68 +83,34 @@ def _components(edges: pl.DataFrame, nodes: pl.Series) -> pl.DataFrame:
     return pl.DataFrame({"unit": nodes, "component": nodes.gather(label)})
 
 
-def build_households(
-    std: pl.DataFrame, persons: pl.DataFrame, reference_date: date
-) -> HouseholdResult:
-    """Group persons into households at ``reference_date``."""
-    recs = std.select(
-        "record_id",
-        "kind",
-        "group_ref",
-        "relationship",
-        "dob",
-        pl.coalesce(
-            pl.when(pl.col("end_date") <= reference_date).then(pl.col("end_date")),
-            pl.when(pl.col("event_date") <= reference_date).then(pl.col("event_date")),
-            pl.when(term_end(pl.col("term")) <= reference_date).then(term_end(pl.col("term"))),
-            pl.when(pl.col("term").is_not_null()).then(pl.lit(reference_date)),
-        ).alias("evidence_date"),
-    ).join(persons.select("record_id", "person_id"), on="record_id")
-    recs = recs.join(
-        std.select("record_id", pl.col("address_id").alias("address_key")), on="record_id"
+def _most_common(frame: pl.LazyFrame, value: str) -> pl.LazyFrame:
+    """address_key, value: each key's most common non-null value, the lowest among equally
+    common ones (counted by (key, value), not a list of values gathered per key)."""
+    return (
+        frame.drop_nulls(value)
+        .group_by("address_key", value)
+        .len()
+        .sort(["address_key", "len", value], descending=[False, True, False])
+        .group_by("address_key", maintain_order=True)
+        .first()
+        .select("address_key", value)
     )
 
-    history = (
-        recs.drop_nulls("address_key")
-        .group_by("person_id", "address_key")
-        .agg(
-            pl.col("evidence_date").max().alias("evidence_date"),
-            pl.len().alias("records"),
-        )
-        .sort(
-            ["person_id", "evidence_date", "records", "address_key"],
-            descending=[False, True, True, False],
-            nulls_last=True,
-        )
-    )
-    current = history.group_by("person_id", maintain_order=True).first()
-    history = (
-        history.join(
-            current.select("person_id", pl.col("address_key").alias("cur")), on="person_id"
-        )
-        .with_columns((pl.col("address_key") == pl.col("cur")).alias("current"))
-        .drop("cur")
+
+def _texts(raw: pl.LazyFrame) -> pl.LazyFrame:
+    """address_key, address, postcode: each address entity's most common text and, among its
+    records with a text, most common postcode (mode's order is not fixed, so a plain first()
+    made the same build give different addresses)."""
+    written = raw.drop_nulls(["address_key", "address"])
+    return _most_common(written, "address").join(
+        _most_common(written, "postcode"), on="address_key", how="left"
     )
 
-    all_persons = persons.select("person_id").unique().sort("person_id")
-    person_addr = all_persons.join(
-        current.select("person_id", "address_key"), on="person_id", how="left"
-    )
-    # step 3: co-residence
-    by_address = person_addr.with_columns(
-        pl.coalesce(pl.col("address_key"), pl.format("alone|{}", pl.col("person_id"))).alias("unit")
-    )
-    unit_size = by_address.group_by("unit").len().rename({"len": "unit_size"})
-    by_address = by_address.join(unit_size, on="unit")
 
-    # step 4: claim groups
-    groups = (
-        recs.filter(pl.col("group_ref").is_not_null())
-        .select("group_ref", "person_id")
-        .unique(["group_ref", "person_id"])
-        .join(by_address.select("person_id", "unit", "unit_size"), on="person_id")
-        .join(current.select("person_id", "evidence_date"), on="person_id", how="left")
-    )
+def _follow_claim_groups(by_address: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
+    """by_address (person_id, address_key, unit, unit_size) with ``component``: step 4, a
+    unit made only of a claim group's members (or a person alone) joined to the group's main
+    unit (its intermediates go when it returns)."""
     # the group's main unit: the one holding most of its members, then the most recent evidence
     main_unit = (
         groups.filter(~pl.col("unit").str.starts_with("alone|"))
@@ -188,8 +154,14 @@ def build_households(
         ]
     )
     unit_comp = _components(edges, by_address["unit"].unique().sort())
-    person_household = by_address.join(unit_comp, on="unit")
+    return by_address.join(unit_comp, on="unit")
 
+
+def _numbered(
+    persons: pl.DataFrame, person_household: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """membership (record_id, person_id, component, household_id) and person_household with
+    household_id: each component named by its smallest record id."""
     membership_p = persons.select("record_id", "person_id").join(
         person_household.select("person_id", "component"), on="person_id"
     )
@@ -197,34 +169,96 @@ def build_households(
     first_rec = first_rec.with_columns(_household_id(pl.col("first")).alias("household_id"))
     membership = membership_p.join(first_rec.select("component", "household_id"), on="component")
     person_hh = person_household.join(first_rec.select("component", "household_id"), on="component")
+    return membership, person_hh
+
+
+def build_households(
+    std: pl.DataFrame, persons: pl.DataFrame, reference_date: date
+) -> HouseholdResult:
+    """Group persons into households at ``reference_date``."""
+    recs = std.select(
+        "record_id",
+        "kind",
+        "group_ref",
+        "relationship",
+        "dob",
+        pl.coalesce(
+            pl.when(pl.col("end_date") <= reference_date).then(pl.col("end_date")),
+            pl.when(pl.col("event_date") <= reference_date).then(pl.col("event_date")),
+            pl.when(term_end(pl.col("term")) <= reference_date).then(term_end(pl.col("term"))),
+            pl.when(pl.col("term").is_not_null()).then(pl.lit(reference_date)),
+        ).alias("evidence_date"),
+        pl.col("address_id").alias("address_key"),
+    ).join(persons.select("record_id", "person_id"), on="record_id")
+
+    history = (
+        recs.drop_nulls("address_key")
+        .group_by("person_id", "address_key")
+        .agg(
+            pl.col("evidence_date").max().alias("evidence_date"),
+            pl.len().alias("records"),
+        )
+        .sort(
+            ["person_id", "evidence_date", "records", "address_key"],
+            descending=[False, True, True, False],
+            nulls_last=True,
+        )
+    )
+    current = history.group_by("person_id", maintain_order=True).first()
+    history = (
+        history.join(
+            current.select("person_id", pl.col("address_key").alias("cur")), on="person_id"
+        )
+        .with_columns((pl.col("address_key") == pl.col("cur")).alias("current"))
+        .drop("cur")
+    )
+
+    all_persons = persons.select("person_id").unique().sort("person_id")
+    person_addr = all_persons.join(
+        current.select("person_id", "address_key"), on="person_id", how="left"
+    )
+    # step 3: co-residence
+    by_address = person_addr.with_columns(
+        pl.coalesce(pl.col("address_key"), pl.format("alone|{}", pl.col("person_id"))).alias("unit")
+    )
+    unit_size = by_address.group_by("unit").len().rename({"len": "unit_size"})
+    by_address = by_address.join(unit_size, on="unit")
+
+    # step 4: claim groups
+    groups = (
+        recs.filter(pl.col("group_ref").is_not_null())
+        .select("group_ref", "person_id")
+        .unique(["group_ref", "person_id"])
+        .join(by_address.select("person_id", "unit", "unit_size"), on="person_id")
+        .join(current.select("person_id", "evidence_date"), on="person_id", how="left")
+    )
+    person_household = _follow_claim_groups(by_address, groups)
+    del by_address
+    membership, person_hh = _numbered(persons, person_household)
+    del person_household
 
     ages = modal_dob(recs).select(
         "person_id", age_in_years(pl.col("dob"), reference_date).alias("age")
     )
-    raw_addr = std.select("record_id", "address", "postcode").join(
-        recs.select("record_id", "person_id", "address_key"), on="record_id"
+    del recs  # each intermediate goes once read: at county scale a copy is ~100 B a record
+    # the texts of the records with a person (a semi join copies only std's three columns)
+    raw_addr = (
+        std.lazy()
+        .select("record_id", pl.col("address_id").alias("address_key"), "address", "postcode")
+        .join(persons.lazy().select("record_id"), on="record_id", how="semi")
     )
     hh_addr = (
-        person_hh.select("person_id", "household_id", "address_key")
+        person_hh.lazy()
+        .select("person_id", "household_id", "address_key")
         .drop_nulls("address_key")
         .group_by("household_id", "address_key")
         .len()
         .sort(["household_id", "len", "address_key"], descending=[False, True, False])
         .group_by("household_id", maintain_order=True)
         .first()
-        .join(
-            raw_addr.drop_nulls("address")
-            .group_by("address_key")
-            # the most common text; among equally common ones the lowest (mode's order is not
-            # fixed, so a plain first() made the same build give different addresses)
-            .agg(
-                pl.col("address").mode().min(),
-                pl.col("postcode").drop_nulls().mode().min(),
-            ),
-            on="address_key",
-            how="left",
-        )
+        .join(_texts(raw_addr), on="address_key", how="left")
         .select("household_id", "address_key", "address", "postcode")
+        .collect()
     )
     households = (
         person_hh.join(ages, on="person_id", how="left")
@@ -260,20 +294,25 @@ def build_households(
         .unique(["household_id", "person_id"], keep="first")
         .sort("household_id", "person_id")
     )
+    # one lazy query: the three kinds of link are not held whole before they are made unique
     links = (
         pl.concat(
             [
-                person_hh.filter(pl.col("address_key").is_not_null()).select(
+                person_hh.lazy()
+                .filter(pl.col("address_key").is_not_null())
+                .select(
                     "household_id",
                     "person_id",
                     pl.format("address:{}", pl.col("address_key")).alias("reason"),
                 ),
-                groups.join(person_hh.select("person_id", "household_id"), on="person_id").select(
+                groups.lazy()
+                .join(person_hh.lazy().select("person_id", "household_id"), on="person_id")
+                .select(
                     "household_id",
                     "person_id",
                     pl.format("claim:{}", pl.col("group_ref")).alias("reason"),
                 ),
-                apart.select(
+                apart.lazy().select(
                     "household_id",
                     "person_id",
                     pl.format("apart:{}", pl.col("reason")).alias("reason"),
@@ -282,6 +321,7 @@ def build_households(
         )
         .unique()
         .sort("household_id", "person_id", "reason")
+        .collect()
     )
     return HouseholdResult(
         membership=membership.select("record_id", "person_id", "household_id").sort("record_id"),

@@ -25,7 +25,8 @@ def modal_dob(records: pl.DataFrame, keys: tuple[str, ...] = ("person_id",)) -> 
     the earliest)."""
     k = list(keys)
     return (
-        records.drop_nulls("dob")
+        records.select([*k, "dob"])  # the columns read, before the filter copies them
+        .drop_nulls("dob")
         .group_by([*k, "dob"])
         .len()
         .sort([*k, "len", "dob"], descending=[*([False] * len(k)), True, False])
@@ -46,7 +47,7 @@ def youngest_slip_dob(
     slip (a tie between two sources is broken to the earliest date): an age limit is then met if
     either date meets it (``rules.engine``), rather than trusting whichever date won the count."""
     k = list(keys)
-    dates = records.drop_nulls("dob").select([*k, "dob"]).unique()
+    dates = records.select([*k, "dob"]).drop_nulls("dob").unique()
     both = dates.join(usual.rename({"dob": "usual"}), on=k)
     slip = pl.Series(dobs_slip(both["dob"], both["usual"]))
     return both.filter(slip).group_by(k).agg(pl.col("dob").max().alias("slip_dob")).sort(k)
@@ -86,7 +87,8 @@ def source_slip_dob(records: pl.DataFrame, usual: pl.DataFrame, reference: date)
     )
     rel = pl.col("relationship").str.to_lowercase()
     bound = (
-        records.filter(rel.is_null() | ~rel.is_in(CHILD_RELATIONSHIPS))
+        records.select("person_id", "kind", "relationship")
+        .filter(rel.is_null() | ~rel.is_in(CHILD_RELATIONSHIPS))
         .select("person_id", "kind")
         .unique()
         .join(kinds, on="kind")

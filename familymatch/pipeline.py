@@ -98,11 +98,11 @@ def link_project(
     with timed_stage("link", say, seconds) as done:
         # a dependant's row without an address compares at its claim's (households: its own)
         # only the columns the stage reads: the claim addresses' other columns are not held
+        # handed over as a temporary, which link_records narrows to what clustering reads once
+        # it has its linkable records (no reference here keeps the claim addresses alive)
         reads = input_columns(std.columns)
-        claimed = with_claim_addresses(std, tuple(c for c in ADDRESS_COLUMNS if c in reads))
-        claimed = claimed.select(reads)
-        linked = link_records(claimed, model=model)
-        del claimed
+        claimed = tuple(c for c in ADDRESS_COLUMNS if c in reads)
+        linked = link_records(with_claim_addresses(std, claimed).select(reads), model=model)
         done(linked.persons["person_id"].n_unique(), "persons")
     final(linked)
 

@@ -84,7 +84,11 @@ def build_cohort(
         # each frame is written as soon as it is final, beside the later stages' work
         run.write_while_computing()
         linked = link_project(
-            project, reference, progress=say, model=model, final=_recorder(run, store_pairs)
+            project,
+            reference,
+            progress=say,
+            model=model,
+            final=_recorder(run, store_pairs, release=True),
         )
         seconds.update(linked.seconds)
         _add_households(run, linked)
@@ -128,9 +132,10 @@ def build_cohort(
     )
 
 
-def _recorder(run: RunWriter, pairs: bool) -> Final:
+def _recorder(run: RunWriter, pairs: bool, release: bool = False) -> Final:
     """Hands the run each of the core's results as it becomes final (link_project's
-    ``final``)."""
+    ``final``); with ``release``, drops from the results what only the store reads once it is
+    handed over (the build's)."""
 
     def final(result: IngestResult | LinkResult | AddressResult) -> None:
         if isinstance(result, IngestResult):
@@ -144,6 +149,12 @@ def _recorder(run: RunWriter, pairs: bool) -> Final:
                 # chance of matching; the rest can be re-scored by `link explain`
                 cols = ("record_id_l", "record_id_r", "stage", "match_weight")
                 run.add(s.link_pairs, result.pairs.select(*cols, "match_probability", "linked"))
+            if release:
+                # no later stage reads the pairs: the build holds none of them through
+                # households and rules (scale 10: 5.5M pairs, ~0.5 GB with their record ids),
+                # the writer its frame until written; their number stays in
+                # stats["pairs_kept"]
+                result.pairs = result.pairs.clear()
             run.add(s.link_models, pl.DataFrame({"model_json": [result.model.to_json()]}))
         else:
             run.add(

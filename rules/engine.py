@@ -230,21 +230,38 @@ def _evaluate_count(
     ), evidence
 
 
+_RATE_READS = (
+    "household_id",
+    "person_id",
+    "record_id",
+    "source",
+    "row",
+    "term",
+    "sessions_possible",
+    "sessions_authorised",
+    "sessions_unauthorised",
+)
+
+
 def _evaluate_rate(
     ind: Indicator, rows: pl.DataFrame, ref: date, cal: Calendar
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     assert ind.census_terms is not None and ind.threshold_pct is not None
     terms = cal.census_terms(ref, ind.census_terms)
-    scoped = rows.filter(_who(ind) & pl.col("term").is_in(terms))
     # a pupil's duplicate rows for one term (dual registration, repeated extracts): keep the
-    # row with the most possible sessions
+    # row with the most possible sessions. One lazy query: the filter copies only the columns
+    # read below, not every column of every record (scale 10: the rules stage's peak)
     per_term = (
-        scoped.sort(
+        rows.lazy()
+        .filter(_who(ind) & pl.col("term").is_in(terms))
+        .select(*_RATE_READS)
+        .sort(
             ["person_id", "term", "sessions_possible", "record_id"],
             descending=[False, False, True, False],
         )
         .group_by("person_id", "term", maintain_order=True)
         .first()
+        .collect()
     )
     absent = pl.col("sessions_unauthorised").fill_null(0)
     if ind.measure == "absence_rate":

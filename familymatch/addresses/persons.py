@@ -54,13 +54,18 @@ def place_by_person(
         .vstack(placed)
         .with_columns(pl.lit("person").alias("resolved_by"))
     )
+    del recs  # not held beside the new std and the address tables
     return _apply(std, changed), _update_result(result, joined, placed, std)
 
 
 def _repoint(frame: pl.DataFrame, joined: pl.DataFrame) -> pl.DataFrame:
     """frame's rows at a joined entity moved to the entity it joined (``resolved_by = person``);
     ``to`` kept (null where nothing moved)."""
-    return frame.join(joined, on="address_id", how="left").with_columns(
+    # looked up, not joined: a join would copy every column of every record
+    to = pl.col("address_id").replace_strict(
+        joined["address_id"], joined["to"], default=None, return_dtype=pl.String
+    )
+    return frame.with_columns(to.alias("to")).with_columns(
         pl.coalesce("to", "address_id").alias("address_id"),
         pl.when(pl.col("to").is_not_null())
         .then(pl.lit("person"))
@@ -90,13 +95,16 @@ def _join_entities(recs: pl.DataFrame, result: AddressResult) -> pl.DataFrame:
     records): the postcode (same district) or the street wrong, or, at the same postcode, the
     street and building names each the same, left out or misspelt."""
     forms = (
-        recs.drop_nulls(["address_id", "addr_number"])
+        recs.lazy()
         .select("person_id", "address_id", *_PARTS)
+        .drop_nulls(["address_id", "addr_number"])
         .unique()
         .with_columns(pl.col("addr_flat", "addr_building").fill_null(""))
     )
-    pairs = forms.join(forms, on=["person_id", "addr_flat", "addr_number"], suffix="_r").filter(
-        pl.col("address_id") < pl.col("address_id_r")
+    pairs = (
+        forms.join(forms, on=["person_id", "addr_flat", "addr_number"], suffix="_r")
+        .filter(pl.col("address_id") < pl.col("address_id_r"))
+        .collect()
     )
     a, b = pairs["addr_building"].to_list(), pairs["addr_building_r"].to_list()
     pairs = pairs.with_columns(
@@ -137,7 +145,11 @@ def _flat_added(recs: pl.DataFrame) -> pl.DataFrame:
     number, street (or none written) and building (or none) as a house where the same person's
     other records are (no form of the house names a flat): the flat added to the house's
     address is a slip, the person's own records say where they live."""
-    at = recs.drop_nulls(["address_id", "addr_number", "addr_pc"])
+    at = (
+        recs.lazy()
+        .select("person_id", "address_id", *_PARTS)
+        .drop_nulls(["address_id", "addr_number", "addr_pc"])
+    )
     per_entity = at.group_by("address_id").agg(
         pl.col("person_id").n_unique().alias("people"),
         pl.col("addr_flat").is_not_null().any().alias("flats"),
@@ -155,6 +167,7 @@ def _flat_added(recs: pl.DataFrame) -> pl.DataFrame:
         pairs.filter(agree("addr_street") & agree("addr_building"))
         .select("address_id", "address_id_r")
         .unique()
+        .collect()
     )
 
 
@@ -193,12 +206,17 @@ def _representatives(edges: pl.DataFrame, addresses: pl.DataFrame) -> pl.DataFra
 def _place_unplaced(recs: pl.DataFrame) -> pl.DataFrame:
     """record_id, address_id for unplaced records with exactly one consistent entity among
     their person's other records."""
-    loose = recs.filter(
-        pl.col("address_id").is_null()
-        & (pl.col("addr_number").is_not_null() | pl.col("addr_building").is_not_null())
-    ).select("record_id", "person_id", *_PARTS)
-    known = recs.drop_nulls("address_id").select("person_id", "address_id", *_PARTS).unique()
-    cand = loose.join(known, on="person_id", suffix="_c")
+    loose = (
+        recs.lazy()
+        .select("record_id", "person_id", "address_id", *_PARTS)
+        .filter(
+            pl.col("address_id").is_null()
+            & (pl.col("addr_number").is_not_null() | pl.col("addr_building").is_not_null())
+        )
+        .drop("address_id")
+    )
+    known = recs.lazy().select("person_id", "address_id", *_PARTS).drop_nulls("address_id")
+    cand = loose.join(known.unique(), on="person_id", suffix="_c")
 
     def agree(part: str) -> pl.Expr:  # the record names no such part, or the same one
         return pl.col(part).is_null() | (pl.col(part) == pl.col(part + "_c")).fill_null(False)
@@ -217,6 +235,7 @@ def _place_unplaced(recs: pl.DataFrame) -> pl.DataFrame:
         .agg(pl.col("address_id").unique())
         .filter(pl.col("address_id").list.len() == 1)
         .select("record_id", pl.col("address_id").list.first())
+        .collect()
     )
 
 
@@ -229,28 +248,43 @@ def _place_lone(recs: pl.DataFrame) -> pl.DataFrame:
     the same building and flat with
     the building's number left out (the name written as a line of its own, or run into the
     street's)."""
-    at = recs.drop_nulls("address_id")
+    # one lazy query up to the candidates: each frame takes only the columns it reads and no
+    # intermediate is held whole (a copy of every column of every record is ~100 B a record)
+    at = (
+        recs.lazy()
+        .select("address_id", "person_id", "resolved_by", "sn", *_PARTS)
+        .drop_nulls("address_id")
+    )
     people = at.group_by("address_id").agg(pl.col("person_id").n_unique().alias("people"))
-    shared = at.join(people.filter(pl.col("people") >= 2), on="address_id")
-    lone = recs.join(shared.select("person_id").unique(), on="person_id", how="anti")
-    forms = lone.drop_nulls("addr_pc").select(
-        "record_id", "person_id", "sn", pl.col("address_id").alias("from"), *_PARTS
+    shared = (
+        at.select("address_id", "person_id")
+        .join(people.filter(pl.col("people") >= 2), on="address_id")
+        .select("person_id")
+        .unique()
+    )
+    forms = (
+        recs.lazy()
+        .select("record_id", "person_id", "sn", pl.col("address_id").alias("from"), *_PARTS)
+        .drop_nulls("addr_pc")
+        .join(shared, on="person_id", how="anti")
     )
     # the entities' own forms (not those the person step placed there), and whether a form
     # of the entity names a flat (a house has none); another lone person's entity too (a
     # parent alone on a benefit claim): each way of being one part away goes one way only
     # (a flat added, a number left out), so two lone people never swap
-    own = at.filter(pl.col("resolved_by") != "person")
     homes = (
-        own.select("address_id", *_PARTS)
+        at.filter(pl.col("resolved_by") != "person")
+        .select("address_id", *_PARTS)
         .unique()
         .with_columns(pl.col("addr_flat").is_not_null().any().over("address_id").alias("flats_c"))
     )
     names = at.select("address_id", "sn").drop_nulls().unique()
     # each home's forms with its surnames first, then the lone forms at its postcode with one
     # of them: not every lone form with every form at its postcode (scale 3: +300 MB)
-    cand = forms.join(homes.join(names, on="address_id"), on=["addr_pc", "sn"], suffix="_c").filter(
-        pl.col("address_id").ne_missing(pl.col("from"))
+    cand = (
+        forms.join(homes.join(names, on="address_id"), on=["addr_pc", "sn"], suffix="_c")
+        .filter(pl.col("address_id").ne_missing(pl.col("from")))
+        .collect()
     )
     cand = cand.with_columns(_street_similarity(cand))
     street = pl.col("addr_street").eq_missing(pl.col("addr_street_c")) | (

@@ -547,6 +547,10 @@ def link_records(
         .with_columns(link_keys())
         .select(linkage_columns(std, config))
     )
+    # from here on std is read only for clustering's guards and the output: its other columns
+    # (the claim addresses the build passes; scale 10 ~300 MB) go now if the caller passed a
+    # temporary
+    std = std.select("__i", "record_id", "linkable", *(c for c in GUARD_READS if c in std.columns))
 
     clock.start()
     id_edges, cand, block_stats = block(usable, config, held)
@@ -587,7 +591,7 @@ def link_records(
     )
     del cand, codes
     scored = score_pairs(fitted, usable, likely, likely_codes, config)
-    del likely, likely_codes
+    del likely, likely_codes, usable  # clustering reads std's guard columns, not these
     clock.stop("predict")
 
     clock.start()
