@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import resource
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -52,8 +53,12 @@ from familymatch.link.patterns import (
 )
 from familymatch.logs import get_logger
 from familymatch.memory import release_free_memory
+from familymatch.standardise import per_value
 
 log = get_logger(__name__)
+
+# chunks of candidate pairs compared at once (``compare_patterns``): the machine's two cores
+COMPARE_THREADS = 2
 
 
 @dataclass(frozen=True)
@@ -150,8 +155,11 @@ def same_row_expr() -> pl.Expr:
 
 def link_keys() -> list[pl.Expr]:
     """The keys :func:`link_records` adds to every record before blocking: the street (the
-    address without numbers, once per record for the comparisons) and the source row."""
-    return [street_expr(pl.col("addr")).alias("addr_street"), same_row_expr().alias("same_row")]
+    address without numbers, once per record for the comparisons; its regular expressions run
+    once per distinct address: synth_1m 0.95-1.03 -> 0.47-0.57 CPU s, 190,525 addresses in 1M records) and
+    the source row."""
+    street = per_value("addr", street_expr, pl.String())
+    return [street.alias("addr_street"), same_row_expr().alias("same_row")]
 
 
 def _linkage_names(config: LinkConfig) -> set[str]:
@@ -249,11 +257,16 @@ def compare_patterns(
     grouped = cand.height > 0 and comparer.check(cand.gather(sample))
     if cand.height and not grouped:
         log.warning("link: levels by distinct value pairs differ; comparing pair by pair")
-    # numbered in larger chunks: more pairs share values, and only the distinct ones are compared
-    step = chunk * 2 if grouped else chunk
-    for o in range(0, cand.height, step):
-        part = cand.slice(o, step)
-        out[o : o + part.height] = comparer.codes(part) if grouped else comparer.direct(part)
+    # two chunks at a time, one a thread: a chunk's numpy and Python parts (one core) overlap
+    # the other's polars and rapidfuzz parts; each chunk's codes are its own, so the order in
+    # which they finish changes nothing (decision 0016, session 6)
+    step = chunk
+    compare = comparer.codes if grouped else comparer.direct
+    starts = range(0, cand.height, step)
+    with ThreadPoolExecutor(COMPARE_THREADS) as pool:
+        chunks = pool.map(lambda o: compare(cand.slice(o, step)), starts)
+        for o, codes in zip(starts, chunks, strict=True):
+            out[o : o + len(codes)] = codes
     return out
 
 

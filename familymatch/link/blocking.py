@@ -168,8 +168,11 @@ class RuleBlocks:
 
 def rule_blocks(gid: np.ndarray, valid: np.ndarray) -> RuleBlocks:
     """The blocks of the rows with every key (``group_ids``): one sort of their group ids."""
-    rows = np.flatnonzero(valid)
-    rows = rows[np.argsort(gid[rows], kind="stable")].astype(np.uint32)  # stable: i < j
+    rows = np.flatnonzero(valid).astype(np.uint32)
+    # stable (rows ascending within a block: i < j); polars' sort on two threads (0.07 against
+    # numpy's 0.10 CPU s per 1M keys, decision 0016 session 6)
+    by_group = pl.DataFrame({"g": gid[rows], "row": rows}).sort("g", maintain_order=True)
+    rows = by_group["row"].to_numpy()
     g = gid[rows]
     ends = np.r_[np.flatnonzero(g[1:] != g[:-1]) + 1, len(g)]
     sizes = np.diff(np.r_[0, ends])
