@@ -43,10 +43,17 @@ from familymatch.link.model import (
     term_frequencies,
     with_location_key,
 )
-from familymatch.link.pair_rules import DEFAULT_PAIR_RULES, PairRule, rule_stage
+from familymatch.link.pair_rules import (
+    DEFAULT_PAIR_RULES,
+    PairRule,
+    levels_rule_met,
+    rule_stage,
+)
 from familymatch.link.patterns import (
+    N_PATTERNS,
     PATTERN_DTYPE,
     PatternScorer,
+    decode,
     levels_of_patterns,
     pattern_counts,
     record_frequencies,
@@ -275,23 +282,35 @@ def likely_pairs(
     usable: pl.DataFrame,
     cand: pl.DataFrame,
     codes: np.ndarray,
-    min_probability: float,
-    chunk: int,
+    config: LinkConfig,
 ) -> tuple[pl.DataFrame, np.ndarray]:
-    """The candidate pairs (sorted by i, j) and their pattern codes whose weight by pattern and
-    name frequency reaches ``min_probability`` (with a margin for float rounding: the exact
-    scoring decides). Sorted, each chunk's records are gathered in order when it is scored."""
-    floor = math.log2(min_probability / (1 - min_probability)) - 0.01
+    """The candidate pairs (sorted by i, j) and their pattern codes that ``score_pairs`` may
+    keep: a weight by pattern and name frequency that reaches the lower of the threshold and
+    ``keep_pairs_above``, and not, below the threshold, a pattern that meets a pair rule reading
+    only the levels (a pair a rule keeps from the probabilistic stage is kept only at the
+    threshold). Both with a margin for float rounding: the exact scoring decides. Sorted, each
+    chunk's records are gathered in order when it is scored."""
+    floor = _log2_odds(min(config.threshold, config.keep_pairs_above)) - 0.01
+    link = _log2_odds(config.threshold) - 0.01
+    ruled = levels_rule_met(
+        config.pair_rules, config.household_guards, decode(np.arange(N_PATTERNS))
+    )
     record_tf = record_frequencies(usable)
     scorer = PatternScorer(model)
     keep = np.zeros(cand.height, dtype=bool)
-    step = chunk * 8
+    step = config.compare_chunk * 8
     for o in range(0, cand.height, step):
         first = cand["i"].slice(o, step).to_numpy()
-        keep[o : o + step] = scorer.weights(codes[o : o + step], first, record_tf) >= floor
+        part = codes[o : o + step]
+        weight = scorer.weights(part, first, record_tf)
+        keep[o : o + step] = (weight >= floor) & ~(ruled[part] & (weight < link))
     likely = cand.filter(pl.Series(keep)).with_columns(pl.Series("pattern", codes[keep]))
     likely = likely.sort("i", "j")
     return likely.drop("pattern"), likely["pattern"].to_numpy()
+
+
+def _log2_odds(probability: float) -> float:
+    return math.log2(probability / (1 - probability))
 
 
 def score_pairs(
@@ -595,9 +614,7 @@ def link_records(
     clock.start()
     # the clear non-matches go by their pattern's weight; the rest get their levels back from
     # their pattern (and the per-pair columns from their records) and are scored exactly
-    likely, likely_codes = likely_pairs(
-        fitted, usable, cand, codes, min(config.threshold, config.keep_pairs_above), chunk
-    )
+    likely, likely_codes = likely_pairs(fitted, usable, cand, codes, config)
     del cand, codes
     scored = score_pairs(fitted, usable, likely, likely_codes, config)
     del likely, likely_codes
