@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import resource
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -58,14 +57,12 @@ from familymatch.link.patterns import (
     pattern_counts,
     record_frequencies,
 )
+from familymatch.link.threads import THREADS, on_threads
 from familymatch.logs import get_logger
 from familymatch.memory import release_free_memory
 from familymatch.standardise import per_value
 
 log = get_logger(__name__)
-
-# chunks of candidate pairs compared at once (``compare_patterns``): the machine's two cores
-COMPARE_THREADS = 2
 
 
 @dataclass(frozen=True)
@@ -245,10 +242,12 @@ def field_levels(
 ) -> pl.DataFrame:
     """The level columns of the pairs, compared ``chunk`` pairs at a time."""
     return pl.concat(
-        [
-            comparison_levels(pair_frame(std, pairs.slice(o, chunk)), vocab, tuple(FIELDS))
-            for o in range(0, max(pairs.height, 1), chunk)
-        ]
+        on_threads(
+            lambda o: comparison_levels(
+                pair_frame(std, pairs.slice(o, chunk)), vocab, tuple(FIELDS)
+            ),
+            range(0, max(pairs.height, 1), chunk),
+        )
     )
 
 
@@ -267,13 +266,11 @@ def compare_patterns(
     # two chunks at a time, one a thread: a chunk's numpy and Python parts (one core) overlap
     # the other's polars and rapidfuzz parts; each chunk's codes are its own, so the order in
     # which they finish changes nothing (decision 0016, session 6)
-    step = chunk
     compare = comparer.codes if grouped else comparer.direct
-    starts = range(0, cand.height, step)
-    with ThreadPoolExecutor(COMPARE_THREADS) as pool:
-        chunks = pool.map(lambda o: compare(cand.slice(o, step)), starts)
-        for o, codes in zip(starts, chunks, strict=True):
-            out[o : o + len(codes)] = codes
+    starts = range(0, cand.height, chunk)
+    chunks = on_threads(lambda o: compare(cand.slice(o, chunk)), starts)
+    for o, codes in zip(starts, chunks, strict=True):
+        out[o : o + len(codes)] = codes
     return out
 
 
@@ -320,24 +317,24 @@ def score_pairs(
     codes: np.ndarray,
     config: LinkConfig,
 ) -> pl.DataFrame:
-    """The likely pairs scored exactly, ``config.compare_chunk`` at a time, keeping the links,
+    """The likely pairs scored exactly, half ``config.compare_chunk`` at a time, keeping the links,
     the pairs a rule kept apart although the model would have linked them, and probabilistic
-    near-misses (probability >= keep_pairs_above), in the likely pairs' order. Only one
-    chunk's levels exist at a time: a chunk's levels come back from its pattern codes and its
-    records."""
-    chunk = config.compare_chunk
+    near-misses (probability >= keep_pairs_above), in the likely pairs' order. Only two
+    chunks' levels exist at a time (``on_threads``): a chunk's levels come back from its
+    pattern codes and its records."""
+    chunk = config.compare_chunk // THREADS  # two at a time: the memory of one
     stage = rule_stage(config.pair_rules, config.household_guards)
     # the evidence chance alone produces for some pair in a population of this size
     log2_records = math.log2(max(usable.height, 2))
     # only what ``pair_extras`` reads is gathered for each pair (not the streets, entities and
     # string codes ``pair_frame`` adds when the records carry them)
     reads = usable.select("__i", *EXTRA_COLUMNS, *(c for c in TF_COLUMNS if c in usable.columns))
-    kept = []
-    for o in range(0, max(likely.height, 1), chunk):
+
+    def scored(o: int) -> pl.DataFrame:
         levels = levels_of_patterns(
             pair_frame(reads, likely.slice(o, chunk), EXTRA_COLUMNS), codes[o : o + chunk]
         )
-        part = (
+        return (
             model.score(levels)
             .with_columns(pl.lit(log2_records).alias("log2_records"))
             .with_columns(stage.alias("stage"))
@@ -356,8 +353,8 @@ def score_pairs(
             )
             .drop("sn_tf", "fn_tf", "loc_tf", "log2_records", *[f"w_{f}" for f in FIELDS])
         )
-        kept.append(part)
-    return pl.concat(kept)
+
+    return pl.concat(on_threads(scored, range(0, max(likely.height, 1), chunk)))
 
 
 def name_frequencies(std: pl.DataFrame) -> dict[str, dict[str, float]]:

@@ -19,6 +19,7 @@ import polars as pl
 
 from familymatch.errors import ConfigError
 from familymatch.link.compare import street_expr
+from familymatch.link.threads import on_threads
 
 # derived blocking keys (beyond the standardised columns)
 DERIVED_KEYS: dict[str, pl.Expr] = {
@@ -214,7 +215,8 @@ def candidate_pairs(
     present = usable_rules(std, rules)
     stats: dict[str, dict[str, int]] = {}
     # each rule's blocks (valid with every key); its key strings exist only while it is grouped
-    groups = {rule: _blocks(std, rule) for rule in present}
+    # (the rules' blocks made two at a time, on threads: a rule's are its own)
+    groups = dict(zip(present, on_threads(lambda rule: _blocks(std, rule), present), strict=True))
     made: dict[BlockingRule, RuleBlocks] = {}  # the blocks this linkage makes pairs from
     for rule in present:
         made[rule], est = (
