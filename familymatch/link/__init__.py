@@ -627,7 +627,9 @@ def link_records(
 
     record_ids = std["record_id"]
     root_frame = pl.DataFrame({"record_id": record_ids, "root": roots, "linkable": std["linkable"]})
-    first = root_frame.group_by("root").agg(pl.col("record_id").min().alias("first"))
+    first = root_frame.group_by("root").agg(
+        pl.col("record_id").min().alias("first"), pl.len().alias("size")
+    )
     order = first.sort("first").with_row_index("rank", offset=1)
     persons = (
         root_frame.join(order, on="root")
@@ -636,16 +638,14 @@ def link_records(
         )
         .select("record_id", "person_id", "linkable")
     )
-    sizes = persons.group_by("person_id").len()
     refused_by_root = pl.DataFrame(
         {"root": list(refused_map), "refused": list(refused_map.values())},
         schema={"root": pl.Int64, "refused": pl.Int64},
     )
+    # a person's size and refusals from its root (one row a person, not a record)
     suspicious = (
-        root_frame.join(order, on="root")
-        .join(refused_by_root, on="root", how="left")
-        .group_by("rank")
-        .agg(pl.len().alias("size"), pl.col("refused").first().fill_null(0))
+        order.join(refused_by_root, on="root", how="left")
+        .with_columns(pl.col("refused").fill_null(0))
         .filter((pl.col("size") > 25) | (pl.col("refused") > 0))
         .height
     )
@@ -674,7 +674,7 @@ def link_records(
         "fs_links": links.height,
         "pairs_kept": pairs.height,
         "refused_merges": refused,
-        "persons": sizes.height,
+        "persons": order.height,
         "suspicious_clusters": suspicious,
         "seconds": clock.seconds,
         "cpu_seconds": clock.cpu,
@@ -683,7 +683,7 @@ def link_records(
     log.info(
         "link: %d records -> %d persons (%d candidate pairs, %d links, %d merges refused)",
         n,
-        sizes.height,
+        order.height,
         n_candidates,
         links.height,
         refused,

@@ -91,10 +91,14 @@ class Vocabulary:
     masks: dict[str, np.ndarray] = field(default_factory=dict)  # ``char_masks`` of the counts
 
 
-def char_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+def char_counts(
+    values: np.ndarray, lengths: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray] | None:
     """Per value: its characters counted by bucket (code point modulo ``CHAR_BUCKETS``; UInt8,
-    one row a value) and its length in characters; None when a value is longer than 255."""
-    lengths = np.fromiter((len(v) for v in values), dtype=np.int64, count=len(values))
+    one row a value) and its length in characters (``lengths`` when known: polars counts them
+    without a Python loop); None when a value is longer than 255."""
+    if lengths is None:
+        lengths = np.fromiter((len(v) for v in values), dtype=np.int64, count=len(values))
     if len(values) == 0 or int(lengths.max()) > 255:
         return None
     points = np.frombuffer("".join(values).encode("utf-32-le"), dtype=np.uint32)
@@ -162,7 +166,7 @@ def string_codes(records: pl.DataFrame) -> tuple[pl.DataFrame, Vocabulary]:
             continue
         distinct = records[col].drop_nulls().unique().sort()
         values[col] = distinct.to_numpy().astype(object)
-        by_char = char_counts(values[col])
+        by_char = char_counts(values[col], distinct.str.len_chars().to_numpy().astype(np.int64))
         if by_char is not None:
             counts[col], lengths[col] = by_char
             masks[col] = char_masks(counts[col])
