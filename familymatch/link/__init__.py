@@ -240,13 +240,15 @@ def random_pair_levels(
 def field_levels(
     std: pl.DataFrame, pairs: pl.DataFrame, chunk: int, vocab: Vocabulary | None = None
 ) -> pl.DataFrame:
-    """The level columns of the pairs, compared ``chunk`` pairs at a time."""
+    """The level columns of the pairs, compared ``chunk`` pairs at a time: half as many on each
+    of two threads (``on_threads``), so that two hold what one did."""
+    step = max(chunk // THREADS, 1)
     return pl.concat(
         on_threads(
             lambda o: comparison_levels(
-                pair_frame(std, pairs.slice(o, chunk)), vocab, tuple(FIELDS)
+                pair_frame(std, pairs.slice(o, step)), vocab, tuple(FIELDS)
             ),
-            range(0, max(pairs.height, 1), chunk),
+            range(0, max(pairs.height, 1), step),
         )
     )
 
