@@ -287,7 +287,13 @@ class EarlierBlocks:
     def new_pairs(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Per pair (rows ``a``, ``b``): whether no earlier rule's block holds both: one mask
         over every earlier rule, the pairs copied once (dropping them rule by rule copied the
-        pairs once per rule)."""
+        pairs once per rule). Each half of the pairs on a thread (numpy's gathers and
+        comparisons release the GIL)."""
+        half = (len(a) + 1) // 2
+        halves = (slice(0, half), slice(half, len(a)))
+        return np.concatenate(on_threads(lambda s: self._new(a[s], b[s]), halves))
+
+    def _new(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         fresh = np.ones(len(a), dtype=bool)
         for block in self.numbers:
             fresh &= block[a] != block[b]
