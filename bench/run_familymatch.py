@@ -83,8 +83,13 @@ def run_adapter(tool: str, script: str, config: str, extra_args: list[str] | Non
                 else " without household guards, wider blocking (FEBRL)"
             ),
             **{k: m[k] for k in ("tp", "fp", "fn", "predicted_pairs", "true_pairs") if k in m},
-            # per-rule candidate pairs and per-stage peak memory, when the script gives them
-            **{k: stats[k] for k in ("blocking", "link_peak_rss_mb") if k in stats},
+            # per-rule candidate pairs, per-stage peak memory and CPU seconds (all threads: the
+            # steadier figure on a shared machine), when the script gives them
+            **{
+                k: stats[k]
+                for k in ("blocking", "link_peak_rss_mb", "link_cpu_s", "cpu_seconds_total")
+                if k in stats
+            },
         }
     )
 

@@ -293,3 +293,24 @@ def test_jaro_winkler_bound_never_spares_a_similarity_a_level_reads() -> None:
     )
     assert not (~may & (jw >= compare.JW_FLOOR)).any()  # every pair a level can read is compared
     assert (jw >= compare.JW_FLOOR).sum() > 9 and (~may).mean() > 0.5  # most others are spared
+
+
+def test_rules_on_levels_alone_are_known_per_pattern() -> None:
+    from familymatch.link.pair_rules import DEFAULT_PAIR_RULES, levels_rule_met
+
+    levels = pl.DataFrame(
+        {
+            "fn": [0, 4, 0, 4],
+            "sn": [4, 4, 4, 0],
+            "dob": [2, 4, 4, 4],
+            "loc": [5, 5, 5, 0],
+            "sex": [1, 1, 1, 1],
+            "mn": [-1, -1, -1, -1],
+        },
+        schema={f: pl.Int8 for f in ("fn", "sn", "dob", "loc", "sex", "mn")},
+    )
+    # forename_differs (fn <= 0, dob < 3) and twins (loc >= 4, dob = 4, sn >= 3, fn = 0) read
+    # only levels; the others read the match weight and cannot be known from a pattern
+    met = levels_rule_met(DEFAULT_PAIR_RULES, True, levels)
+    assert met.tolist() == [True, False, True, False]
+    assert not levels_rule_met(DEFAULT_PAIR_RULES, False, levels).any()  # household rules off

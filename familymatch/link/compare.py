@@ -88,12 +88,17 @@ class Vocabulary:
     values: dict[str, np.ndarray]
     counts: dict[str, np.ndarray] = field(default_factory=dict)
     lengths: dict[str, np.ndarray] = field(default_factory=dict)
+    masks: dict[str, np.ndarray] = field(default_factory=dict)  # ``char_masks`` of the counts
 
 
-def char_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+def char_counts(
+    values: np.ndarray, lengths: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray] | None:
     """Per value: its characters counted by bucket (code point modulo ``CHAR_BUCKETS``; UInt8,
-    one row a value) and its length in characters; None when a value is longer than 255."""
-    lengths = np.fromiter((len(v) for v in values), dtype=np.int64, count=len(values))
+    one row a value) and its length in characters (``lengths`` when known: polars counts them
+    without a Python loop); None when a value is longer than 255."""
+    if lengths is None:
+        lengths = np.fromiter((len(v) for v in values), dtype=np.int64, count=len(values))
     if len(values) == 0 or int(lengths.max()) > 255:
         return None
     points = np.frombuffer("".join(values).encode("utf-32-le"), dtype=np.uint32)
@@ -103,42 +108,68 @@ def char_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     return counts.reshape(len(values), CHAR_BUCKETS).astype(np.uint8), lengths
 
 
+def char_masks(counts: np.ndarray) -> np.ndarray:
+    """Per value (a row of ``char_counts``): the buckets it has a character in, as UInt32 bits."""
+    bits = (counts > 0).astype(np.uint32) << np.arange(CHAR_BUCKETS, dtype=np.uint32)
+    return np.bitwise_or.reduce(bits, axis=1)
+
+
+def _may_reach(common: np.ndarray, len_a: np.ndarray, len_b: np.ndarray) -> np.ndarray:
+    """Whether Jaro-Winkler can reach ``JW_FLOOR`` with at most ``common`` matching characters
+    (an empty value is left to the scorer)."""
+    jaro = (common / np.maximum(len_a, 1) + common / np.maximum(len_b, 1) + 1) / 3
+    bound = jaro + 0.4 * (1 - jaro)
+    return (bound >= JW_FLOOR - 1e-9) | (len_a == 0) | (len_b == 0)
+
+
 def jw_may_reach(
     vocab: Vocabulary, left_col: str, right_col: str, left: np.ndarray, right: np.ndarray
 ) -> np.ndarray:
     """Per pair of value codes: whether their Jaro-Winkler similarity can reach ``JW_FLOOR``.
     Jaro's matching characters m are at most c, the characters the two values share by bucket
     (a bucket holding several characters only raises c), so Jaro <= (c/|a| + c/|b| + 1) / 3,
-    and Winkler's prefix (0.1 a character, four at most) adds at most 0.4 (1 - Jaro)."""
+    and Winkler's prefix (0.1 a character, four at most) adds at most 0.4 (1 - Jaro).
+
+    c is first bounded from the buckets each value has (``char_masks``: a bucket only one side
+    has holds at least one of its characters that matches nothing on the other), a 4-byte
+    gather a side instead of 32; only the pairs that bound leaves are counted exactly. The
+    first bound is never below c, so the pairs it spares are spared by c too: the same answer
+    (decision 0016, session 6)."""
     out = np.ones(len(left), dtype=bool)
     if left_col not in vocab.counts or right_col not in vocab.counts:
         return out
     ca, cb = vocab.counts[left_col], vocab.counts[right_col]
+    ma, mb = (vocab.masks.get(c) for c in (left_col, right_col))
+    ma = char_masks(ca) if ma is None else ma
+    mb = char_masks(cb) if mb is None else mb
     la, lb = vocab.lengths[left_col], vocab.lengths[right_col]
     step = 65_536  # the gathered counts: 4 MB a side at a time
     for o in range(0, len(left), step):
         a, b = left[o : o + step], right[o : o + step]
-        common = np.minimum(ca[a], cb[b]).sum(axis=1, dtype=np.int64)
         len_a, len_b = la[a], lb[b]
-        jaro = (common / np.maximum(len_a, 1) + common / np.maximum(len_b, 1) + 1) / 3
-        bound = jaro + 0.4 * (1 - jaro)
-        # an empty value is left to the scorer
-        out[o : o + step] = (bound >= JW_FLOOR - 1e-9) | (len_a == 0) | (len_b == 0)
+        ga, gb = ma[a], mb[b]
+        only_a, only_b = np.bitwise_count(ga & ~gb), np.bitwise_count(gb & ~ga)
+        may = _may_reach(np.minimum(len_a - only_a, len_b - only_b), len_a, len_b)
+        at = np.flatnonzero(may)
+        common = np.minimum(ca[a[at]], cb[b[at]]).sum(axis=1, dtype=np.int64)
+        may[at] = _may_reach(common, len_a[at], len_b[at])
+        out[o : o + step] = may
     return out
 
 
 def string_codes(records: pl.DataFrame) -> tuple[pl.DataFrame, Vocabulary]:
     """The records with a ``{col}_code`` column (UInt32, ``NO_CODE`` when missing) per column of
     ``JW_COLUMNS`` they have, and the vocabulary the codes point into."""
-    values, counts, lengths, codes = {}, {}, {}, []
+    values, counts, lengths, masks, codes = {}, {}, {}, {}, []
     for col in JW_COLUMNS:
         if col not in records.columns:
             continue
         distinct = records[col].drop_nulls().unique().sort()
         values[col] = distinct.to_numpy().astype(object)
-        by_char = char_counts(values[col])
+        by_char = char_counts(values[col], distinct.str.len_chars().to_numpy().astype(np.int64))
         if by_char is not None:
             counts[col], lengths[col] = by_char
+            masks[col] = char_masks(counts[col])
         codes.append(
             pl.col(col)
             .cast(pl.Enum(distinct))
@@ -147,7 +178,7 @@ def string_codes(records: pl.DataFrame) -> tuple[pl.DataFrame, Vocabulary]:
             .fill_null(int(NO_CODE))
             .alias(f"{col}_code")
         )
-    return records.with_columns(codes), Vocabulary(values, counts, lengths)
+    return records.with_columns(codes), Vocabulary(values, counts, lengths, masks)
 
 
 def _jw(
@@ -198,26 +229,31 @@ def _jw_coded(
     right_col: str,
     scorer: Scorer,
 ) -> np.ndarray:
-    """``_jw`` on value codes: each distinct (left, right) code pair compared once."""
+    """``_jw`` on value codes: each distinct (left, right) code pair compared once, and for
+    Jaro-Winkler only where it can reach ``JW_FLOOR`` (below it a similarity stands as 0). The
+    pairs are numbered before the bound, so it runs once per distinct pair too."""
     keep = (left != NO_CODE) & (right != NO_CODE)
     if where is not None:
         keep &= where.fill_null(False).to_numpy()
     out = np.zeros(len(left), dtype=np.float64)
-    if scorer is JaroWinkler.normalized_similarity:  # a similarity below JW_FLOOR stands as 0
-        at = np.flatnonzero(keep)
-        keep[at] = jw_may_reach(vocab, left_col[:-2], right_col[:-2], left[at], right[at])
     if not keep.any():
         return out
-    lv, rv = vocab.values[left_col[:-2]], vocab.values[right_col[:-2]]
     key = (left[keep].astype(np.uint64) << np.uint64(32)) | right[keep]
     if _mostly_distinct_keys(key):  # numbering the pairs (a sort) would cost more than it saves
-        out[keep] = _cpdist(lv[left[keep]], rv[right[keep]], scorer)
-        return out
-    first, inverse = number(key)
-    distinct = key[first]
-    a = lv[(distinct >> np.uint64(32)).astype(np.int64)]
-    b = rv[(distinct & np.uint64(NO_CODE)).astype(np.int64)]
-    out[keep] = _cpdist(a, b, scorer)[inverse]
+        a, b, inverse = left[keep].astype(np.int64), right[keep].astype(np.int64), None
+    else:
+        first, inverse = number(key)
+        distinct = key[first]
+        a = (distinct >> np.uint64(32)).astype(np.int64)
+        b = (distinct & np.uint64(NO_CODE)).astype(np.int64)
+    scores = np.zeros(len(a), dtype=np.float64)
+    reach = np.ones(len(a), dtype=bool)
+    if scorer is JaroWinkler.normalized_similarity:
+        reach = jw_may_reach(vocab, left_col[:-2], right_col[:-2], a, b)
+    lv, rv = vocab.values[left_col[:-2]], vocab.values[right_col[:-2]]
+    if reach.any():
+        scores[reach] = _cpdist(lv[a[reach]], rv[b[reach]], scorer)
+    out[keep] = scores if inverse is None else scores[inverse]
     return out
 
 

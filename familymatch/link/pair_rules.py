@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from familymatch.errors import ConfigError
@@ -73,14 +74,36 @@ DEFAULT_PAIR_RULES: tuple[PairRule, ...] = (
 )
 
 
-def rule_stage(rules: tuple[PairRule, ...], household_guards: bool) -> pl.Expr:
-    """``rule:<name>`` of the first rule a pair meets, else ``fs``."""
-    active = [r for r in rules if household_guards or not r.household]
-    expr: pl.Expr = pl.lit("fs")
-    for r in reversed(active):  # built from the last rule so that the first one met wins
+def _conditions(rules: tuple[PairRule, ...], household_guards: bool) -> list[tuple[str, pl.Expr]]:
+    """The active rules' names and conditions, in order."""
+    out = []
+    for r in rules:
+        if not (household_guards or not r.household):
+            continue
         try:
-            cond = pl.sql_expr(r.condition)
+            out.append((r.name, pl.sql_expr(r.condition)))
         except Exception as exc:  # polars raises several types for bad SQL
             raise ConfigError(f"pair rule '{r.name}': its condition is not valid SQL.") from exc
-        expr = pl.when(cond).then(pl.lit(f"rule:{r.name}")).otherwise(expr)
+    return out
+
+
+def rule_stage(rules: tuple[PairRule, ...], household_guards: bool) -> pl.Expr:
+    """``rule:<name>`` of the first rule a pair meets, else ``fs``."""
+    expr: pl.Expr = pl.lit("fs")
+    # built from the last rule so that the first one met wins
+    for name, cond in reversed(_conditions(rules, household_guards)):
+        expr = pl.when(cond).then(pl.lit(f"rule:{name}")).otherwise(expr)
     return expr
+
+
+def levels_rule_met(
+    rules: tuple[PairRule, ...], household_guards: bool, levels: pl.DataFrame
+) -> np.ndarray:
+    """Per row of ``levels`` (level columns only, e.g. every comparison pattern): whether it
+    meets an active rule that reads nothing but the levels (``twins``, ``forename_differs``):
+    such a pair is not linked by the probabilistic stage whatever its records' other columns."""
+    met = np.zeros(levels.height, dtype=bool)
+    for _, cond in _conditions(rules, household_guards):
+        if set(cond.meta.root_names()) <= set(levels.columns):
+            met |= levels.select(cond.fill_null(False))[:, 0].to_numpy()
+    return met
