@@ -338,17 +338,19 @@ def outcome_counts(outcomes: tuple[str, ...]) -> pl.Expr:
 
 
 def _indicators(
-    rule_set: RuleSet, base: pl.DataFrame, reference_date: date, cal: Calendar
+    rule_set: RuleSet, base: pl.LazyFrame, reference_date: date, cal: Calendar
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Every indicator for every household in ``base``: (results, evidence)."""
+    """Every indicator for every household in ``base`` (records with their person, household
+    and ages; a query, so no frame of every record's facts is held): (results, evidence)."""
     results = []
     evidence = []
     for ind in rule_set.indicators.values():
-        rows = base if ind.kind == ANY_KIND else base.filter(pl.col("kind") == ind.kind)
+        lazy = base if ind.kind == ANY_KIND else base.filter(pl.col("kind") == ind.kind)
         if ind.event_types:
-            rows = rows.filter(pl.col("event_type").is_in(list(ind.event_types)))
+            lazy = lazy.filter(pl.col("event_type").is_in(list(ind.event_types)))
         if ind.outcomes:
-            rows = rows.filter(outcome_counts(ind.outcomes))
+            lazy = lazy.filter(outcome_counts(ind.outcomes))
+        rows = lazy.collect()  # only this indicator's records are joined to their people
         if ind.measure == "count":
             res, ev = _evaluate_count(ind, rows, reference_date, cal)
         else:
@@ -382,8 +384,9 @@ def _criteria_met(rule_set: RuleSet, ind_results: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(rows)
 
 
-def _with_ages(base: pl.DataFrame, reference_date: date) -> pl.DataFrame:
-    return base.join(person_dob(base, reference_date), on="person_id", how="left").with_columns(
+def _with_ages(base: pl.LazyFrame, people: pl.DataFrame, reference_date: date) -> pl.LazyFrame:
+    """``base``'s records with their person's usual date of birth, its slip and both ages."""
+    return base.join(people.lazy(), on="person_id", how="left").with_columns(
         age_in_years(pl.col("person_dob"), pl.lit(reference_date)).alias("age"),
         age_in_years(pl.col("slip_dob"), pl.lit(reference_date)).alias("slip_age"),
     )
@@ -404,9 +407,14 @@ def evaluate(
     for the household too, but the criteria only they make met are limited to that many (the
     first in the rule set's order); otherwise they are not counted."""
     cal = calendar or load_calendar()
-    facts = records.select(BASE_COLUMNS)
-    members = membership.select("record_id", "person_id", "household_id")
-    base = _with_ages(facts.join(members, on="record_id"), reference_date)
+    facts = records.lazy().select(BASE_COLUMNS)
+    members = membership.lazy().select("record_id", "person_id", "household_id")
+    # every member's dates of birth decide their person's (the columns person_dob reads)
+    dobs = facts.select("record_id", "dob", "kind", "relationship").join(
+        members.select("record_id", "person_id"), on="record_id"
+    )
+    people = person_dob(dobs.collect(), reference_date)
+    base = _with_ages(facts.join(members, on="record_id"), people, reference_date)
     ind_results, ev = _indicators(rule_set, base, reference_date, cal)
     criteria_met = _criteria_met(rule_set, ind_results)
 
@@ -416,12 +424,15 @@ def evaluate(
         apart_rows = apart_parents.select("household_id", "person_id").unique()
         # the parents' own records, under the children's household
         theirs = facts.join(
-            members.select("record_id", "person_id").join(apart_rows, on="person_id"),
+            members.select("record_id", "person_id").join(apart_rows.lazy(), on="person_id"),
             on="record_id",
         )
         touched = apart_rows.select("household_id").unique()
         scope = pl.concat(
-            [base.join(touched, on="household_id"), _with_ages(theirs, reference_date)],
+            [
+                base.join(touched.lazy(), on="household_id"),
+                _with_ages(theirs, people, reference_date),
+            ],
             how="diagonal_relaxed",
         )
         ind_all, ev_all = _indicators(rule_set, scope, reference_date, cal)
