@@ -118,7 +118,7 @@ def _child_by_disposal() -> pl.Expr:
 
 
 def _evaluate_count(
-    ind: Indicator, rows: pl.DataFrame, ref: date, cal: Calendar
+    ind: Indicator, rows: pl.LazyFrame, ref: date, cal: Calendar
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Per household result and the evidence rows for a count indicator."""
     d = pl.col("event_date")
@@ -153,7 +153,7 @@ def _evaluate_count(
         ) | (age_in_years(pl.col("slip_dob"), pl.col("event_date")) <= limit).fill_null(False)
         if limit >= 17:  # a youth disposal proves under 18, so any lower limit stays unknown
             age_ok = age_ok | _child_by_disposal()
-    scoped = rows.filter(_who(ind))
+    scoped = rows.filter(_who(ind)).collect()
     qualifying = scoped.filter(inside & age_ok)
     per_person = qualifying.group_by("household_id", "person_id").len()
     met_people = per_person.filter(pl.col("len") >= ind.min_count)
@@ -244,7 +244,7 @@ _RATE_READS = (
 
 
 def _evaluate_rate(
-    ind: Indicator, rows: pl.DataFrame, ref: date, cal: Calendar
+    ind: Indicator, rows: pl.LazyFrame, ref: date, cal: Calendar
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     assert ind.census_terms is not None and ind.threshold_pct is not None
     terms = cal.census_terms(ref, ind.census_terms)
@@ -252,8 +252,7 @@ def _evaluate_rate(
     # row with the most possible sessions. One lazy query: the filter copies only the columns
     # read below, not every column of every record (scale 10: the rules stage's peak)
     per_term = (
-        rows.lazy()
-        .filter(_who(ind) & pl.col("term").is_in(terms))
+        rows.filter(_who(ind) & pl.col("term").is_in(terms))
         .select(*_RATE_READS)
         .sort(
             ["person_id", "term", "sessions_possible", "record_id"],
@@ -350,11 +349,11 @@ def _indicators(
             lazy = lazy.filter(pl.col("event_type").is_in(list(ind.event_types)))
         if ind.outcomes:
             lazy = lazy.filter(outcome_counts(ind.outcomes))
-        rows = lazy.collect()  # only this indicator's records are joined to their people
+        # each measure collects only the records it reads, joined to their people
         if ind.measure == "count":
-            res, ev = _evaluate_count(ind, rows, reference_date, cal)
+            res, ev = _evaluate_count(ind, lazy, reference_date, cal)
         else:
-            res, ev = _evaluate_rate(ind, rows, reference_date, cal)
+            res, ev = _evaluate_rate(ind, lazy, reference_date, cal)
         results.append(res.with_columns(pl.lit(ind.name).alias("indicator")))
         evidence.append(ev.with_columns(pl.lit(ind.name).alias("indicator")))
     ind_results = (
