@@ -205,20 +205,20 @@ def default_person_keys(std: pl.DataFrame, membership: pl.DataFrame) -> pl.DataF
     name_key = pl.when(
         pl.col("sn").is_not_null() & pl.col("fn_canon").is_not_null() & pl.col("dob").is_not_null()
     ).then(pl.format("name:{}|{}|{}", "sn", "fn_canon", pl.col("dob").cast(pl.String)))
-    keys = std.select(
-        "record_id",
-        pl.concat_list(
-            pl.format("nino:{}", "nino_std"), pl.format("upn:{}", "upn_std"), name_key
-        ).alias("person_key"),
-    ).explode("person_key")
-    return (
-        membership.select("record_id", "person_id", "household_id")
-        .join(keys, on="record_id", how="inner")
+    members = membership.lazy().select("record_id", "person_id", "household_id")
+    columns = std.lazy().select("record_id", "nino_std", "upn_std", "sn", "fn_canon", "dob")
+    joined = members.join(columns, on="record_id", how="inner")
+    # one kind of key at a time, each made unique before the next: no frame of every record's
+    # every key (at county scale the build's peak)
+    kinds = (pl.format("nino:{}", "nino_std"), pl.format("upn:{}", "upn_std"), name_key)
+    parts = [
+        joined.select("household_id", pl.col("person_id").cast(pl.String), key.alias("person_key"))
         .drop_nulls("person_key")
-        .select("household_id", pl.col("person_id").cast(pl.String), "person_key")
         .unique()
-        .sort("household_id", "person_id", "person_key")
-    )
+        .collect()
+        for key in kinds
+    ]
+    return pl.concat(parts).unique().sort("household_id", "person_id", "person_key")
 
 
 # --------------------------------------------------------------------------- cohort diff
