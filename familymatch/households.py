@@ -30,7 +30,7 @@ from datetime import date
 import polars as pl
 
 from familymatch.link.cluster import components
-from familymatch.people import age_in_years, modal_dob
+from familymatch.people import age_in_years, modal_dob, most_common
 
 TERM_ENDS = {"autumn": (12, 20), "spring": (4, 1), "summer": (7, 20)}
 
@@ -83,27 +83,13 @@ def _components(edges: pl.DataFrame, nodes: pl.Series) -> pl.DataFrame:
     return pl.DataFrame({"unit": nodes, "component": nodes.gather(label)})
 
 
-def _most_common(frame: pl.LazyFrame, value: str) -> pl.LazyFrame:
-    """address_key, value: each key's most common non-null value, the lowest among equally
-    common ones (counted by (key, value), not a list of values gathered per key)."""
-    return (
-        frame.drop_nulls(value)
-        .group_by("address_key", value)
-        .len()
-        .sort(["address_key", "len", value], descending=[False, True, False])
-        .group_by("address_key", maintain_order=True)
-        .first()
-        .select("address_key", value)
-    )
-
-
 def _texts(raw: pl.LazyFrame) -> pl.LazyFrame:
     """address_key, address, postcode: each address entity's most common text and, among its
     records with a text, most common postcode (mode's order is not fixed, so a plain first()
     made the same build give different addresses)."""
     written = raw.drop_nulls(["address_key", "address"])
-    return _most_common(written, "address").join(
-        _most_common(written, "postcode"), on="address_key", how="left"
+    return most_common(written, ("address_key",), "address").join(
+        most_common(written, ("address_key",), "postcode"), on="address_key", how="left"
     )
 
 

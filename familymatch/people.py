@@ -5,6 +5,7 @@ households, rules and reports."""
 from __future__ import annotations
 
 from datetime import date
+from typing import TypeVar
 
 import polars as pl
 
@@ -20,20 +21,29 @@ def age_in_years(dob: pl.Expr, when: pl.Expr | date) -> pl.Expr:
     return w.dt.year() - dob.dt.year() - before_birthday.cast(pl.Int32)
 
 
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
+
+
+def most_common(frame: Frame, keys: tuple[str, ...], value: str) -> Frame:
+    """``keys`` + ``value``: each key's most common non-null value, the lowest among equally
+    common ones (counted by (keys, value), not a list of values gathered per key)."""
+    k: list[str] = list(keys)
+    return (
+        frame.select([*k, value])  # the columns read, before the filter copies them
+        .drop_nulls(value)
+        .group_by([*k, value])
+        .len()
+        .sort([*k, "len", value], descending=[*([False] * len(k)), True, False])
+        .group_by(k, maintain_order=True)
+        .first()
+        .select([*k, value])
+    )
+
+
 def modal_dob(records: pl.DataFrame, keys: tuple[str, ...] = ("person_id",)) -> pl.DataFrame:
     """``keys`` + ``dob``: each person's most common date of birth across their records (ties:
     the earliest)."""
-    k = list(keys)
-    return (
-        records.select([*k, "dob"])  # the columns read, before the filter copies them
-        .drop_nulls("dob")
-        .group_by([*k, "dob"])
-        .len()
-        .sort([*k, "len", "dob"], descending=[*([False] * len(k)), True, False])
-        .group_by(k, maintain_order=True)
-        .first()
-        .select([*k, "dob"])
-    )
+    return most_common(records, keys, "dob")
 
 
 def youngest_slip_dob(
