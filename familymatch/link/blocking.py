@@ -184,6 +184,12 @@ def rule_blocks(gid: np.ndarray, valid: np.ndarray) -> RuleBlocks:
     return RuleBlocks(rows, sizes, block)
 
 
+def to_make(blocks: RuleBlocks, new: np.ndarray | None) -> tuple[RuleBlocks, int]:
+    """The blocks a rule's pairs are made from and how many pairs they make: all of them, or
+    with ``new``, those that hold a new row (``touching``)."""
+    return (blocks, blocks.estimated) if new is None else touching(blocks, new)
+
+
 def touching(blocks: RuleBlocks, new: np.ndarray) -> tuple[RuleBlocks, int]:
     """The blocks that hold a new row (``new``: one flag per row), and how many of their pairs
     hold one: n(n-1)/2 - o(o-1)/2 per block, o its rows not new. Every row keeps its block
@@ -219,17 +225,11 @@ def candidate_pairs(
     groups = dict(zip(present, on_threads(lambda rule: _blocks(std, rule), present), strict=True))
     made: dict[BlockingRule, RuleBlocks] = {}  # the blocks this linkage makes pairs from
     for rule in present:
-        made[rule], est = (
-            (groups[rule], groups[rule].estimated) if new is None else touching(groups[rule], new)
-        )
+        made[rule], est = to_make(groups[rule], new)
         stats[rule.name] = {"estimated": est}
         if rule.within and est > WITHIN_ABOVE_PER_RECORD * std.height:
             groups[rule] = _blocks(std, rule.narrowed())
-            made[rule], est = (
-                (groups[rule], groups[rule].estimated)
-                if new is None
-                else touching(groups[rule], new)
-            )
+            made[rule], est = to_make(groups[rule], new)
             stats[rule.name].update(across=stats[rule.name]["estimated"], estimated=est)
         if est > limit:
             raise ConfigError(
