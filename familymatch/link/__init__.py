@@ -57,7 +57,7 @@ from familymatch.link.patterns import (
     pattern_counts,
     record_frequencies,
 )
-from familymatch.link.threads import THREADS, on_threads
+from familymatch.link.threads import on_threads, per_thread
 from familymatch.logs import get_logger
 from familymatch.memory import release_free_memory
 from familymatch.standardise import per_value
@@ -242,7 +242,7 @@ def field_levels(
 ) -> pl.DataFrame:
     """The level columns of the pairs, compared ``chunk`` pairs at a time: half as many on each
     of two threads (``on_threads``), so that two hold what one did."""
-    step = max(chunk // THREADS, 1)
+    step = per_thread(chunk)
     return pl.concat(
         on_threads(
             lambda o: comparison_levels(
@@ -324,7 +324,7 @@ def score_pairs(
     near-misses (probability >= keep_pairs_above), in the likely pairs' order. Only two
     chunks' levels exist at a time (``on_threads``): a chunk's levels come back from its
     pattern codes and its records."""
-    chunk = config.compare_chunk // THREADS  # two at a time: the memory of one
+    chunk = per_thread(config.compare_chunk)  # two at a time: the memory of one
     stage = rule_stage(config.pair_rules, config.household_guards)
     # the evidence chance alone produces for some pair in a population of this size
     log2_records = math.log2(max(usable.height, 2))

@@ -88,7 +88,11 @@ class Vocabulary:
     values: dict[str, np.ndarray]
     counts: dict[str, np.ndarray] = field(default_factory=dict)
     lengths: dict[str, np.ndarray] = field(default_factory=dict)
-    masks: dict[str, np.ndarray] = field(default_factory=dict)  # ``char_masks`` of the counts
+    masks: dict[str, np.ndarray] = field(init=False)  # ``char_masks`` of the counts
+
+    def __post_init__(self) -> None:
+        masks = {col: char_masks(counts) for col, counts in self.counts.items()}
+        object.__setattr__(self, "masks", masks)  # derived once, on a frozen dataclass
 
 
 def char_counts(
@@ -139,9 +143,7 @@ def jw_may_reach(
     if left_col not in vocab.counts or right_col not in vocab.counts:
         return out
     ca, cb = vocab.counts[left_col], vocab.counts[right_col]
-    ma, mb = (vocab.masks.get(c) for c in (left_col, right_col))
-    ma = char_masks(ca) if ma is None else ma
-    mb = char_masks(cb) if mb is None else mb
+    ma, mb = vocab.masks[left_col], vocab.masks[right_col]
     la, lb = vocab.lengths[left_col], vocab.lengths[right_col]
     step = 65_536  # the gathered counts: 4 MB a side at a time
     for o in range(0, len(left), step):
@@ -160,7 +162,7 @@ def jw_may_reach(
 def string_codes(records: pl.DataFrame) -> tuple[pl.DataFrame, Vocabulary]:
     """The records with a ``{col}_code`` column (UInt32, ``NO_CODE`` when missing) per column of
     ``JW_COLUMNS`` they have, and the vocabulary the codes point into."""
-    values, counts, lengths, masks, codes = {}, {}, {}, {}, []
+    values, counts, lengths, codes = {}, {}, {}, []
     for col in JW_COLUMNS:
         if col not in records.columns:
             continue
@@ -169,7 +171,6 @@ def string_codes(records: pl.DataFrame) -> tuple[pl.DataFrame, Vocabulary]:
         by_char = char_counts(values[col], distinct.str.len_chars().to_numpy().astype(np.int64))
         if by_char is not None:
             counts[col], lengths[col] = by_char
-            masks[col] = char_masks(counts[col])
         codes.append(
             pl.col(col)
             .cast(pl.Enum(distinct))
@@ -178,7 +179,7 @@ def string_codes(records: pl.DataFrame) -> tuple[pl.DataFrame, Vocabulary]:
             .fill_null(int(NO_CODE))
             .alias(f"{col}_code")
         )
-    return records.with_columns(codes), Vocabulary(values, counts, lengths, masks)
+    return records.with_columns(codes), Vocabulary(values, counts, lengths)
 
 
 def _jw(

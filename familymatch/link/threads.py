@@ -16,6 +16,12 @@ T = TypeVar("T")
 A = TypeVar("A")
 
 
+def per_thread(chunk: int) -> int:
+    """The share of ``chunk`` each of ``THREADS`` chunks worked on at once takes, so that they
+    hold together what one chunk of ``chunk`` did (at least 1)."""
+    return max(chunk // THREADS, 1)
+
+
 def on_threads(work: Callable[[A], T], items: Iterable[A]) -> list[T]:
     """``work`` of each item, in the items' order, ``THREADS`` at a time. Each item's result is
     its own: the order in which they finish changes nothing."""
