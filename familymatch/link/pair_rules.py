@@ -78,7 +78,7 @@ def _conditions(rules: tuple[PairRule, ...], household_guards: bool) -> list[tup
     """The active rules' names and conditions, in order."""
     out = []
     for r in rules:
-        if not (household_guards or not r.household):
+        if r.household and not household_guards:
             continue
         try:
             out.append((r.name, pl.sql_expr(r.condition)))

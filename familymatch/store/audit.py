@@ -132,11 +132,12 @@ def read_audit_log(store: Store | Engine, run_id: int | None = None) -> pl.DataF
     of {path, sha256}). Lines still in the journal (a build is recording) come last, id null."""
     engine = as_engine(store)
     journal = audit_journal.journal_path(engine)
-    try:
-        _write(engine, journal, [])  # bring pending lines in first, if the store is free
-    except OperationalError as exc:
-        if not is_busy(exc):
-            raise
+    if journal is not None and journal.exists():
+        try:
+            _write(engine, journal, [])  # bring pending lines in first, if the store is free
+        except OperationalError as exc:
+            if not is_busy(exc):
+                raise
     query = select(s.audit_log).order_by(s.audit_log.c.id)
     if run_id is not None:
         query = query.where(s.audit_log.c.run_id == run_id)
